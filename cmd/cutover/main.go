@@ -1,0 +1,15 @@
+// Command cutover is a self-hosted continuous-deployment system: a
+// health-checking weighted load balancer, a task runtime and a deployment
+// controller in one binary. This file only wires the subcommands; the logic
+// lives in internal/.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,55 @@
+package health
+
+import "time"
+
+// Config is one target group's active health check, with the fields and
+// defaults of an ALB target group health check (see docs/health.md).
+//
+// The zero value of a field means "use the default"; WithDefaults fills
+// them in and Validate checks the ranges.
+type Config struct {
+	// Path is requested with GET. Default "/".
+	Path string
+	// Port overrides the target's traffic port when non-zero (1-65535).
+	Port int
+	// Host, when set, is sent as the Host header of the check.
+	Host string
+	// Interval between checks of one target. Default 30s. Range 500ms-300s
+	// (ALB: 5s-300s; cutover allows shorter intervals for local deploys).
+	Interval time.Duration
+	// Timeout of one check; must be less than Interval. Default 6s, or
+	// Interval/2 when that is shorter. Range 100ms-120s.
+	Timeout time.Duration
+	// HealthyThreshold consecutive passes make a target healthy, also from
+	// the initial state. Default 5. Range 2-10.
+	HealthyThreshold int
+	// UnhealthyThreshold consecutive failures make a target unhealthy.
+	// Default 2. Range 2-10.
+	UnhealthyThreshold int
+	// Matcher lists the success codes: "200", "200,202", "200-299".
+	// Codes must lie in 200-499. Default "200".
+	Matcher string
+	// Disabled turns active checks off: every registered target is
+	// treated as healthy.
+	Disabled bool
+}
+
+// Defaults as ALB has them for an HTTP target group.
+const (
+	DefaultPath               = "/"
+	DefaultInterval           = 30 * time.Second
+	DefaultTimeout            = 6 * time.Second
+	DefaultHealthyThreshold   = 5
+	DefaultUnhealthyThreshold = 2
+	DefaultMatcher            = "200"
+)
+
+// Ranges accepted by Validate.
+const (
+	MinInterval  = 500 * time.Millisecond
+	MaxInterval  = 300 * time.Second
+	MinTimeout   = 100 * time.Millisecond
+	MaxTimeout   = 120 * time.Second
+	MinThreshold = 2
+	MaxThreshold = 10
+)

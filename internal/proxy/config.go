@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/cutover/cutover/internal/health"
+)
+
+// Config is the whole desired state of the data plane: listeners with their
+// rules, and the target groups they forward to. (*Proxy).Apply moves the
+// running proxy to a Config atomically; the file format that produces it
+// lives in internal/config (lb.yaml) and in the controller.
+type Config struct {
+	Listeners    []ListenerConfig
+	TargetGroups []TargetGroupConfig
+}
+
+// ListenerConfig is one address the proxy accepts client connections on,
+// like an ALB listener ("production" on :8080, "test" on :8090).
+type ListenerConfig struct {
+	Name    string // unique, e.g. "production"
+	Address string // host:port, e.g. ":8080"
+	// TLS enables HTTPS with HTTP/2 through ALPN. Without it the listener
+	// speaks HTTP/1.1 and h2c.
+	TLS *TLSConfig
+	// Rules are evaluated in ascending Priority; the first match forwards.
+	Rules []RuleConfig
+	// Default is the action when no rule matches. An empty Default
+	// answers 503.
+	Default ForwardConfig
+}
+
+// TLSConfig names PEM certificate and key files.
+type TLSConfig struct {
+	CertFile string
+	KeyFile  string
+}
+
+// RuleConfig matches requests by Host header and path prefix, as an ALB
+// listener rule does. An empty list matches anything; a rule matches when
+// both its host and its path conditions match.
+type RuleConfig struct {
+	Priority int
+	// Hosts are exact names ("app1.example.com") or wildcards
+	// ("*.example.com" matches one or more labels before the suffix).
+	// Matching ignores case and any port.
+	Hosts []string
+	// PathPrefixes match the request path ("/api" matches "/api" and
+	// "/api/x" but not "/apix").
+	PathPrefixes []string
+	Forward      ForwardConfig
+}
+
+// ForwardConfig splits requests between target groups by weight, as an
+// ALB weighted forward action does. Weights are 0-999; a group with weight
+// 0 gets no new requests.
+type ForwardConfig struct {
+	TargetGroups []WeightedTargetGroup
+}
+
+// WeightedTargetGroup names a target group and its share of a ForwardConfig.
+type WeightedTargetGroup struct {
+	Name   string
+	Weight int
+}
+
+// Algorithms for picking a target inside a group.
+const (
+	RoundRobin               = "round_robin"
+	LeastOutstandingRequests = "least_outstanding_requests"
+)
+
+// TargetGroupConfig is a set of targets that share a health check and
+// forwarding settings.
+type TargetGroupConfig struct {
+	Name    string
+	Targets []string // host:port
+	// Algorithm is RoundRobin (default) or LeastOutstandingRequests.
+	Algorithm   string
+	HealthCheck health.Config
+	// DeregistrationDelay is how long a removed target may finish its
+	// in-flight requests, WebSockets and streams. Default 300s, range 0-3600s.
+	DeregistrationDelay time.Duration
+	// ResponseTimeout is the longest wait for a target's response headers
+	// before the client gets 504. Default 60s.
+	ResponseTimeout time.Duration
+	Outlier         OutlierConfig
+}
+
+// OutlierConfig is passive outlier detection: a target that fails
+// ConsecutiveFailures requests in a row (connection errors or 5xx) is
+// ejected for Ejection and comes back only through its active health check.
+type OutlierConfig struct {
+	ConsecutiveFailures int           // default 5; negative disables
+	Ejection            time.Duration // default 30s
+}

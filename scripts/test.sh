@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs cutover's whole test suite on a fresh Debian machine: installs what
+# the tests need (git, Docker Engine, ...), starts dockerd when it is not
+# running, then runs `go test -race ./...`.
+#
+# Usage: bash scripts/test.sh [go test flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+need=()
+command -v git >/dev/null || need+=(git)
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
+if [ "${#need[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "scripts/test.sh: missing ${need[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "installing: ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The docker driver's tests need a real engine. Start one when none answers.
+if ! docker info >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "starting dockerd"
+		mkdir -p /var/log
+		nohup dockerd >/var/log/cutover-test-dockerd.log 2>&1 &
+		for _ in $(seq 1 60); do
+			docker info >/dev/null 2>&1 && break
+			sleep 1
+		done
+	fi
+	docker info >/dev/null 2>&1 || { echo "scripts/test.sh: dockerd did not start; see /var/log/cutover-test-dockerd.log" >&2; exit 1; }
+fi
+
+go version
+go vet ./...
+go test -race -count=1 -timeout 25m "$@" ./...
