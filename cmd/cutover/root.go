@@ -1,19 +1,53 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"os"
+
 	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func newRootCmd() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "cutover",
-		Short:         "Zero-downtime deployments behind cutover's own load balancer",
-		SilenceUsage:  true,
-		SilenceErrors: false,
-		Version:       version,
+// globalFlags are the flags every subcommand shares.
+type globalFlags struct {
+	logLevel  string
+	logFormat string
+	json      bool
+}
+
+func (g *globalFlags) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		level = slog.LevelInfo
 	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:          "cutover",
+		Short:        "Zero-downtime deployments behind cutover's own load balancer",
+		SilenceUsage: true,
+		Version:      version,
+	}
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CUTOVER_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("CUTOVER_LOG_FORMAT", "text"), "log format: text or json")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
+	root.AddCommand(newProxyCmd(g))
 	return root
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
 }

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/lb"
+)
+
+func newProxyCmd(g *globalFlags) *cobra.Command {
+	var configPath string
+	var shutdownTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "proxy",
+		Short: "Run cutover as a standalone health-checking, weighted load balancer",
+		Long: `Serve the listeners and target groups of an lb.yaml file (see docs/lb.md).
+
+SIGHUP or 'cutover proxy reload' re-reads the file without dropping a
+connection; an invalid file is refused and the running configuration keeps
+serving. SIGINT or SIGTERM shut down gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := g.logger(cmd.ErrOrStderr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := lb.Start(ctx, configPath, log)
+			if err != nil {
+				return err
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-hup:
+					srv.Reload(ctx) // errors are logged; the old config keeps serving
+				case <-ctx.Done():
+					log.Info("shutting down", "timeout", shutdownTimeout)
+					sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+					defer cancel()
+					return srv.Close(sctx)
+				}
+			}
+		},
+	}
+	cmd.PersistentFlags().StringVarP(&configPath, "config", "c", "lb.yaml", "load balancer configuration file")
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown")
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Check an lb.yaml file without running it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.LoadLB(configPath)
+			if err != nil {
+				return err
+			}
+			targets := 0
+			for _, tg := range cfg.Proxy.TargetGroups {
+				targets += len(tg.Targets)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d listeners, %d target groups, %d targets)\n",
+				configPath, len(cfg.Proxy.Listeners), len(cfg.Proxy.TargetGroups), targets)
+			return nil
+		},
+	})
+
+	var admin string
+	adminAddr := func() string {
+		if admin != "" {
+			return admin
+		}
+		if cfg, err := config.LoadLB(configPath); err == nil && cfg.Admin != "off" {
+			return cfg.Admin
+		}
+		return config.DefaultAdmin
+	}
+	reload := &cobra.Command{
+		Use:   "reload",
+		Short: "Make a running 'cutover proxy' re-read its configuration file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := adminCall(cmd.Context(), http.MethodPost, adminAddr(), "/reload")
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), body)
+			return nil
+		},
+	}
+	targets := &cobra.Command{
+		Use:   "targets",
+		Short: "Show the targets of a running 'cutover proxy' and their health",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := adminCall(cmd.Context(), http.MethodGet, adminAddr(), "/targets")
+			if err != nil {
+				return err
+			}
+			if g.json {
+				fmt.Fprint(cmd.OutOrStdout(), body)
+				return nil
+			}
+			var states []struct {
+				Group, Target, State, Reason string
+				InFlight                     int
+			}
+			if err := json.Unmarshal([]byte(body), &states); err != nil {
+				return fmt.Errorf("reading targets from the admin endpoint: %w", err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tIN-FLIGHT\tREASON")
+			for _, s := range states {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", s.Group, s.Target, s.State, s.InFlight, s.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	for _, c := range []*cobra.Command{reload, targets} {
+		c.Flags().StringVar(&admin, "admin", "", "admin address of the running proxy (default: from --config, else "+config.DefaultAdmin+")")
+	}
+	cmd.AddCommand(reload, targets)
+	return cmd
+}
+
+// adminCall calls the admin endpoint of a running proxy and returns the
+// response body; a non-2xx answer is an error carrying the body.
+func adminCall(ctx context.Context, method, addr, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("calling the proxy's admin endpoint at %s (is 'cutover proxy' running?): %w", addr, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("reading the admin endpoint's answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("%s", strings.TrimSpace(string(body)))
+	}
+	return string(body), nil
+}
