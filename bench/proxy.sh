@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# bench/proxy.sh: cutover's load balancer against nginx and HAProxy, in one run.
+#
+# Installs nginx, haproxy and wrk from Debian when absent, then measures, on
+# loopback, a backend directly and through each proxy with equivalent
+# settings: one worker/thread/core each (GOMAXPROCS=1, worker_processes 1,
+# nbthread 1), keep-alive to the backend, the proxy pinned to CPU 0 and the
+# backend and wrk to CPU 1. Prints requests/s, p50 and p99 per path, the
+# memory (RSS) of each proxy holding 10,000 idle client connections, and as
+# its last line:
+#
+#   cutover/nginx throughput ratio: X.XX p99 ratio: Y.YY
+#
+# Environment: SECONDS_PER_RUN (default 10) shortens or lengthens each run;
+# CONNECTIONS (default 64) is wrk's connection count; IDLE_CONNS (default
+# 10000) the idle connections of the memory test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+
+secs=${SECONDS_PER_RUN:-10}
+conns=${CONNECTIONS:-64}
+idle=${IDLE_CONNS:-10000}
+
+need=()
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v wrk >/dev/null || need+=(wrk)
+if [ "${#need[@]}" -gt 0 ]; then
+	echo "installing ${need[*]}" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n 65536
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/cutover" ./cmd/cutover
+go build -o "$work/backend" ./bench/cmd/backend
+go build -o "$work/idleconns" ./bench/cmd/idleconns
+
+backend=127.0.0.1:18001
+GOMAXPROCS=1 taskset -c 1 "$work/backend" -addr "$backend" &
+pids+=($!)
+
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 20000; }
+http {
+	access_log off;
+	upstream backend { server $backend; keepalive 256; }
+	server {
+		listen 127.0.0.1:18101 reuseport;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+		}
+	}
+}
+EOF
+taskset -c 0 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+nginx_pid=$!
+
+cat >"$work/haproxy.cfg" <<EOF
+global
+	nbthread 1
+	maxconn 20000
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 60s
+	timeout server 60s
+	option forwardfor
+	http-reuse always
+frontend fe
+	bind 127.0.0.1:18102
+	default_backend be
+backend be
+	server s1 $backend check inter 5s
+EOF
+taskset -c 0 haproxy -f "$work/haproxy.cfg" &
+pids+=($!)
+haproxy_pid=$!
+
+cat >"$work/lb.yaml" <<EOF
+admin: 127.0.0.1:18190
+listeners:
+  - {name: bench, address: "127.0.0.1:18103", forward: be}
+target_groups:
+  - name: be
+    targets: ["$backend"]
+    health_check: {interval: 5s, timeout: 2s, healthy_threshold: 2}
+EOF
+GOMAXPROCS=1 taskset -c 0 "$work/cutover" proxy --config "$work/lb.yaml" --log-level warn &
+pids+=($!)
+cutover_pid=$!
+
+wait_up() { # url
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 did not come up" >&2
+	exit 1
+}
+for port in 18001 18101 18102 18103; do wait_up "http://127.0.0.1:$port/"; done
+
+# to_ms converts wrk's "1.23ms" / "850.00us" / "1.02s" to milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+		printf "%.3f", n
+	}'
+}
+
+declare -A rps p50 p99
+measure() { # name url
+	taskset -c 1 wrk -t1 -c"$conns" -d1s "$2" >/dev/null # warm up pools
+	out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$2")
+	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
+	rps[$1]=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
+	p50[$1]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+	p99[$1]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+	printf '%-8s %10s req/s   p50 %8s ms   p99 %8s ms   %s\n' "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "$errs"
+}
+
+echo "wrk -t1 -c$conns -d${secs}s, proxies on CPU 0 with one worker each, backend and wrk on CPU 1"
+measure direct http://$backend/
+measure nginx http://127.0.0.1:18101/
+measure haproxy http://127.0.0.1:18102/
+measure cutover http://127.0.0.1:18103/
+
+rss_kb() { # pid...: summed VmRSS of the processes
+	local sum=0
+	for p in "$@"; do
+		sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
+	done
+	echo "$sum"
+}
+idle_rss() { # name port pid...
+	local name=$1 port=$2
+	shift 2
+	local before after
+	before=$(rss_kb "$@")
+	"$work/idleconns" -addr "127.0.0.1:$port" -n "$idle" >"$work/idle.out" &
+	local ic=$!
+	for _ in $(seq 1 600); do grep -q ready "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
+	sleep 1
+	after=$(rss_kb "$@")
+	kill "$ic"; wait "$ic" 2>/dev/null || true
+	printf '%-8s RSS %6d KiB idle, %6d KiB with %d idle client connections (+%.1f KiB each)\n' \
+		"$name" "$before" "$after" "$idle" "$(awk -v a="$after" -v b="$before" -v n="$idle" 'BEGIN {printf "%.2f", (a-b)/n}')"
+}
+echo
+echo "memory with $idle idle client connections"
+idle_rss nginx 18101 "$nginx_pid" $(pgrep -P "$nginx_pid")
+idle_rss haproxy 18102 "$haproxy_pid" $(pgrep -P "$haproxy_pid" || true)
+idle_rss cutover 18103 "$cutover_pid"
+
+echo
+awk -v c="${rps[cutover]}" -v n="${rps[nginx]}" -v cp="${p99[cutover]}" -v np="${p99[nginx]}" \
+	'BEGIN { printf "cutover/nginx throughput ratio: %.2f p99 ratio: %.2f\n", c / n, cp / np }'
