@@ -53,3 +53,28 @@ const (
 	MinThreshold = 2
 	MaxThreshold = 10
 )
+
+// WithDefaults returns c with every zero field set to its default. The
+// default Timeout is DefaultTimeout, or half the Interval when that is
+// shorter, so that a config giving only a short interval stays valid.
+func (c Config) WithDefaults() Config {
+	if c.Path == "" {
+		c.Path = DefaultPath
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Timeout == 0 {
+		c.Timeout = min(DefaultTimeout, c.Interval/2)
+	}
+	if c.HealthyThreshold == 0 {
+		c.HealthyThreshold = DefaultHealthyThreshold
+	}
+	if c.UnhealthyThreshold == 0 {
+		c.UnhealthyThreshold = DefaultUnhealthyThreshold
+	}
+	if c.Matcher == "" {
+		c.Matcher = DefaultMatcher
+	}
+	return c
+}
