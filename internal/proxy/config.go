@@ -85,6 +85,12 @@ type TargetGroupConfig struct {
 	// before the client gets 504. Default 60s.
 	ResponseTimeout time.Duration
 	Outlier         OutlierConfig
+	// AssumeHealthy lists targets (a subset of Targets) that start in the
+	// healthy state instead of initial when they are first registered.
+	// The controller uses it for tasks re-adopted after a cutover restart
+	// that were healthy before it, so the production listener serves again
+	// at once; their checks run as usual and demote them if they fail.
+	AssumeHealthy []string
 }
 
 // OutlierConfig is passive outlier detection: a target that fails
