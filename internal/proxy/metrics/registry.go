@@ -79,8 +79,10 @@ func NewRegistryWithClock(now func() time.Time) *Registry {
 	return &Registry{now: now}
 }
 
-// Observe records a finished request. It is safe for concurrent use and
-// does not allocate once the label set has been seen.
+// Observe records a finished request. The sliding windows file it under
+// the second Observe is called in, so call it when the response ends. It
+// is safe for concurrent use and does not allocate once the label set has
+// been seen.
 func (r *Registry) Observe(o Observation) {
 	s := r.series(o.Listener, o.TargetGroup, o.Target)
 	class := statusClass(o.Status)
