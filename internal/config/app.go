@@ -24,6 +24,9 @@ type App struct {
 	// Dir is the directory cutover.yaml was read from; relative paths
 	// (release dirs, hook commands) resolve against it.
 	Dir string
+	// Warnings name what was read but is not used (e.g. appspec fields
+	// that only mean something on AWS).
+	Warnings []string
 }
 
 // Source is where the app's code comes from.
@@ -107,6 +110,10 @@ type Deploy struct {
 	Rollback Rollback
 	// Hooks run at the lifecycle events, in order, per event.
 	Hooks map[string][]Hook
+	// AppSpec names a CodeDeploy appspec.yaml (ECS form) in the app's
+	// directory whose hooks run after those in Hooks. Default: appspec.yaml
+	// when the directory has one.
+	AppSpec string
 }
 
 // Traffic shifting types, as CodeDeploy's trafficRoutingConfig.

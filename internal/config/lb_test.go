@@ -111,7 +111,7 @@ listeners:
     address: ":80"
     forward: [{target_group: a, weight: 1000}]
 target_groups: [{name: a}]
-`, []string{"lb.yaml:5:45: listeners[0].forward[0].weight: 1000 is out of range; valid: 0-999"}},
+`, []string{"lb.yaml:5:41: listeners[0].forward[0].weight: 1000 is out of range; valid: 0-999"}},
 		{"unknown group", `
 listeners:
   - {name: p, address: ":80", forward: nope}
