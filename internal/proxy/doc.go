@@ -1,0 +1,64 @@
+// Package proxy is cutover's load balancer: it stands where an AWS
+// Application Load Balancer stands, and zero-downtime deploys are won or
+// lost here.
+//
+// A Proxy runs any number of listeners. Each listener routes a request by
+// its rules (Host and path prefix, ascending priority, else the default
+// action) to a weighted forward action, which picks a target group by
+// weight and a target inside it. The controller moves the proxy between
+// states by calling Apply with a whole Config; Apply binds new sockets
+// first, so it either succeeds completely or changes nothing.
+//
+// # Invariants
+//
+//   - The request path takes no lock held across I/O. Routing tables and
+//     target lists are immutable values behind atomic pointers; Apply
+//     builds new ones and swaps them in, so changing weights or targets
+//     never blocks or fails a request.
+//   - A target stops getting new requests the moment Apply removes it; it
+//     then drains: in-flight requests, streams and upgraded connections
+//     (WebSockets) may run up to the group's DeregistrationDelay, and
+//     whatever is left after that is cut. Drained reports when it is done.
+//     Unlike kamal-proxy, WebSockets are not cut at the start of a drain.
+//   - Target groups and targets that stay in the Config keep their state
+//     (health, in-flight requests, ejection) across Apply calls.
+//
+// # Routing decisions
+//
+// Inside a group, targets are picked round robin (or by least outstanding
+// requests) among the routable ones: healthy, not draining, not ejected.
+// Targets in state initial get no traffic, as on ALB.
+//
+// If no target is routable, a group falls back in this order: a healthy
+// target that is ejected (ejection is advice, not a reason to fail a
+// request); then, when every registered target is unhealthy, all of them
+// (ALB "fail open"). A group whose targets are all initial does not fail
+// open: during a deploy, traffic to targets that have not yet passed a
+// check is worse than traffic to the other group.
+//
+// When the chosen group has no target at all, the request goes to the other
+// groups of the same forward action that have a weight above zero, and gets
+// 503 only if none of them has one. This is a deliberate improvement over
+// ALB: for zero-downtime deploys a weight on an empty or not-yet-healthy
+// group must not fail requests. Groups with weight 0 never get requests.
+//
+// # Failures
+//
+// A request that failed before any byte of it reached a target (a dial
+// error) is retried once on another target, possibly in another group of
+// the same forward action. A bodiless idempotent request (GET, HEAD,
+// OPTIONS, PUT, DELETE, TRACE) is also retried once after other transport
+// errors. Nothing else is ever sent twice. The client gets 502 when the
+// target failed, 503 when there was no target and 504 when the target did
+// not send response headers within the group's ResponseTimeout.
+//
+// Passive outlier detection ejects a target after ConsecutiveFailures
+// connection errors or 5xx responses in a row, for Ejection; it then
+// returns once its active health check says healthy. The last routable
+// target of a group is never ejected: ejecting it would turn errors from
+// one target into 503s for everyone.
+//
+// A target removed and added again while it drains returns to service in
+// state initial: the address may now belong to a new process, so it must
+// pass its health check again.
+package proxy

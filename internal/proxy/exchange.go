@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/internal/proxy/metrics"
+)
+
+// statusClientClosed is recorded when the client went away before it got
+// a response (nginx's 499).
+const statusClientClosed = 499
+
+type exchangeKey struct{}
+
+// exchange is the state of one proxied request: where it was routed, and
+// what came of it. The Forwarder finds it in the request context.
+type exchange struct {
+	listener string
+	metrics  *metrics.Registry
+	act      *action
+	start    time.Time
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// Set by bind; changed by a retry.
+	group       *targetGroup
+	target      *target
+	stopCut     func() bool
+	metricsDone func()
+	retried     bool
+
+	requestID string
+	w         responseRecorder
+	body      countingBody
+
+	// Outcome, written by the Forwarder.
+	status         int // set when the proxy answers itself
+	upstreamStatus int
+}
+
+func exchangeOf(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// bind makes t, already acquired, the request's target.
+func (x *exchange) bind(g *targetGroup, t *target) {
+	x.group, x.target = g, t
+	x.stopCut = context.AfterFunc(t.cut, func() { x.cancel(context.Cause(t.cut)) })
+	x.metricsDone = x.metrics.Start(x.listener, g.name, t.addr)
+}
+
+func (x *exchange) unbind() {
+	x.stopCut()
+	x.metricsDone()
+	x.group.release(x.target)
+}
+
+// finish records the request once it is over, also when the Forwarder
+// panicked with http.ErrAbortHandler.
+func (x *exchange) finish() {
+	status := x.status
+	if status == 0 {
+		status = x.w.status
+	}
+	if status == 0 && x.upstreamStatus == http.StatusSwitchingProtocols {
+		status = http.StatusSwitchingProtocols
+	}
+	if status == 0 {
+		status = statusClientClosed
+	}
+	x.unbind()
+	x.cancel(nil)
+	x.metrics.Observe(metrics.Observation{
+		Listener:    x.listener,
+		TargetGroup: x.group.name,
+		Target:      x.target.addr,
+		Status:      status,
+		ProxyError:  x.status != 0 && x.status != statusClientClosed,
+		Duration:    time.Since(x.start),
+		BytesIn:     x.body.n.Load(),
+		BytesOut:    x.w.bytes,
+	})
+}
+
+// responseRecorder notes the status and size of the response. Unwrap lets
+// http.ResponseController reach Flush and Hijack underneath.
+type responseRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *responseRecorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts the request body bytes read. The transport reads
+// the body from its own goroutine, hence the atomic.
+type countingBody struct {
+	rc io.ReadCloser
+	n  atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/internal/proxy/metrics"
+)
+
+// Server timeouts. There is no ReadTimeout or WriteTimeout: they would cut
+// long uploads, streams and WebSockets.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// listener is one bound socket with its HTTP server. It keeps its socket
+// across Apply calls as long as its address stays; only its routes and
+// certificate are swapped.
+type listener struct {
+	addr     string // as configured, e.g. ":8080"
+	tls      bool
+	ln       net.Listener
+	srv      *http.Server
+	log      *slog.Logger
+	metrics  *metrics.Registry
+	fwd      Forwarder
+	ids      *requestIDs
+	routes   atomic.Pointer[routeTable]
+	cert     atomic.Pointer[tls.Certificate]
+	inFlight atomic.Int64 // requests and upgraded connections
+
+	// baseCtx is the parent of every request's context; cancelling it
+	// cuts what is left after a graceful shutdown, upgraded connections
+	// included (http.Server.Shutdown does not track those).
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	served     chan struct{} // closed when Serve has returned
+}
+
+// bind opens the socket of lc. Nothing serves on it until serve.
+func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
+	ln, err := net.Listen("tcp", lc.Address)
+	if err != nil {
+		// "listen tcp :8080: bind: address already in use" says less
+		// than the bare system error does in this context.
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return nil, fmt.Errorf("listener %s: listening on %s: %w", lc.Name, lc.Address, err)
+	}
+	l := &listener{
+		addr:    lc.Address,
+		tls:     lc.TLS != nil,
+		ln:      ln,
+		log:     p.log,
+		metrics: p.metrics,
+		fwd:     p.fwd,
+		ids:     p.ids,
+		served:  make(chan struct{}),
+	}
+	l.baseCtx, l.cancelBase = context.WithCancel(context.Background())
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	if l.tls {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	l.srv = &http.Server{
+		Handler:           l,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		Protocols:         protocols,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return l.baseCtx },
+	}
+	if l.tls {
+		l.srv.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return l.cert.Load(), nil
+			},
+		}
+	}
+	return l, nil
+}
+
+// serve starts accepting connections.
+func (l *listener) serve(name string) {
+	l.log.Info("listener up", "listener", name, "address", l.ln.Addr().String(), "tls", l.tls)
+	go func() {
+		defer close(l.served)
+		var err error
+		if l.tls {
+			err = l.srv.ServeTLS(l.ln, "", "")
+		} else {
+			err = l.srv.Serve(l.ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.log.Error("listener failed", "address", l.addr, "err", err)
+		}
+	}()
+}
+
+// shutdown stops accepting, lets requests and upgraded connections finish
+// until ctx is done, then cuts what is left.
+func (l *listener) shutdown(ctx context.Context) error {
+	name := l.routes.Load().listener
+	err := l.srv.Shutdown(ctx)
+	if err == nil {
+		err = waitIdle(ctx, &l.inFlight)
+	}
+	l.cancelBase()
+	l.srv.Close()
+	<-l.served
+	l.log.Info("listener down", "listener", name, "address", l.ln.Addr().String())
+	return err
+}
+
+// waitIdle waits until n is zero or ctx is done. Upgraded connections are
+// rare and long, so polling is fine here.
+func waitIdle(ctx context.Context, n *atomic.Int64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// ServeHTTP routes one request and forwards it.
+func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	l.inFlight.Add(1)
+	defer l.inFlight.Add(-1)
+
+	rt := l.routes.Load()
+	act := rt.match(r)
+	g, t := act.pick(nil)
+	if t == nil {
+		msg := "503 Service Unavailable: no healthy target\n"
+		if act == nil {
+			msg = "503 Service Unavailable: no route for this request\n"
+		}
+		writeError(w, http.StatusServiceUnavailable, msg)
+		l.metrics.Observe(metrics.Observation{
+			Listener: rt.listener, Status: http.StatusServiceUnavailable,
+			ProxyError: true, Duration: time.Since(start),
+		})
+		return
+	}
+
+	x := &exchange{listener: rt.listener, metrics: l.metrics, act: act, start: start}
+	x.ctx, x.cancel = context.WithCancelCause(r.Context())
+	x.w.ResponseWriter = w
+	x.requestID = r.Header.Get("X-Request-Id")
+	if !saneRequestID(x.requestID) {
+		x.requestID = l.ids.next()
+	}
+	x.bind(g, t)
+	defer x.finish()
+	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
+}

@@ -1,0 +1,350 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cutover/cutover/internal/proxy/metrics"
+)
+
+// Options are the dependencies of a Proxy.
+type Options struct {
+	Logger  *slog.Logger      // nil: discard
+	Metrics *metrics.Registry // nil: a new one
+}
+
+// States a target can be in, as Targets reports them (ALB's names).
+const (
+	StateInitial   = "initial"
+	StateHealthy   = "healthy"
+	StateUnhealthy = "unhealthy"
+	StateDraining  = "draining"
+	StateUnused    = "unused"
+)
+
+// TargetState is one target as Targets reports it.
+type TargetState struct {
+	Group    string
+	Target   string // host:port
+	State    string // StateInitial, StateHealthy, StateUnhealthy or StateDraining
+	Reason   string // ALB-style reason code, e.g. "Target.ResponseCodeMismatch"
+	InFlight int    // requests and upgraded connections in flight
+}
+
+// Proxy is the load balancer. Create it with New, configure it with
+// Apply, stop it with Close.
+type Proxy struct {
+	log     *slog.Logger
+	metrics *metrics.Registry
+	fwd     *reverseProxyForwarder
+	ids     *requestIDs
+	wg      sync.WaitGroup // background work: retiring listeners, closing checkers
+
+	// stopping is cancelled when Close starts; retiring listeners then
+	// stop waiting for their grace period.
+	stopping context.Context
+	stop     context.CancelFunc
+
+	mu        sync.Mutex // serializes Apply and Close; never held across I/O
+	listeners map[string]*listener
+	groups    map[string]*targetGroup
+	retired   []*targetGroup // removed from the Config, still draining
+	closed    bool
+}
+
+// New returns a Proxy with no listeners.
+func New(opts Options) *Proxy {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := opts.Metrics
+	if m == nil {
+		m = metrics.NewRegistry()
+	}
+	p := &Proxy{
+		log:       log,
+		metrics:   m,
+		fwd:       newReverseProxyForwarder(log),
+		ids:       newRequestIDs(),
+		listeners: make(map[string]*listener),
+		groups:    make(map[string]*targetGroup),
+	}
+	p.stopping, p.stop = context.WithCancel(context.Background())
+	return p
+}
+
+// Metrics returns the registry the proxy records every request in.
+func (p *Proxy) Metrics() *metrics.Registry { return p.metrics }
+
+// Apply validates cfg and moves the proxy to it atomically. New sockets
+// are bound first; if one cannot be bound, or cfg is invalid, Apply
+// returns an error and nothing changes. Listeners whose address stays
+// keep their sockets and connections; target groups whose name stays keep
+// their targets' state; removed targets drain; removed listeners shut down
+// gracefully. Apply is cheap and safe to call often.
+func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid proxy config: %w", err)
+	}
+	cfg = cfg.WithDefaults()
+	certs := make(map[string]*tls.Certificate)
+	for _, lc := range cfg.Listeners {
+		if lc.TLS == nil {
+			continue
+		}
+		cert, err := tls.LoadX509KeyPair(lc.TLS.CertFile, lc.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Name, err)
+		}
+		certs[lc.Name] = &cert
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("proxy is closed")
+	}
+	reuse, err := p.matchListeners(cfg.Listeners)
+	if err != nil {
+		return err
+	}
+	bound := make(map[string]*listener)
+	for _, lc := range cfg.Listeners {
+		if reuse[lc.Name] != nil {
+			continue
+		}
+		l, err := p.bind(lc)
+		if err != nil {
+			for _, b := range bound {
+				b.ln.Close()
+			}
+			return err
+		}
+		bound[lc.Name] = l
+	}
+
+	// Nothing below can fail.
+	groups := p.applyGroups(cfg.TargetGroups)
+	listeners := make(map[string]*listener, len(cfg.Listeners))
+	kept := make(map[*listener]bool)
+	for _, lc := range cfg.Listeners {
+		l := reuse[lc.Name]
+		if l == nil {
+			l = bound[lc.Name]
+		}
+		kept[l] = true
+		if cert := certs[lc.Name]; cert != nil {
+			l.cert.Store(cert)
+		}
+		l.routes.Store(buildRoutes(lc, groups))
+		if bound[lc.Name] != nil {
+			l.serve(lc.Name)
+		}
+		listeners[lc.Name] = l
+	}
+	for _, l := range p.listeners {
+		if !kept[l] {
+			p.retireListener(l, cfg.TargetGroups)
+		}
+	}
+	p.listeners = listeners
+	return nil
+}
+
+// matchListeners finds, for each configured listener, a running one whose
+// socket it can keep: the same name and address, or else (a rename) the
+// same fixed address.
+func (p *Proxy) matchListeners(lcs []ListenerConfig) (map[string]*listener, error) {
+	reuse := make(map[string]*listener)
+	taken := make(map[*listener]bool)
+	for _, lc := range lcs {
+		if l := p.listeners[lc.Name]; l != nil && l.addr == lc.Address && l.tls == (lc.TLS != nil) {
+			reuse[lc.Name] = l
+			taken[l] = true
+		}
+	}
+	for _, lc := range lcs {
+		if reuse[lc.Name] != nil || strings.HasSuffix(lc.Address, ":0") {
+			continue
+		}
+		for name, l := range p.listeners {
+			if taken[l] || l.addr != lc.Address {
+				continue
+			}
+			if l.tls != (lc.TLS != nil) {
+				return nil, fmt.Errorf("listener %s: cannot switch TLS on or off on %s while listener %s serves it; use another address", lc.Name, lc.Address, name)
+			}
+			reuse[lc.Name] = l
+			taken[l] = true
+		}
+	}
+	return reuse, nil
+}
+
+// applyGroups moves the target groups to tgs and returns them by name.
+// Called with p.mu held.
+func (p *Proxy) applyGroups(tgs []TargetGroupConfig) map[string]*targetGroup {
+	p.retired = slices.DeleteFunc(p.retired, (*targetGroup).isFinished)
+	groups := make(map[string]*targetGroup, len(tgs))
+	for _, tgc := range tgs {
+		g := p.groups[tgc.Name]
+		if g == nil {
+			// A group removed earlier and listed again returns with its
+			// draining targets, if it still has any.
+			if i := slices.IndexFunc(p.retired, func(r *targetGroup) bool { return r.name == tgc.Name }); i >= 0 {
+				g = p.retired[i]
+				p.retired = slices.Delete(p.retired, i, i+1)
+			}
+		}
+		if g == nil || !g.update(tgc) {
+			g = newTargetGroup(tgc.Name, p.log, p.metrics, &p.wg)
+			g.update(tgc)
+		}
+		groups[tgc.Name] = g
+	}
+	for name, g := range p.groups {
+		if groups[name] == nil {
+			g.retire()
+			p.retired = append(p.retired, g)
+		}
+	}
+	p.groups = groups
+	return groups
+}
+
+// retireListener shuts a removed listener down in the background: its
+// requests may run as long as the longest deregistration delay.
+func (p *Proxy) retireListener(l *listener, tgs []TargetGroupConfig) {
+	grace := DefaultDeregistrationDelay
+	if len(tgs) > 0 {
+		grace = 0
+		for _, tg := range tgs {
+			grace = max(grace, tg.DeregistrationDelay)
+		}
+	}
+	p.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(p.stopping, grace)
+		defer cancel()
+		l.shutdown(ctx)
+	})
+}
+
+// Addr returns the bound address of a listener, nil if there is none by
+// that name. Useful with ":0" addresses.
+func (p *Proxy) Addr(listener string) net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l := p.listeners[listener]; l != nil {
+		return l.ln.Addr()
+	}
+	return nil
+}
+
+// Drained returns a channel that is closed once target carries no traffic
+// after its removal (no requests or upgraded connections in flight), or
+// once its deregistration delay is over. It is closed at once for a
+// target the proxy does not know.
+func (p *Proxy) Drained(group, target string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if g := p.groups[group]; g != nil {
+		return g.drainedChan(target)
+	}
+	for _, g := range p.retired {
+		if g.name == group {
+			return g.drainedChan(target)
+		}
+	}
+	return closedChan()
+}
+
+// Targets returns the state of every target, draining ones included,
+// sorted by group name and then in config order.
+func (p *Proxy) Targets() []TargetState {
+	p.mu.Lock()
+	groups := make([]*targetGroup, 0, len(p.groups)+len(p.retired))
+	for _, g := range p.groups {
+		groups = append(groups, g)
+	}
+	groups = append(groups, p.retired...)
+	p.mu.Unlock()
+	slices.SortStableFunc(groups, func(a, b *targetGroup) int { return strings.Compare(a.name, b.name) })
+	var out []TargetState
+	for _, g := range groups {
+		out = append(out, g.states()...)
+	}
+	return out
+}
+
+// Close shuts the proxy down: listeners stop accepting, requests and
+// upgraded connections may finish until ctx is done, then everything left
+// is cut and health checks stop.
+func (p *Proxy) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	listeners := p.listeners
+	groups := append(slices.Collect(maps.Values(p.groups)), p.retired...)
+	p.listeners, p.groups, p.retired = nil, nil, nil
+	p.mu.Unlock()
+
+	p.stop()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		wg.Go(func() { errs <- l.shutdown(ctx) })
+	}
+	wg.Wait()
+	close(errs)
+	for _, g := range groups {
+		g.close()
+	}
+	p.wg.Wait()
+	p.fwd.transport.CloseIdleConnections()
+	var err error
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	if err != nil {
+		return fmt.Errorf("closing proxy: %w", err)
+	}
+	return nil
+}
+
+// close stops a group for good: drains end, everything left is cut, the
+// health checker stops.
+func (g *targetGroup) close() {
+	g.mu.Lock()
+	targets := slices.Collect(maps.Values(g.targets))
+	for _, t := range targets {
+		if t.drainTimer != nil {
+			t.drainTimer.Stop()
+		}
+		t.cutNow(errProxyClosed)
+		close(t.drained)
+	}
+	clear(g.targets)
+	checker := g.checker
+	g.finished = true
+	g.mu.Unlock()
+	if checker != nil {
+		checker.Close()
+	}
+}
+
+var errProxyClosed = errors.New("proxy closed")

@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/internal/health"
+)
+
+// errDeregistrationDelayOver is the cause of cancelling requests that were
+// still running on a draining target when its delay ended.
+var errDeregistrationDelayOver = errors.New("deregistration delay is over")
+
+// target is one host:port of a target group. Its atomic fields are read on
+// the request path; the rest is guarded by its group's mu.
+type target struct {
+	addr string
+
+	health       atomic.Int32 // health.Status
+	draining     atomic.Bool
+	inFlight     atomic.Int64 // requests and upgraded connections
+	ejectedUntil atomic.Int64 // Unix nanoseconds; 0 when not ejected
+	failures     atomic.Int32 // consecutive failed requests
+
+	// cut is cancelled when the deregistration delay is over; every
+	// request to the target is cancelled with it.
+	cut     context.Context
+	cutNow  context.CancelCauseFunc
+	drained chan struct{} // closed when a drain is complete
+
+	// Guarded by targetGroup.mu.
+	reason     string
+	drainTimer *time.Timer
+}
+
+func newTarget(addr string) *target {
+	t := &target{addr: addr, drained: make(chan struct{})}
+	t.cut, t.cutNow = context.WithCancelCause(context.Background())
+	return t
+}
+
+// acquire counts a new request on t. It fails when t started draining
+// after it was picked; the caller picks again.
+func (t *target) acquire() bool {
+	t.inFlight.Add(1)
+	if t.draining.Load() {
+		t.inFlight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (t *target) healthStatus() health.Status {
+	return health.Status(t.health.Load())
+}
+
+func (t *target) ejected(now int64) bool {
+	until := t.ejectedUntil.Load()
+	return until != 0 && now < until
+}
+
+// routable reports whether t may get new requests: healthy, not draining
+// and not ejected. now is read lazily: most targets are never ejected.
+func (t *target) routable(now *int64) bool {
+	if t.draining.Load() || t.healthStatus() != health.StatusHealthy {
+		return false
+	}
+	if t.ejectedUntil.Load() == 0 {
+		return true
+	}
+	if *now == 0 {
+		*now = time.Now().UnixNano()
+	}
+	return !t.ejected(*now)
+}
