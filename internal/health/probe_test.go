@@ -246,7 +246,11 @@ func TestHTTPRemoveCancelsCheck(t *testing.T) {
 	defer c.Close()
 	addr := srv.Listener.Addr().String()
 	c.Add(addr)
-	<-started
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no check started after Add")
+	}
 	c.Remove(addr)
 	select {
 	case err := <-ended:
