@@ -53,9 +53,11 @@ type target struct {
 // zero fields take their defaults. onChange, if not nil, is called on every
 // status change of a target (initial to healthy or unhealthy, healthy to
 // unhealthy, unhealthy to healthy), from the target's own goroutine: calls
-// for one target arrive in order and never overlap. onChange may call the
-// Checker's methods, but must not block on anything a caller of Close is
-// holding.
+// for one target arrive in order and never overlap, also across Remove and
+// Add of the same address. onChange may call Add, Remove, Status and
+// Targets; it must not call Close, nor block on anything a caller of Close
+// is holding (Close waits for it). Add and Remove never wait for onChange,
+// so they may be called while holding a lock that onChange takes.
 func NewChecker(cfg Config, onChange func(Result)) *Checker {
 	cfg = cfg.WithDefaults()
 	return newChecker(cfg, onChange, newHTTPProbe(cfg).probe)
