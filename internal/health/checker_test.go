@@ -498,3 +498,45 @@ func TestStatusString(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckerReAddWaitsForOnChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProbe{script: []step{pass}}
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var calls, inFlight int
+		onChange := func(r Result) {
+			mu.Lock()
+			calls++
+			inFlight++
+			first := calls == 1
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}
+		c := newChecker(Config{Interval: testInterval, Timeout: testTimeout, HealthyThreshold: 2}, onChange, p.probe)
+		defer c.Close()
+
+		c.Add(addr1)
+		waitChecks(t, c, p, 2) // healthy; onChange is blocked
+		c.Remove(addr1)
+		c.Add(addr1) // must not block on the onChange under way
+		time.Sleep(3 * testInterval)
+		synctest.Wait()
+		if got := p.calls(); got != 2 {
+			t.Errorf("re-added target checked %d times while the old onChange ran, want 0", got-2)
+		}
+
+		close(release)
+		waitChecks(t, c, p, 4)
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != 2 || inFlight != 0 {
+			t.Errorf("onChange called %d times (%d in flight), want 2 in turn", calls, inFlight)
+		}
+	})
+}
