@@ -115,7 +115,9 @@ func (w *responseRecorder) Write(b []byte) (int, error) {
 func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingBody counts the request body bytes read. The transport reads
-// the body from its own goroutine, hence the atomic.
+// the body from its own goroutine, hence the atomic. Close does nothing:
+// the transport closes the body when a dial fails, and a retry must still
+// be able to read it (ReverseProxy closes the body it owns itself).
 type countingBody struct {
 	rc io.ReadCloser
 	n  atomic.Int64
@@ -127,4 +129,4 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *countingBody) Close() error { return b.rc.Close() }
+func (b *countingBody) Close() error { return nil }
