@@ -322,3 +322,13 @@ func FuzzParseAppSpec(f *testing.F) {
 		}
 	})
 }
+
+func TestExampleHelloNodeLoads(t *testing.T) {
+	app, err := LoadApp("../../examples/hello-node")
+	if err != nil {
+		t.Fatalf("LoadApp: %v", err)
+	}
+	if app.Name != "hello" || app.Service.Count != 3 || len(app.Deploy.Hooks["AfterAllowTestTraffic"]) != 1 {
+		t.Errorf("hello-node = %+v", app)
+	}
+}
