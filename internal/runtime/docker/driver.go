@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -56,7 +57,7 @@ type Driver struct {
 	client     *client.Client
 	ownClient  bool
 	log        *slog.Logger
-	hostIP     string
+	hostIP     netip.Addr
 	startCheck time.Duration
 	network    string
 }
@@ -66,18 +67,22 @@ var _ runtime.Driver = (*Driver)(nil)
 // New returns a Driver once the Engine answers a ping, negotiating the API
 // version down to the Engine's (1.41 for Docker 20.10).
 func New(ctx context.Context, opts Options) (*Driver, error) {
+	if opts.HostIP == "" {
+		opts.HostIP = defaultHostIP
+	}
+	hostIP, err := netip.ParseAddr(opts.HostIP)
+	if err != nil {
+		return nil, fmt.Errorf("docker driver: host IP %q: %w", opts.HostIP, err)
+	}
 	d := &Driver{
 		client:     opts.Client,
 		log:        opts.Logger,
-		hostIP:     opts.HostIP,
+		hostIP:     hostIP,
 		startCheck: opts.StartCheck,
 		network:    opts.Network,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
-	}
-	if d.hostIP == "" {
-		d.hostIP = defaultHostIP
 	}
 	if d.startCheck <= 0 {
 		d.startCheck = defaultStartCheck

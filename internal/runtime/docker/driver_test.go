@@ -152,6 +152,7 @@ func TestExitAtOnceFailsStart(t *testing.T) {
 	spec := e.spec(t, "a", map[string]string{"EXIT_NOW": "2"})
 
 	_, err := d.Start(t.Context(), spec)
+	t.Logf("Start error: %v", err)
 	if !errors.Is(err, runtime.ErrStartFailed) {
 		t.Fatalf("Start error = %v; want ErrStartFailed", err)
 	}
@@ -171,6 +172,7 @@ func TestBadCommandFailsStart(t *testing.T) {
 	spec.Entrypoint = []string{"/does-not-exist"}
 
 	_, err := d.Start(t.Context(), spec)
+	t.Logf("Start error: %v", err)
 	if !errors.Is(err, runtime.ErrStartFailed) {
 		t.Fatalf("Start error = %v; want ErrStartFailed", err)
 	}
@@ -188,6 +190,7 @@ func TestMissingImage(t *testing.T) {
 	spec.Image = "cutover-test-missing:" + e.runID
 
 	_, err := d.Start(t.Context(), spec)
+	t.Logf("Start error: %v", err)
 	if !errors.Is(err, runtime.ErrStartFailed) || !errors.Is(err, ErrImageNotFound) {
 		t.Fatalf("Start error = %v; want ErrStartFailed and ErrImageNotFound", err)
 	}
@@ -205,6 +208,7 @@ func TestStartRejectsInvalidSpec(t *testing.T) {
 	spec := e.spec(t, "a", map[string]string{"A=B": "c"})
 
 	_, err := d.Start(t.Context(), spec)
+	t.Logf("Start error: %v", err)
 	if !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "Env name") {
 		t.Fatalf("Start error = %v; want ErrInvalidSpec naming Env", err)
 	}
@@ -389,4 +393,43 @@ func findTask(t *testing.T, d *Driver, id string) runtime.Task {
 	}
 	t.Fatalf("List has no task %s (%d tasks)", id, len(tasks))
 	return runtime.Task{}
+}
+
+func TestStartFromTaskDef(t *testing.T) {
+	t.Parallel()
+	e := requireEngine(t)
+	d := e.newDriver(t, Options{})
+	td, err := ParseTaskDef([]byte(`{
+		"family": "hello",
+		"containerDefinitions": [{
+			"name": "web",
+			"image": "` + e.image + `",
+			"environment": [{"name": "PORT", "value": "9000"}, {"name": "TASK", "value": "from-taskdef"}],
+			"portMappings": [{"containerPort": 9000, "protocol": "tcp"}],
+			"memory": 64,
+			"stopTimeout": 5
+		}]
+	}`))
+	if err != nil {
+		t.Fatalf("ParseTaskDef: %v", err)
+	}
+	spec, _, warnings, err := td.TaskSpec()
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("TaskSpec: %v (warnings %q)", err, warnings)
+	}
+	spec.ID = "test-" + e.runID + "-taskdef"
+	spec.App, spec.Revision = "hello", "rev2"
+	spec.Labels = map[string]string{labelTestRun: e.runID}
+
+	task := start(t, d, spec)
+	if got := get(t, task.Address, "/"); got != "hello from from-taskdef\n" {
+		t.Errorf("GET / = %q", got)
+	}
+}
+
+func TestNewRejectsBadHostIP(t *testing.T) {
+	_, err := New(t.Context(), Options{HostIP: "localhost"})
+	if err == nil || !strings.Contains(err.Error(), `host IP "localhost"`) {
+		t.Errorf("New error = %v; want it to name the bad host IP", err)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,10 +28,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.TaskSpec) (runtime.Task
 	if err := validate(spec); err != nil {
 		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
 	}
-	opts, err := d.createOptions(spec)
-	if err != nil {
-		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
-	}
+	opts := d.createOptions(spec)
 	if _, err := d.client.ImageInspect(ctx, spec.Image); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, &imageNotFoundError{image: spec.Image})
@@ -125,15 +121,8 @@ func (d *Driver) lastLines(ctx context.Context, id string) string {
 }
 
 // createOptions turns spec into the Engine's create request.
-func (d *Driver) createOptions(spec runtime.TaskSpec) (client.ContainerCreateOptions, error) {
-	hostIP, err := netip.ParseAddr(d.hostIP)
-	if err != nil {
-		return client.ContainerCreateOptions{}, fmt.Errorf("host IP %q: %w", d.hostIP, err)
-	}
-	port, ok := network.PortFrom(uint16(spec.Port), network.TCP)
-	if !ok {
-		return client.ContainerCreateOptions{}, fmt.Errorf("%w: Port %d", runtime.ErrInvalidSpec, spec.Port)
-	}
+func (d *Driver) createOptions(spec runtime.TaskSpec) client.ContainerCreateOptions {
+	port, _ := network.PortFrom(uint16(spec.Port), network.TCP) // validate checked the range
 
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
@@ -168,7 +157,7 @@ func (d *Driver) createOptions(spec runtime.TaskSpec) (client.ContainerCreateOpt
 	}
 	host := &container.HostConfig{
 		// An empty HostPort lets the Engine pick a free ephemeral port.
-		PortBindings:  network.PortMap{port: {{HostIP: hostIP, HostPort: ""}}},
+		PortBindings:  network.PortMap{port: {{HostIP: d.hostIP, HostPort: ""}}},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		NetworkMode:   container.NetworkMode(d.network),
 		Resources: container.Resources{
@@ -183,7 +172,7 @@ func (d *Driver) createOptions(spec runtime.TaskSpec) (client.ContainerCreateOpt
 		Name:       containerName(spec.ID),
 		Config:     cfg,
 		HostConfig: host,
-	}, nil
+	}
 }
 
 // seconds rounds d up to whole seconds, the Engine's unit for stop timeouts.

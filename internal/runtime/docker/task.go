@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -59,8 +58,8 @@ func (d *Driver) address(ports network.PortMap, port int) string {
 		if b.HostPort == "" {
 			continue
 		}
-		host := d.hostIP
-		if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		host := d.hostIP.String()
+		if d.hostIP.IsUnspecified() {
 			host = "127.0.0.1" // published on all addresses: loopback reaches it
 		}
 		return net.JoinHostPort(host, b.HostPort)
