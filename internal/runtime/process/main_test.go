@@ -1,0 +1,213 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/cutover/cutover/internal/runtime"
+)
+
+// bins are the test programs in testdata, built once by TestMain.
+var bins struct {
+	httpapp string // HTTP server on $PORT, graceful on SIGTERM
+	exiter  string // prints lines, waits, exits with a code
+}
+
+// TestMain builds the test programs and fails the run if any test leaves a
+// goroutine behind.
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "process-driver-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	for name, dst := range map[string]*string{"httpapp": &bins.httpapp, "exiter": &bins.exiter} {
+		*dst = filepath.Join(dir, name)
+		out, err := exec.Command(goTool(), "build", "-o", *dst, "./testdata/"+name).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building testdata/%s: %v\n%s", name, err, out)
+			return 1
+		}
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(goruntime.GOROOT(), "bin", "go")
+}
+
+// newDriver returns a driver on a fresh state directory (unless opts has
+// one), closed when the test ends.
+func newDriver(t *testing.T, opts Options) *Driver {
+	t.Helper()
+	if opts.StateDir == "" {
+		opts.StateDir = t.TempDir()
+	}
+	if opts.StartCheck == 0 {
+		opts.StartCheck = 200 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// appSpec is a spec running httpapp with args.
+func appSpec(t *testing.T, id string, args ...string) runtime.TaskSpec {
+	return runtime.TaskSpec{
+		ID:          id,
+		App:         "hello",
+		Revision:    "r1",
+		Command:     append([]string{bins.httpapp}, args...),
+		Dir:         t.TempDir(),
+		StopTimeout: 5 * time.Second,
+	}
+}
+
+// exiterSpec is a spec running exiter with args.
+func exiterSpec(t *testing.T, id string, args ...string) runtime.TaskSpec {
+	return runtime.TaskSpec{
+		ID:      id,
+		Command: append([]string{bins.exiter}, args...),
+		Dir:     t.TempDir(),
+	}
+}
+
+// start starts spec and makes sure its processes are gone when the test
+// ends.
+func start(t *testing.T, d *Driver, spec runtime.TaskSpec) runtime.Task {
+	t.Helper()
+	task, err := d.Start(t.Context(), spec)
+	if err != nil {
+		t.Fatalf("Start(%s): %v", spec.ID, err)
+	}
+	trackProcess(t, task.PID)
+	return task
+}
+
+// trackProcess fails the test if process pid (or its group) still runs
+// when the test ends, and kills it.
+func trackProcess(t *testing.T, pid int) {
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for processRunning(pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if processRunning(pid) {
+			t.Errorf("process %d still runs after the test; killing it", pid)
+			unix.Kill(-pid, unix.SIGKILL)
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	})
+}
+
+// processRunning reports whether pid exists and is not a zombie.
+func processRunning(pid int) bool {
+	st, err := readProcStat(pid)
+	return err == nil && st.state != 'Z' && st.state != 'X'
+}
+
+// waitGone waits until process pid has ended.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for processRunning(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitForLog waits until the task's log file contains want and returns
+// the log.
+func waitForLog(t *testing.T, d *Driver, id, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile(logPath(d.opts.StateDir, id))
+		if strings.Contains(string(data), want) {
+			return string(data)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log of %s does not show %q; it is:\n%s", id, want, data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// get does GET http://addr/path without keeping connections alive.
+func get(ctx context.Context, addr, path string) (string, error) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return string(body), nil
+}
+
+func mustGet(t *testing.T, addr, path string) string {
+	t.Helper()
+	body, err := get(t.Context(), addr, path)
+	if err != nil {
+		t.Fatalf("GET http://%s%s: %v", addr, path, err)
+	}
+	return body
+}
+
+// childPID returns the pid httpapp -child printed for its child.
+func childPID(t *testing.T, d *Driver, id string) int {
+	t.Helper()
+	log := waitForLog(t, d, id, "child pid ")
+	var pid int
+	_, after, _ := strings.Cut(log, "child pid ")
+	if _, err := fmt.Sscanf(after, "%d", &pid); err != nil {
+		t.Fatalf("no child pid in log: %v", err)
+	}
+	return pid
+}
