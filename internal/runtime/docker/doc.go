@@ -17,6 +17,11 @@
 // Containers run with restart policy "no": when a task dies, cutover's
 // scheduler replaces it; Docker must not restart it behind cutover's back.
 //
+// Exits are reported as the Engine sees them: Exit.Code is the container's
+// exit code, 128+n when the process died from signal n (137 for SIGKILL,
+// after a stop timeout or an OOM kill), with Exit.Signal naming the signal.
+// Task.Labels holds the spec's labels, without the driver's own.
+//
 // ParseTaskDef reads an ECS task definition (taskdef.json) and TaskDef.TaskSpec
 // turns it into the runtime.TaskSpec of the one container cutover runs,
 // listing every field it does not support as a warning rather than dropping

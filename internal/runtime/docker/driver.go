@@ -45,7 +45,8 @@ type Options struct {
 	// "127.0.0.1".
 	HostIP string
 	// StartCheck is how long Start watches a new container: one that exits
-	// within it is reported as runtime.ErrStartFailed. Default 500ms.
+	// within it is reported as runtime.ErrStartFailed. Start takes at least
+	// this long. Default 500ms.
 	StartCheck time.Duration
 	// Network is the Docker network containers join; empty means the
 	// Engine's default bridge.
