@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/cutover/cutover/internal/runtime"
@@ -265,7 +266,7 @@ func (e *testEngine) assertNoContainer(t *testing.T, id string) {
 	_, err := e.client.ContainerInspect(t.Context(), containerName(id), client.ContainerInspectOptions{})
 	if err == nil {
 		t.Errorf("container %s exists; want it removed", containerName(id))
-	} else if !strings.Contains(err.Error(), "No such container") {
+	} else if !cerrdefs.IsNotFound(err) {
 		t.Errorf("inspecting %s: %v", containerName(id), err)
 	}
 }
