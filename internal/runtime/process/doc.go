@@ -22,9 +22,15 @@
 //     then SIGKILL after the timeout), and when a task's main process ends
 //     for any reason, whatever is left of its group is killed, so no
 //     orphan keeps the port or the log file.
+//     A process that leaves the group (setsid or setpgid of its own)
+//     escapes both.
 //   - No two live tasks of a driver, adopted ones included, share a port,
 //     and a port is bound (127.0.0.1 and the wildcard address) before it
 //     is handed out, so ports used by other programs are skipped.
+//
+// Under systemd, cutover's unit needs KillMode=process (or mixed):
+// with the default, control-group, restarting cutover kills its tasks,
+// which share its cgroup.
 //
 // Exits are watched through a pidfd (poll via Go's netpoller), falling back
 // to polling /proc every 250ms where pidfds are unavailable. Only a

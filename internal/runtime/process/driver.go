@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -137,7 +138,7 @@ func (t *task) info() runtime.Task {
 		Driver:    "process",
 		Address:   address(t.st.Port),
 		PID:       t.st.PID,
-		Labels:    t.st.Spec.Labels,
+		Labels:    maps.Clone(t.st.Spec.Labels),
 		StartedAt: t.st.StartedAt,
 		Running:   t.st.Exit == nil,
 		Exit:      exit,

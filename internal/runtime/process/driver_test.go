@@ -1,9 +1,12 @@
 package process
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -361,4 +364,49 @@ func TestClosedDriver(t *testing.T) {
 	if _, err := d.List(t.Context()); !errors.Is(err, ErrClosed) {
 		t.Errorf("List after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TestTaskSurvivesCutoverKill kills (SIGKILL) a separate cutover process
+// that started a task: the task keeps running and logging, and a new
+// driver adopts it although it is not its child.
+func TestTaskSurvivesCutoverKill(t *testing.T) {
+	dir := t.TempDir()
+	cutover := exec.Command(os.Args[0], "-test.run=^$")
+	cutover.Env = append(os.Environ(), "PROCESS_TEST_FAKE_CUTOVER="+dir, "PROCESS_TEST_APP="+bins.httpapp)
+	out, err := cutover.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cutover.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	var pid int
+	if _, err := fmt.Sscanf(line, "started %d", &pid); err != nil {
+		cutover.Process.Kill()
+		cutover.Wait()
+		t.Fatalf("fake cutover said %q", line)
+	}
+	trackProcess(t, pid)
+	cutover.Process.Kill()
+	cutover.Wait()
+
+	d := newDriver(t, Options{StateDir: dir})
+	tasks, err := d.List(t.Context())
+	if err != nil || len(tasks) != 1 || !tasks[0].Running || tasks[0].PID != pid {
+		t.Fatalf("List = %+v, %v; want web-1 running as pid %d", tasks, err, pid)
+	}
+	mustGet(t, tasks[0].Address, "/log?line=still-here")
+	waitForLog(t, d, "web-1", "still-here")
+
+	exit, err := d.Stop(t.Context(), "web-1", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not its parent, the driver cannot know the exit code.
+	if exit.Reason != "stopped by SIGTERM" || exit.Code != -1 {
+		t.Errorf("Stop = %+v, want stopped by SIGTERM with an unknown code", exit)
+	}
+	waitGone(t, pid)
+	waitForLog(t, d, "web-1", "graceful shutdown")
 }

@@ -29,7 +29,29 @@ var bins struct {
 // TestMain builds the test programs and fails the run if any test leaves a
 // goroutine behind.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("PROCESS_TEST_FAKE_CUTOVER"); dir != "" {
+		os.Exit(fakeCutover(dir, os.Getenv("PROCESS_TEST_APP")))
+	}
 	os.Exit(runTests(m))
+}
+
+// fakeCutover plays a cutover process for TestTaskSurvivesCutoverKill: it
+// starts app as task web-1, reports its pid and waits to be killed.
+func fakeCutover(dir, app string) int {
+	d, err := New(Options{StateDir: dir, StartCheck: 200 * time.Millisecond})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	spec := runtime.TaskSpec{ID: "web-1", Command: []string{app}, Dir: dir}
+	task, err := d.Start(context.Background(), spec)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Printf("started %d\n", task.PID)
+	time.Sleep(time.Minute)
+	return 0
 }
 
 func runTests(m *testing.M) int {

@@ -1,7 +1,10 @@
 package process
 
 import (
+	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 
@@ -83,5 +86,44 @@ func TestTaskEnv(t *testing.T) {
 	}
 	if env := taskEnv(runtime.TaskSpec{}, 1, nil); !slices.Contains(env, "PATH=/usr/local/bin:/usr/bin:/bin") {
 		t.Errorf("taskEnv without PATH = %q, want a default PATH", env)
+	}
+}
+
+func TestWaitPidfd(t *testing.T) {
+	cmd := exec.Command(bins.exiter, "-after", "10s")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	trackProcess(t, pid)
+	defer cmd.Wait()
+
+	// Ends with its context, the process still running.
+	pidfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		t.Skipf("no pidfd support: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if exited, _ := waitPidfd(ctx, pidfd); exited {
+		t.Error("waitPidfd reported an exit of a running process")
+	}
+
+	// Reports the exit, through the netpoller (no error, no fallback).
+	pidfd, err = unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		exited, err := waitPidfd(t.Context(), pidfd)
+		if !exited && err == nil {
+			err = errors.New("not exited")
+		}
+		done <- err
+	}()
+	cmd.Process.Kill()
+	if err := <-done; err != nil {
+		t.Errorf("waitPidfd after kill: %v", err)
 	}
 }

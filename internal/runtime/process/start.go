@@ -27,6 +27,9 @@ func (d *Driver) Start(ctx context.Context, spec runtime.TaskSpec) (runtime.Task
 	if err := validateSpec(spec); err != nil {
 		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
+	}
 	port, err := d.reserve(spec.ID)
 	if err != nil {
 		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
