@@ -16,6 +16,8 @@ type globalFlags struct {
 	logLevel  string
 	logFormat string
 	json      bool
+	dataDir   string
+	server    string
 }
 
 func (g *globalFlags) logger(w io.Writer) *slog.Logger {
@@ -41,7 +43,17 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CUTOVER_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("CUTOVER_LOG_FORMAT", "text"), "log format: text or json")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
-	root.AddCommand(newProxyCmd(g))
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data directory: store, tasks, releases, API socket (env CUTOVER_DATA)")
+	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("CUTOVER_SERVER"), "API socket of a running cutover (default: <data>/cutover.sock; env CUTOVER_SERVER)")
+	root.AddCommand(
+		newProxyCmd(g),
+		newUpCmd(g),
+		newDeployCmd(g),
+		newStatusCmd(g),
+		newActionCmd(g, "continue", "Continue a deployment held in its ready wait, or end its termination wait"),
+		newActionCmd(g, "stop", "Stop a deployment: traffic back to the original task set, the new one stopped"),
+		newActionCmd(g, "rollback", "Roll a deployment back, also during its termination wait"),
+	)
 	return root
 }
 

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/server"
+)
+
+// defaultDataDir is where cutover keeps its store, tasks and releases:
+// $CUTOVER_DATA, else $XDG_DATA_HOME/cutover, else ~/.local/share/cutover.
+func defaultDataDir() string {
+	if d := os.Getenv("CUTOVER_DATA"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "cutover")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "cutover")
+	}
+	return ".cutover"
+}
+
+func newUpCmd(g *globalFlags) *cobra.Command {
+	var env []string
+	var metrics string
+	cmd := &cobra.Command{
+		Use:   "up [dir]",
+		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
+		Long: `Start cutover on its embedded defaults: the store in the data directory,
+the load balancer, the process runtime and the deployment controller; deploy
+the app in dir unless it already runs this exact release; then serve until
+interrupted. Other commands (deploy, status, continue, stop, rollback) talk to
+it through the socket in the data directory.
+
+Ctrl-C (SIGINT) stops cutover and the app's tasks gracefully. SIGTERM stops
+cutover only: its tasks keep running, and the next 'cutover up' on the same
+data directory adopts them again.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			overrides, err := parseEnv(env)
+			if err != nil {
+				return err
+			}
+			log := g.logger(cmd.ErrOrStderr())
+			ctx := cmd.Context()
+			srv, err := server.Start(ctx, server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, srv.SocketPath())
+
+			d, started, err := srv.Up(ctx, api.DeployRequest{Dir: abs, Env: overrides})
+			if err != nil {
+				srv.Close(context.Background())
+				return err
+			}
+			if d.ID != "" {
+				if !started {
+					fmt.Fprintf(out, "resuming deployment %s\n", d.ID)
+				}
+				go follow(ctx, api.NewClient(srv.SocketPath()), d.ID, out)
+			} else {
+				fmt.Fprintln(out, "the app already runs this release; nothing to deploy")
+			}
+
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sig)
+			select {
+			case <-srv.Done():
+				srv.Close(context.Background())
+				return fmt.Errorf("the deployment controller stopped: %w", srv.Err())
+			case s := <-sig:
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				if s == os.Interrupt {
+					fmt.Fprintln(out, "stopping cutover and the app's tasks")
+					return srv.CloseAndStopTasks(sctx)
+				}
+				fmt.Fprintln(out, "stopping cutover; the tasks keep running")
+				return srv.Close(sctx)
+			}
+		},
+	}
+	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable of the service (KEY=VALUE), repeatable")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics of the load balancer on this address, e.g. 127.0.0.1:9180")
+	return cmd
+}
+
+// follow prints a deployment's progress until it ends.
+func follow(ctx context.Context, c *api.Client, id string, out interface{ Write([]byte) (int, error) }) *progress {
+	p := &progress{w: out}
+	err := c.Follow(ctx, id, p.event)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(out, "following %s: %v\n", id, err)
+	}
+	return p
+}

@@ -1,0 +1,353 @@
+// Package api is cutover's control-plane API: REST/JSON under /api/v1,
+// with live updates as server-sent events from the store's event log.
+// The CLI is its first client.
+//
+// Reads come straight from the store, so every client sees the history a
+// restarted cutover sees. Writes go through a Deployer, which validates
+// before it changes anything: a 4xx answer never changes state.
+//
+// Today the API is served on a unix socket in the data directory, owned
+// by the user who runs cutover (mode 0600); tokens and TCP listeners come
+// with the authentication work.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// DeployRequest asks for a deployment of the app in Dir (its cutover.yaml
+// and release files), with Env overriding the service's environment for
+// this revision.
+type DeployRequest struct {
+	Dir string            `json:"dir"`
+	Env map[string]string `json:"env,omitempty"`
+}
+
+// Deployer carries out the state-changing calls.
+type Deployer interface {
+	DeployDir(ctx context.Context, req DeployRequest) (store.Deployment, error)
+	Continue(ctx context.Context, deploymentID string) error
+	Stop(ctx context.Context, deploymentID string) error
+	Rollback(ctx context.Context, deploymentID string) error
+}
+
+// Handler serves the API.
+type Handler struct {
+	store    *store.Store
+	deployer Deployer
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// New returns the API handler.
+func New(st *store.Store, d Deployer, log *slog.Logger) *Handler {
+	h := &Handler{store: st, deployer: d, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /api/v1/apps", h.listApps)
+	h.mux.HandleFunc("GET /api/v1/apps/{app}", h.getApp)
+	h.mux.HandleFunc("GET /api/v1/deployments", h.listDeployments)
+	h.mux.HandleFunc("POST /api/v1/deployments", h.createDeployment)
+	h.mux.HandleFunc("GET /api/v1/deployments/{id}", h.getDeployment)
+	h.mux.HandleFunc("POST /api/v1/deployments/{id}/continue", h.action(d.Continue))
+	h.mux.HandleFunc("POST /api/v1/deployments/{id}/stop", h.action(d.Stop))
+	h.mux.HandleFunc("POST /api/v1/deployments/{id}/rollback", h.action(d.Rollback))
+	h.mux.HandleFunc("GET /api/v1/tasks", h.listTasks)
+	h.mux.HandleFunc("GET /api/v1/events", h.events)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// AppStatus is an app with what a person checks first.
+type AppStatus struct {
+	store.App
+	Tasks            []store.Task         `json:"tasks"`
+	HealthyTasks     int                  `json:"healthy_tasks"`
+	LastDeployment   *store.Deployment    `json:"last_deployment,omitempty"`
+	ProductionWeight map[string]int       `json:"production_weights,omitempty"`
+}
+
+func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error) {
+	s := AppStatus{App: a}
+	tasks, err := h.store.ListTasks(ctx, store.TaskFilter{App: a.Name})
+	if err != nil {
+		return s, err
+	}
+	for _, t := range tasks {
+		if t.State == store.TaskStopped {
+			continue
+		}
+		s.Tasks = append(s.Tasks, t)
+		if t.State == store.TaskHealthy {
+			s.HealthyTasks++
+		}
+	}
+	deps, err := h.store.ListDeployments(ctx, a.Name, 1)
+	if err != nil {
+		return s, err
+	}
+	if len(deps) > 0 {
+		s.LastDeployment = &deps[0]
+	}
+	weights, err := h.store.CurrentWeights(ctx, a.Name)
+	if err != nil {
+		return s, err
+	}
+	for _, wc := range weights {
+		if wc.Listener == "production" {
+			s.ProductionWeight = wc.Weights
+		}
+	}
+	return s, nil
+}
+
+func (h *Handler) listApps(w http.ResponseWriter, r *http.Request) {
+	apps, err := h.store.ListApps(r.Context())
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	out := make([]AppStatus, 0, len(apps))
+	for _, a := range apps {
+		s, err := h.appStatus(r.Context(), a)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		out = append(out, s)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) getApp(w http.ResponseWriter, r *http.Request) {
+	a, err := h.store.GetApp(r.Context(), r.PathValue("app"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	s, err := h.appStatus(r.Context(), a)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problem(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	deps, err := h.store.ListDeployments(r.Context(), r.URL.Query().Get("app"), limit)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if deps == nil {
+		deps = []store.Deployment{}
+	}
+	writeJSON(w, http.StatusOK, deps)
+}
+
+// DeploymentDetail is a deployment with its lifecycle and traffic history.
+type DeploymentDetail struct {
+	store.Deployment
+	Lifecycle []store.LifecycleEvent `json:"lifecycle"`
+	Traffic   []store.WeightChange   `json:"traffic"`
+}
+
+func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	d, err := h.store.GetDeployment(ctx, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	detail := DeploymentDetail{Deployment: d}
+	if detail.Lifecycle, err = h.store.ListLifecycleEvents(ctx, d.ID); err != nil {
+		h.fail(w, err)
+		return
+	}
+	if detail.Traffic, err = h.store.WeightHistory(ctx, d.ID); err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, detail)
+}
+
+func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {
+	var req DeployRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		problem(w, http.StatusBadRequest, "reading the request: "+err.Error())
+		return
+	}
+	if req.Dir == "" {
+		problem(w, http.StatusBadRequest, `"dir" is required: the app directory with its cutover.yaml`)
+		return
+	}
+	d, err := h.deployer.DeployDir(r.Context(), req)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, d)
+}
+
+func (h *Handler) action(fn func(context.Context, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := fn(r.Context(), id); err != nil {
+			h.fail(w, err)
+			return
+		}
+		d, err := h.store.GetDeployment(r.Context(), id)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
+	tasks, err := h.store.ListTasks(r.Context(), store.TaskFilter{App: r.URL.Query().Get("app")})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if tasks == nil {
+		tasks = []store.Task{}
+	}
+	writeJSON(w, http.StatusOK, tasks)
+}
+
+// events lists events after ?after= as JSON, or, when the client accepts
+// text/event-stream, streams them live; a reconnecting stream resumes
+// after its Last-Event-ID.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := parseAfter(q.Get("after"), r.Header.Get("Last-Event-ID"))
+	if err != nil {
+		problem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	filter := store.EventFilter{AfterID: after, App: q.Get("app"), Deployment: q.Get("deployment"), Limit: 1000}
+	if r.Header.Get("Accept") != "text/event-stream" {
+		evs, err := h.store.Events(r.Context(), filter)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		if evs == nil {
+			evs = []store.Event{}
+		}
+		writeJSON(w, http.StatusOK, evs)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	events := h.store.Subscribe(r.Context(), after)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if (filter.App != "" && ev.App != filter.App) || (filter.Deployment != "" && ev.Deployment != filter.Deployment) {
+				continue
+			}
+			data, _ := json.Marshal(ev)
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+func parseAfter(query, lastEventID string) (int64, error) {
+	v := query
+	if lastEventID != "" {
+		v = lastEventID
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("after/Last-Event-ID must be a non-negative event id, not %q", v)
+	}
+	return n, nil
+}
+
+// fail answers err as a problem document with the status its kind means.
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	var cfgErr *config.Error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		problem(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrDeploymentInProgress), errors.Is(err, store.ErrConflict):
+		problem(w, http.StatusConflict, err.Error())
+	case errors.As(err, &cfgErr), errors.Is(err, store.ErrInvalid), errors.Is(err, ErrBadRequest):
+		problem(w, http.StatusBadRequest, err.Error())
+	default:
+		h.log.Error("api call failed", "error", err)
+		problem(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// ErrBadRequest marks a Deployer error caused by the request (a missing
+// directory, a bad override), answered with 400.
+var ErrBadRequest = errors.New("bad request")
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func problem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

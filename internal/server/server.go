@@ -1,0 +1,341 @@
+// Package server assembles cutover's daemon: the store in a data
+// directory, the load balancer, the process runtime, the deployment
+// controller and the API on a unix socket. cmd/cutover's `up` command is
+// a thin shell around it.
+//
+// Layout of a data directory:
+//
+//	cutover.db        the store (SQLite, WAL)
+//	cutover.sock      the API (mode 0600)
+//	tasks/            the process runtime's task state and logs
+//	releases/<app>/   immutable release directories, by content digest
+//	deployments/      per-deployment files (hook logs)
+//
+// Restarting the daemon on the same data directory resumes from the store:
+// running tasks are re-adopted, the load balancer is rebuilt with the
+// weights the store holds, and active deployments carry on.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/deploy"
+	"github.com/cutover/cutover/internal/proxy"
+	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/runtime/process"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// SocketName is the API socket's file name in the data directory.
+const SocketName = "cutover.sock"
+
+// Options configure a Server.
+type Options struct {
+	DataDir string
+	Logger  *slog.Logger
+	// MetricsAddr, when set, serves Prometheus metrics of the load
+	// balancer at http://MetricsAddr/metrics.
+	MetricsAddr string
+}
+
+// Server is a running cutover daemon.
+type Server struct {
+	dataDir    string
+	log        *slog.Logger
+	store      *store.Store
+	proxy      *proxy.Proxy
+	driver     *process.Driver
+	controller *deploy.Controller
+
+	apiSrv     *http.Server
+	metricsSrv *http.Server
+	runDone    chan struct{} // closed when the controller's Run returns
+	runErr     error
+	cancelRun  context.CancelFunc
+}
+
+// Start opens the data directory and starts every part. It returns once
+// the controller has resumed from the store and the API listens.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "cutover.db"))
+	if err != nil {
+		return nil, err
+	}
+	driver, err := process.New(process.Options{StateDir: filepath.Join(opts.DataDir, "tasks"), Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("starting the process runtime: %w", err)
+	}
+	s := &Server{
+		dataDir: opts.DataDir,
+		log:     log,
+		store:   st,
+		proxy:   proxy.New(proxy.Options{Logger: log}),
+		driver:  driver,
+		runDone: make(chan struct{}),
+	}
+	s.controller = deploy.New(deploy.Options{
+		Store: st, Driver: driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
+	})
+
+	if err := s.listenAPI(); err != nil {
+		s.closeParts()
+		return nil, err
+	}
+	if opts.MetricsAddr != "" {
+		if err := s.listenMetrics(opts.MetricsAddr); err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancelRun = cancel
+	go func() {
+		s.runErr = s.controller.Run(runCtx)
+		close(s.runDone)
+	}()
+	return s, nil
+}
+
+// Controller returns the deployment controller.
+func (s *Server) Controller() *deploy.Controller { return s.controller }
+
+// Store returns the store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Proxy returns the load balancer.
+func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
+
+// SocketPath returns the API socket's path.
+func (s *Server) SocketPath() string { return filepath.Join(s.dataDir, SocketName) }
+
+// Done is closed when the controller stops, by itself (see Err) or
+// because the server is closing.
+func (s *Server) Done() <-chan struct{} { return s.runDone }
+
+// Err returns why the controller stopped, once Done is closed.
+func (s *Server) Err() error {
+	<-s.runDone
+	return s.runErr
+}
+
+// DeployDir deploys the app in req.Dir: it reads and checks its
+// cutover.yaml (an invalid file changes nothing), snapshots its release
+// directory, registers the configuration and starts a deployment.
+func (s *Server) DeployDir(ctx context.Context, req api.DeployRequest) (store.Deployment, error) {
+	app, artifact, err := s.prepare(req)
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	if err := s.controller.PutApp(ctx, *app); err != nil {
+		return store.Deployment{}, err
+	}
+	return s.controller.Deploy(ctx, app.Name, deploy.RevisionSpec{Artifact: artifact, Config: app})
+}
+
+// Up deploys the app in dir unless it already runs exactly this release
+// and configuration (as after a restart of `cutover up`). It returns the
+// deployment it started, or ok=false when there was nothing to do.
+func (s *Server) Up(ctx context.Context, req api.DeployRequest) (d store.Deployment, started bool, err error) {
+	app, artifact, err := s.prepare(req)
+	if err != nil {
+		return d, false, err
+	}
+	if same, err := s.runsAlready(ctx, app, artifact); err != nil {
+		return d, false, err
+	} else if same {
+		return d, false, nil
+	}
+	if active, err := s.store.ActiveDeployment(ctx, app.Name); err == nil {
+		return active, false, nil // resumed by the controller; follow it
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return d, false, err
+	}
+	if err := s.controller.PutApp(ctx, *app); err != nil {
+		return d, false, err
+	}
+	d, err = s.controller.Deploy(ctx, app.Name, deploy.RevisionSpec{Artifact: artifact, Config: app})
+	return d, err == nil, err
+}
+
+// prepare loads and checks the app and makes its release directory.
+func (s *Server) prepare(req api.DeployRequest) (*config.App, string, error) {
+	app, err := config.LoadApp(req.Dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(req.Env) > 0 {
+		env := maps.Clone(app.Service.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, req.Env)
+		app.Service.Env = env
+	}
+	for _, w := range app.Warnings {
+		s.log.Warn(w)
+	}
+	artifact := app.Service.Image
+	if app.Service.Runtime == config.RuntimeProcess {
+		dir, _, err := release.Snapshot(app.Service.Release, filepath.Join(s.dataDir, "releases", app.Name))
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+		}
+		artifact = dir
+	}
+	return app, artifact, nil
+}
+
+// runsAlready reports whether the app's current revision has this
+// artifact and configuration.
+func (s *Server) runsAlready(ctx context.Context, app *config.App, artifact string) (bool, error) {
+	a, err := s.store.GetApp(ctx, app.Name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && a.CurrentRevision == "") {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	rev, err := s.store.GetRevision(ctx, a.CurrentRevision)
+	if err != nil {
+		return false, err
+	}
+	if rev.Artifact != artifact {
+		return false, nil
+	}
+	cfg, err := json.Marshal(app)
+	if err != nil {
+		return false, err
+	}
+	return jsonEqual(cfg, rev.Config), nil
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+// Continue, Stop and Rollback act on a deployment.
+func (s *Server) Continue(ctx context.Context, id string) error {
+	return s.controller.Continue(ctx, id)
+}
+func (s *Server) Stop(ctx context.Context, id string) error { return s.controller.Stop(ctx, id) }
+func (s *Server) Rollback(ctx context.Context, id string) error {
+	return s.controller.Rollback(ctx, id)
+}
+
+func (s *Server) listenAPI() error {
+	path := s.SocketPath()
+	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		conn.Close()
+		return fmt.Errorf("another cutover already serves %s", s.dataDir)
+	}
+	os.Remove(path) // a stale socket of a cutover that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("restricting %s: %w", path, err)
+	}
+	s.apiSrv = &http.Server{Handler: api.New(s.store, s, s.log), ReadHeaderTimeout: 10 * time.Second}
+	go s.apiSrv.Serve(ln)
+	return nil
+}
+
+func (s *Server) listenMetrics(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics endpoint: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.proxy.Metrics().Handler())
+	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go s.metricsSrv.Serve(ln)
+	return nil
+}
+
+// Close stops cutover itself and leaves the tasks running, so that a
+// restarted cutover re-adopts them.
+func (s *Server) Close(ctx context.Context) error {
+	return errors.Join(s.stopControl(ctx), s.closeParts())
+}
+
+// CloseAndStopTasks stops cutover and the tasks it runs: the load
+// balancer finishes its in-flight requests first, then every task gets
+// SIGTERM and its stop timeout, and the store records them as stopped.
+func (s *Server) CloseAndStopTasks(ctx context.Context) error {
+	errs := []error{s.stopControl(ctx), s.proxy.Close(ctx)}
+	tasks, err := s.driver.List(ctx)
+	errs = append(errs, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, t := range tasks {
+		if !t.Running {
+			continue
+		}
+		wg.Go(func() {
+			_, err := s.driver.Stop(ctx, t.ID, 0)
+			if err == nil {
+				_, err = s.store.SetTaskState(ctx, t.ID, store.TaskStopped)
+				if errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+			}
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	errs = append(errs, s.closeParts())
+	return errors.Join(errs...)
+}
+
+// stopControl stops the API, the metrics endpoint and the controller.
+func (s *Server) stopControl(ctx context.Context) error {
+	var errs []error
+	if s.apiSrv != nil {
+		errs = append(errs, s.apiSrv.Shutdown(ctx))
+	}
+	if s.metricsSrv != nil {
+		errs = append(errs, s.metricsSrv.Shutdown(ctx))
+	}
+	if s.cancelRun != nil {
+		s.cancelRun()
+		<-s.runDone
+		s.cancelRun = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeParts() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(s.proxy.Close(ctx), s.driver.Close(), s.store.Close())
+}
