@@ -14,6 +14,7 @@ command -v git >/dev/null || need+=(git)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v node >/dev/null || need+=(nodejs) # examples/hello-node
 if [ "${#need[@]}" -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "scripts/test.sh: missing ${need[*]}; run as root to install them" >&2
