@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,12 +48,17 @@ func TestStartServesOnItsPort(t *testing.T) {
 func TestTaskEnvironment(t *testing.T) {
 	t.Setenv("CUTOVER_SECRET_TOKEN", "hunter2")
 	d := newDriver(t, Options{})
+	// A relative command runs from Dir.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\nenv\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	spec := runtime.TaskSpec{
 		ID:       "env-1",
 		App:      "hello",
 		Revision: "abc123",
-		Command:  []string{"/bin/sh", "-c", "env; sleep 30"},
-		Dir:      t.TempDir(),
+		Command:  []string{"./run.sh"},
+		Dir:      dir,
 		Env:      map[string]string{"GREETING": "hi", "PORT": "1"},
 	}
 	task := start(t, d, spec)
@@ -116,7 +122,8 @@ func TestStopKillsGroupAfterTimeout(t *testing.T) {
 	task := start(t, d, appSpec(t, "stubborn-1", "-ignore-term", "-child"))
 	child := childPID(t, d, "stubborn-1")
 	trackProcess(t, child)
-	waitForLog(t, d, "stubborn-1", "ignoring SIGTERM")
+	waitForLog(t, d, "stubborn-1", "listening on")
+	waitForLog(t, d, "stubborn-1", "child ignoring SIGTERM")
 
 	exit, err := d.Stop(t.Context(), "stubborn-1", 300*time.Millisecond)
 	if err != nil {
@@ -135,6 +142,7 @@ func TestStopCleansUpChildThatIgnoresSIGTERM(t *testing.T) {
 	child := childPID(t, d, "web-1")
 	trackProcess(t, child)
 	waitForLog(t, d, "web-1", "listening on")
+	waitForLog(t, d, "web-1", "child ignoring SIGTERM")
 
 	exit, err := d.Stop(t.Context(), "web-1", 5*time.Second)
 	if err != nil {
@@ -147,7 +155,7 @@ func TestStopCleansUpChildThatIgnoresSIGTERM(t *testing.T) {
 }
 
 func TestCrashIsReportedWithExitCode(t *testing.T) {
-	d := newDriver(t, Options{})
+	d := newDriver(t, Options{StartCheck: 50 * time.Millisecond})
 	start(t, d, exiterSpec(t, "crash-1", "-lines", "1", "-after", "1s", "-code", "3"))
 
 	exit, err := d.Wait(t.Context(), "crash-1")

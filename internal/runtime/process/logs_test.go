@@ -47,7 +47,7 @@ func nextLine(t *testing.T, sc *bufio.Scanner, want string) {
 }
 
 func TestLogsTailOfExitedTask(t *testing.T) {
-	d := newDriver(t, Options{})
+	d := newDriver(t, Options{StartCheck: 50 * time.Millisecond})
 	start(t, d, exiterSpec(t, "lines-1", "-lines", "10", "-after", "1s"))
 	if _, err := d.Wait(t.Context(), "lines-1"); err != nil {
 		t.Fatal(err)
@@ -159,10 +159,10 @@ func TestLogRotation(t *testing.T) {
 	// falls into copytruncate's gap.
 	big1, big2 := "A"+strings.Repeat("a", 3000), "B"+strings.Repeat("b", 3000)
 	mustGet(t, task.Address, "/log?line="+url.QueryEscape(big1))
-	waitForFile(t, rotatedPath(path, 1))
+	waitForRotation(t, path, 1, 2048)
 	mustGet(t, task.Address, "/log?line=after-first-rotation")
 	mustGet(t, task.Address, "/log?line="+url.QueryEscape(big2))
-	waitForFile(t, rotatedPath(path, 2))
+	waitForRotation(t, path, 2, 2048)
 	mustGet(t, task.Address, "/log?line=after-second-rotation")
 
 	for _, want := range []string{big1, "after-first-rotation", big2, "after-second-rotation"} {
@@ -184,15 +184,19 @@ func TestLogRotation(t *testing.T) {
 	}
 }
 
-func waitForFile(t *testing.T, path string) {
+// waitForRotation waits until the log at path has been rotated into
+// path.<n> and truncated below maxBytes.
+func waitForRotation(t *testing.T, path string, n int, maxBytes int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(path); err == nil {
+		_, err := os.Stat(rotatedPath(path, n))
+		fi, err2 := os.Stat(path)
+		if err == nil && err2 == nil && fi.Size() <= maxBytes {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear", path)
+			t.Fatalf("%s was not rotated into .%d", path, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -27,6 +27,7 @@ func main() {
 
 	if *sleeper {
 		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("child ignoring SIGTERM")
 		time.Sleep(time.Hour)
 		return
 	}
