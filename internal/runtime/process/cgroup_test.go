@@ -1,11 +1,14 @@
 package process
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,7 +113,8 @@ func TestCPUMax(t *testing.T) {
 // TestResourceLimits checks that limits are enforced where cgroup v2 is
 // usable, and that a task starts without them where it is not.
 func TestResourceLimits(t *testing.T) {
-	d := newDriver(t, Options{})
+	var logs lockedBuffer
+	d := newDriver(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	spec := appSpec(t, "limited-1")
 	spec.Resources = runtime.Resources{MemoryBytes: 64 << 20, CPUs: 0.5}
 	task := start(t, d, spec)
@@ -119,6 +123,9 @@ func TestResourceLimits(t *testing.T) {
 		t.Fatalf("task with limits does not serve: %v", err)
 	}
 	if d.cg == nil {
+		if !strings.Contains(logs.String(), "resource limits not applied") {
+			t.Errorf("no warning that limits were not applied; driver log:\n%s", logs.String())
+		}
 		t.Skipf("cgroup v2 limits unavailable on this host (%v); checked only that the task runs without them", d.cgErr)
 	}
 	dir := filepath.Join(d.cg.base, "limited-1")
@@ -141,4 +148,22 @@ func TestResourceLimits(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("task cgroup %s still exists after Remove", dir)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use, for logs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -2,6 +2,7 @@ package process
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -119,13 +120,15 @@ func TestStopGracefully(t *testing.T) {
 
 func TestStopKillsGroupAfterTimeout(t *testing.T) {
 	d := newDriver(t, Options{})
-	task := start(t, d, appSpec(t, "stubborn-1", "-ignore-term", "-child"))
+	spec := appSpec(t, "stubborn-1", "-ignore-term", "-child")
+	spec.StopTimeout = 300 * time.Millisecond
+	task := start(t, d, spec)
 	child := childPID(t, d, "stubborn-1")
 	trackProcess(t, child)
 	waitForLog(t, d, "stubborn-1", "listening on")
 	waitForLog(t, d, "stubborn-1", "child ignoring SIGTERM")
 
-	exit, err := d.Stop(t.Context(), "stubborn-1", 300*time.Millisecond)
+	exit, err := d.Stop(t.Context(), "stubborn-1", 0) // 0: the spec's StopTimeout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +195,32 @@ func TestTaskExitingAtOnceFailsToStart(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(d.opts.StateDir); len(entries) != 0 {
 		t.Errorf("state dir holds %d files after a failed start, want none", len(entries))
+	}
+}
+
+func TestStartCancelledDuringStartCheck(t *testing.T) {
+	d := newDriver(t, Options{StartCheck: time.Minute})
+	ctx, cancel := context.WithCancel(t.Context())
+	started := make(chan error, 1)
+	go func() {
+		_, err := d.Start(ctx, appSpec(t, "web-1"))
+		started <- err
+	}()
+	log := waitForLog(t, d, "web-1", "listening on")
+	cancel()
+	if err := <-started; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start = %v, want context.Canceled", err)
+	}
+	var port, pid int
+	if _, err := fmt.Sscanf(log, "listening on %d (pid %d)", &port, &pid); err != nil {
+		t.Fatalf("no port and pid in log %q: %v", log, err)
+	}
+	waitGone(t, pid)
+	if tasks, _ := d.List(t.Context()); len(tasks) != 0 {
+		t.Errorf("List = %+v, want the cancelled task forgotten", tasks)
+	}
+	if !portFree(port) {
+		t.Errorf("port %d of the cancelled task is still in use", port)
 	}
 }
 

@@ -63,14 +63,14 @@ func main() {
 
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
-		fmt.Printf("listening on %s, ignoring SIGTERM\n", port)
+		fmt.Printf("listening on %s (pid %d), ignoring SIGTERM\n", port, os.Getpid())
 		srv.Serve(ln)
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	go srv.Serve(ln)
-	fmt.Printf("listening on %s\n", port)
+	fmt.Printf("listening on %s (pid %d)\n", port, os.Getpid())
 
 	<-ctx.Done()
 	fmt.Println("received SIGTERM")
