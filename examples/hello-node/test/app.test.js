@@ -37,3 +37,17 @@ test('unknown paths are 404', async () => {
     assert.strictEqual(res.status, 404);
   });
 });
+
+test('BROKEN=1 fails the health check', async () => {
+  await withServer({ BROKEN: '1' }, async (base) => {
+    const res = await fetch(`${base}/status`);
+    assert.strictEqual(res.status, 503);
+  });
+});
+
+test('ERROR_RATE=1 answers 500', async () => {
+  await withServer({ ERROR_RATE: '1' }, async (base) => {
+    const res = await fetch(`${base}/`);
+    assert.strictEqual(res.status, 500);
+  });
+});
