@@ -245,3 +245,52 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestFailingHealthCheckRollsBack(t *testing.T) {
+	a := newHelloApp(t, func(cfg string) string {
+		return cfg + "  progress_deadline: 20s\n"
+	})
+	a.up(t, "1.0.0")
+	l := startLoad(a.url(), 4)
+
+	out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0", "--env", "BROKEN=1")
+	if code == 0 {
+		t.Fatalf("a version that fails its health check was deployed:\n%s", out)
+	}
+	if !strings.Contains(out, "RolledBack") && !strings.Contains(out, "Failed") {
+		t.Errorf("deploy output does not say it failed:\n%s", out)
+	}
+	l.finish(t)
+	a.waitVersion(t, "1.0.0", time.Second)
+}
+
+func TestErrorRateAlarmRollsBackCanary(t *testing.T) {
+	a := newHelloApp(t, func(cfg string) string {
+		cfg = strings.Replace(cfg, "traffic: {type: linear, percent: 25, interval: 1s}", "traffic: {type: canary, percent: 20, wait: 30s}", 1)
+		return strings.Replace(cfg, "{metric: error_rate, above: 0.05, for: 10s}", "{metric: error_rate, above: 0.05, for: 3s}", 1)
+	})
+	a.up(t, "1.0.0")
+	l := startLoad(a.url(), 4)
+
+	started := time.Now()
+	out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0", "--env", "ERROR_RATE=0.3")
+	if code == 0 {
+		t.Fatalf("a version answering 500 to 30%% of requests was deployed:\n%s", out)
+	}
+	if !strings.Contains(out, "RolledBack") {
+		t.Errorf("deploy output does not say RolledBack:\n%s", out)
+	}
+	if took := time.Since(started); took > 25*time.Second {
+		t.Errorf("the alarm rolled back after %s, later than the 30s canary wait allows to tell", took)
+	}
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("load during the canary: %d requests, %d answered 500 by the canary", l.sent.Load(), l.failed.Load())
+	a.waitVersion(t, "1.0.0", time.Second)
+	client := newClient()
+	for range 50 {
+		if code, body := get(client, a.url()); code != 200 || !strings.Contains(body, `"1.0.0"`) {
+			t.Fatalf("after the rollback production answered %d %q", code, body)
+		}
+	}
+}
