@@ -182,14 +182,20 @@ type tx struct {
 
 // write runs fn in a write transaction and commits it. what says what is
 // being done, for the error. Subscribers are woken after the commit.
+//
+// fn holds the only writer connection: it must not call the Store's
+// write methods (they would wait for it forever) and should not wait on
+// anything slow.
 func (s *Store) write(ctx context.Context, what string, fn func(*tx) error) error {
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	// Also on a panic in fn: the writer connection must not stay in a
+	// transaction. After Commit, Rollback does nothing.
+	defer sqlTx.Rollback()
 	t := &tx{Tx: sqlTx, s: s, now: s.now().UTC()}
 	if err := fn(t); err != nil {
-		sqlTx.Rollback()
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := sqlTx.Commit(); err != nil {

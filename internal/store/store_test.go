@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func pragma(t *testing.T, s *Store, name string) string {
@@ -220,5 +221,71 @@ func TestErrorsSayWhatWasBeingDone(t *testing.T) {
 	_, err := s.GetDeployment(context.Background(), "nope-d1")
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "nope-d1") {
 		t.Fatalf("GetDeployment = %v, want ErrNotFound naming nope-d1", err)
+	}
+}
+
+// TestTwoStoresOnOneFile has two Stores, standing for two processes,
+// increment one counter concurrently: transactions that begin IMMEDIATE
+// and a busy timeout make every read-modify-write wait its turn instead
+// of failing or losing an update.
+func TestTwoStoresOnOneFile(t *testing.T) {
+	ctx := context.Background()
+	a, path := openTest(t)
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.PutApp(ctx, App{Name: "counter"}); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, increments = 4, 10
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b} {
+		for range goroutines {
+			wg.Go(func() {
+				for range increments {
+					_, err := s.UpdateApp(ctx, "counter", func(app *App) error {
+						app.DesiredCount++
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	app, err := b.GetApp(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * goroutines * increments; app.DesiredCount != want {
+		t.Fatalf("counter = %d, want %d", app.DesiredCount, want)
+	}
+}
+
+func TestPanicInUpdateReleasesTheWriter(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	seedApp(t, s, "hello")
+	func() {
+		defer func() { recover() }()
+		s.UpdateApp(ctx, "hello", func(a *App) error {
+			a.DesiredCount = 7
+			panic("bug in a callback")
+		})
+	}()
+	// A writer left in a transaction would make this wait forever; the
+	// timeout turns that into a failure.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.PutApp(wctx, App{Name: "next"}); err != nil {
+		t.Fatalf("writing after a panicking callback: %v", err)
+	}
+	if a, _ := s.GetApp(ctx, "hello"); a.DesiredCount != 2 {
+		t.Errorf("the panicking update was kept: %+v", a)
 	}
 }
