@@ -49,6 +49,9 @@ func (s *Store) PutApp(ctx context.Context, a App) error {
 // UpdateApp reads the app, lets fn change it and writes it back in one
 // transaction, like PutApp. fn may not rename the app. It returns the
 // app as stored.
+//
+// fn runs inside the write transaction, which holds the store's only
+// writer: it must not call the Store's write methods and should not block.
 func (s *Store) UpdateApp(ctx context.Context, name string, fn func(*App) error) (App, error) {
 	var out App
 	err := s.write(ctx, "updating app "+name, func(t *tx) error {

@@ -142,6 +142,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d Deployment) (Deployment,
 // writes nothing. fn may change Status, Step, Strategy, Config and
 // Error. A final status is final: changing it is ErrConflict. EndedAt is
 // set when the status becomes final. It returns the deployment as stored.
+//
+// fn runs inside the write transaction, which holds the store's only
+// writer: it must not call the Store's write methods and should not block.
 func (s *Store) UpdateDeployment(ctx context.Context, id string, fn func(*Deployment) error) (Deployment, error) {
 	var out Deployment
 	err := s.write(ctx, "updating deployment "+id, func(t *tx) error {

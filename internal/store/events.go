@@ -70,6 +70,9 @@ func (s *Store) Append(ctx context.Context, e Event) (Event, error) {
 	if e.Type == "" {
 		return Event{}, fmt.Errorf("appending event: %w: type is empty", ErrInvalid)
 	}
+	if err := validJSON("data", e.Data); err != nil {
+		return Event{}, fmt.Errorf("appending %s event: %w", e.Type, err)
+	}
 	err := s.write(ctx, "appending "+e.Type+" event", func(t *tx) error {
 		var err error
 		e, err = t.appendEvent(ctx, e)

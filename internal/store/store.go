@@ -37,13 +37,16 @@ type Store struct {
 	subs    sync.WaitGroup // running subscription goroutines
 }
 
+// readConns is the size of the read pool: enough for the API, the
+// dashboard's subscriptions and the controllers to read side by side.
+const readConns = 4
+
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
 	fullSync    bool
 	busyTimeout time.Duration
-	readConns   int
 	now         func() time.Time
 }
 
@@ -72,17 +75,15 @@ func WithClock(now func() time.Time) Option {
 // they are missing, and migrates it to the schema this cutover knows. A
 // database migrated by a newer cutover is refused with ErrSchemaTooNew.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{busyTimeout: 5 * time.Second, readConns: 4, now: time.Now}
+	o := options{busyTimeout: 5 * time.Second, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("opening store %q: the path must be a file name without '?'", path)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("opening store: %w", err)
-		}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
 	}
 
 	w, err := openDB(path, o, false)
@@ -108,8 +109,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(o.readConns)
-	r.SetMaxIdleConns(o.readConns)
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
 	if err := r.PingContext(ctx); err != nil {
 		w.Close()
 		r.Close()
@@ -175,7 +176,6 @@ func (s *Store) Close() error {
 // rows and their events through the same tx, so both commit or neither.
 type tx struct {
 	*sql.Tx
-	s      *Store
 	now    time.Time // one timestamp for everything the tx writes
 	events int       // events appended
 }
@@ -194,7 +194,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(*tx) error) erro
 	// Also on a panic in fn: the writer connection must not stay in a
 	// transaction. After Commit, Rollback does nothing.
 	defer sqlTx.Rollback()
-	t := &tx{Tx: sqlTx, s: s, now: s.now().UTC()}
+	t := &tx{Tx: sqlTx, now: s.now().UTC()}
 	if err := fn(t); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

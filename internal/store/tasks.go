@@ -87,6 +87,9 @@ func (s *Store) PutTask(ctx context.Context, task Task) error {
 
 // UpdateTask reads the task, lets fn change it and writes it back in one
 // transaction, like PutTask. It returns the task as stored.
+//
+// fn runs inside the write transaction, which holds the store's only
+// writer: it must not call the Store's write methods and should not block.
 func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*Task) error) (Task, error) {
 	var out Task
 	err := s.write(ctx, "updating task "+id, func(t *tx) error {
