@@ -114,7 +114,7 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return errors.New("proxy is closed")
+		return errProxyIsClosed
 	}
 	reuse, err := p.matchListeners(cfg.Listeners)
 	if err != nil {
@@ -347,4 +347,7 @@ func (g *targetGroup) close() {
 	}
 }
 
-var errProxyClosed = errors.New("proxy closed")
+var (
+	errProxyClosed   = errors.New("proxy closed") // cause of requests cut by Close
+	errProxyIsClosed = errors.New("proxy is closed")
+)

@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkProxy measures one small GET through the proxy to a loopback
+// backend over keep-alive connections, serially and in parallel.
+func BenchmarkProxy(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from the backend, 45 bytes of payload.\n")
+	}))
+	defer backend.Close()
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := p.Apply(b.Context(), oneListener(forward("app", 1), group("app", backend.Listener.Addr().String()))); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(b.Context())
+	url := baseURL(p, "web") + "/"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
+	get := func(b *testing.B, url string) {
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+
+	do := func(b *testing.B) { get(b, url) }
+
+	// direct is the baseline: the same client straight to the backend.
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			get(b, backend.URL+"/")
+		}
+	})
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			do(b)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				do(b)
+			}
+		})
+	})
+}
