@@ -1,0 +1,29 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// logger writes CodeBuild-style container lines
+// ("[Container] 2026/11/24 05:00:00 Entering phase BUILD") and the
+// commands' output to one writer. The shell's output reader and the
+// build write concurrently, hence the lock.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// printf writes one "[Container] <time> ..." line.
+func (l *logger) printf(format string, args ...any) {
+	line := "[Container] " + time.Now().Format("2006/01/02 15:04:05") + " " + fmt.Sprintf(format, args...) + "\n"
+	io.WriteString(l, line)
+}

@@ -1,0 +1,195 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errShellExited means a command ended the shell itself (exit, set -e, a
+// fatal error), so the shell's state is lost.
+var errShellExited = errors.New("the shell exited")
+
+// shell is one long-lived shell process that runs a build's commands one
+// at a time, so that variables, the working directory and exported
+// variables carry over between commands and phases, as in CodeBuild 0.2.
+//
+// Commands are written to the shell's stdin, each wrapped so that its own
+// stdin is /dev/null and followed by a line that prints a random marker
+// and the command's exit status. The shell's stdout and stderr share one
+// pipe, so a command's output is always logged before its status arrives.
+//
+// The shell leads its own process group; when it exits or the build is
+// cancelled, the whole group is killed, background processes included.
+type shell struct {
+	cmd    *exec.Cmd
+	stdin  *os.File
+	out    *os.File
+	marker string
+	status chan int      // exit statuses read from the output; closed at EOF
+	done   chan struct{} // closed once the shell exited and its group was killed
+	exit   int           // the shell's exit status, valid after done
+	read   chan struct{} // closed when the output reader returned
+}
+
+// startShell starts the shell program in dir with env; everything it
+// prints is copied to log.
+func startShell(program, dir string, env []string, log io.Writer) (*shell, error) {
+	path, err := exec.LookPath(program)
+	if err != nil {
+		return nil, fmt.Errorf("finding the shell %s: %w", program, err)
+	}
+	nonce := make([]byte, 12)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	args := []string{program}
+	if strings.HasSuffix(program, "bash") {
+		args = append(args, "--noprofile", "--norc")
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        args,
+		Dir:         dir,
+		Env:         env,
+		Stdin:       inR,
+		Stdout:      outW,
+		Stderr:      outW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("starting %s: %w", program, err)
+	}
+	s := &shell{
+		cmd:    cmd,
+		stdin:  inW,
+		out:    outR,
+		marker: "__cutover_status_" + hex.EncodeToString(nonce),
+		status: make(chan int, 1),
+		done:   make(chan struct{}),
+		read:   make(chan struct{}),
+	}
+	go s.readOutput(log)
+	go func() {
+		cmd.Wait()
+		s.exit = cmd.ProcessState.ExitCode()
+		s.killGroup()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// run runs script in the shell and returns its exit status. The error is
+// errShellExited when the script ended the shell (the status is then the
+// shell's), or ctx's error when ctx ended first (the group is killed).
+func (s *shell) run(ctx context.Context, script string) (int, error) {
+	wrapped := fmt.Sprintf("{ eval %s\n} </dev/null\ncommand printf '%%s %%d\\n' '%s' \"$?\"\n", quote(script), s.marker)
+	if _, err := io.WriteString(s.stdin, wrapped); err != nil {
+		<-s.done
+		return s.exit, errShellExited
+	}
+	select {
+	case rc, ok := <-s.status:
+		if ok {
+			return rc, nil
+		}
+		<-s.done
+		return s.exit, errShellExited
+	case <-s.done:
+		// The status line may still be in the pipe; background processes
+		// that left the group can hold it open, so wait only briefly.
+		select {
+		case rc, ok := <-s.status:
+			if ok {
+				return rc, nil
+			}
+		case <-time.After(2 * time.Second):
+		}
+		return s.exit, errShellExited
+	case <-ctx.Done():
+		s.killGroup()
+		return -1, ctx.Err()
+	}
+}
+
+// close ends the shell: its stdin is closed so it exits, then the whole
+// process group is killed.
+func (s *shell) close() {
+	s.stdin.Close()
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		s.killGroup()
+		<-s.done
+	}
+	select {
+	case <-s.read:
+	case <-time.After(2 * time.Second):
+	}
+	s.out.Close()
+}
+
+// killGroup kills the shell and every process of its group.
+func (s *shell) killGroup() {
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// readOutput copies the shell's output to log, taking out the status
+// lines and sending their exit status on s.status.
+func (s *shell) readOutput(log io.Writer) {
+	defer close(s.read)
+	defer close(s.status)
+	r := bufio.NewReader(s.out)
+	for {
+		line, err := r.ReadString('\n')
+		if i := strings.Index(line, s.marker); i >= 0 {
+			if i > 0 {
+				// The command's output did not end with a newline.
+				io.WriteString(log, line[:i]+"\n")
+			}
+			rc, convErr := strconv.Atoi(strings.TrimSpace(line[i+len(s.marker):]))
+			if convErr != nil {
+				rc = -1
+			}
+			s.status <- rc
+		} else if line != "" {
+			if !strings.HasSuffix(line, "\n") {
+				line += "\n"
+			}
+			io.WriteString(log, line)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// quote quotes s for the shell as one single-quoted word.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
