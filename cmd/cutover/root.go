@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newProxyCmd(g),
 		newUpCmd(g),
 		newDeployCmd(g),
+		newBuildCmd(g),
 		newStatusCmd(g),
 		newActionCmd(g, "continue", "Continue a deployment held in its ready wait, or end its termination wait"),
 		newActionCmd(g, "stop", "Stop a deployment: traffic back to the original task set, the new one stopped"),
