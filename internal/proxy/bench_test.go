@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -56,4 +57,33 @@ func BenchmarkProxy(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkApply measures a weight change, what the controller does many
+// times during a canary: two groups of ten targets, health checks off.
+func BenchmarkApply(b *testing.B) {
+	targets := func(base int) []string {
+		var ts []string
+		for i := range 10 {
+			ts = append(ts, "127.0.0.1:"+strconv.Itoa(base+i))
+		}
+		return ts
+	}
+	cfg := func(w int) Config {
+		return oneListener(forward("blue", 100-w, "green", w),
+			group("blue", targets(20000)...), group("green", targets(21000)...))
+	}
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	defer p.Close(b.Context())
+	if err := p.Apply(b.Context(), cfg(0)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := p.Apply(b.Context(), cfg(i%100)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -48,7 +48,7 @@ func TestOutlierEjectionAndReturn(t *testing.T) {
 	bad.fail.Store(true)
 	g := group("app", good.addr, bad.addr)
 	g.HealthCheck = fastChecks()
-	g.Outlier = OutlierConfig{ConsecutiveFailures: 3, Ejection: time.Second}
+	g.Outlier = OutlierConfig{ConsecutiveFailures: 3, Ejection: 2 * time.Second}
 	p := startProxy(t, oneListener(forward("app", 1), g))
 	url := baseURL(p, "web") + "/"
 	eventually(t, "both targets healthy", func() bool {
@@ -71,7 +71,7 @@ func TestOutlierEjectionAndReturn(t *testing.T) {
 	if st.State != StateUnhealthy || st.Reason != ReasonEjected {
 		t.Fatalf("failing target is %+v, want unhealthy/%s", st, ReasonEjected)
 	}
-	for range 20 {
+	for range 10 {
 		if code, body := get(t, c, url); code != 200 || body != "good" {
 			t.Fatalf("while ejected got %d %q, want 200 good", code, body)
 		}
@@ -261,10 +261,11 @@ func TestTargetsShowHealthTransitions(t *testing.T) {
 	a := newBackend(t, "a", nil)
 	g := group("app", a.addr)
 	g.HealthCheck = fastChecks()
+	g.HealthCheck.Interval = time.Second
 	p := startProxy(t, oneListener(forward("app", 1), g))
 
-	// Two passes 500ms apart are needed, so right after Apply the target
-	// is still initial and gets no traffic.
+	// Two passes about a second apart are needed, so right after Apply
+	// the target is still initial and gets no traffic.
 	st, ok := targetState(p, "app", a.addr)
 	if !ok || st.State != StateInitial || st.Reason != health.ReasonInitialHealthChecking {
 		t.Fatalf("right after Apply: %+v, want initial", st)

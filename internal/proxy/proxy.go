@@ -21,13 +21,15 @@ type Options struct {
 	Metrics *metrics.Registry // nil: a new one
 }
 
-// States a target can be in, as Targets reports them (ALB's names).
+// States a target can be in, as Targets reports them (ALB's names). ALB's
+// "unused" is not reported: a drained target is forgotten, and a group no
+// listener routes to is still health-checked and reports its health, so
+// the controller can health-gate a group before sending it traffic.
 const (
 	StateInitial   = "initial"
 	StateHealthy   = "healthy"
-	StateUnhealthy = "unhealthy"
+	StateUnhealthy = "unhealthy" // also while ejected, with Reason ReasonEjected
 	StateDraining  = "draining"
-	StateUnused    = "unused"
 )
 
 // TargetState is one target as Targets reports it.

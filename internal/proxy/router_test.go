@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -120,14 +119,4 @@ func TestWeightsSplitProportionally(t *testing.T) {
 	if share := float64(counts["a"]) / n; share < 0.23 || share > 0.27 {
 		t.Errorf("weight 1 of 4 got %.3f of the requests, want about 0.25", share)
 	}
-}
-
-func readAll(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading body: %v", err)
-	}
-	return string(b)
 }

@@ -153,7 +153,9 @@ func (g *targetGroup) newChecker(cfg health.Config) {
 // and starts its health check. The checker starts from initial either way
 // and reports when the target passes or fails its thresholds.
 func (g *targetGroup) register(t *target, s health.Status, reason string) {
-	g.setHealth(t, s, reason)
+	g.log.Info("target registered", "target", t.addr, "state", s.String())
+	t.health.Store(int32(s))
+	t.reason = reason
 	g.checker.Add(t.addr)
 }
 
@@ -198,9 +200,6 @@ func (g *targetGroup) setHealth(t *target, s health.Status, reason string) {
 		return
 	}
 	t.health.Store(int32(s))
-	if s == health.StatusInitial {
-		return // registering is logged by the caller's change, not here
-	}
 	attrs := []any{"target", t.addr}
 	if reason != "" {
 		attrs = append(attrs, "reason", reason)
