@@ -79,7 +79,8 @@ type TargetGroupConfig struct {
 	Algorithm   string
 	HealthCheck health.Config
 	// DeregistrationDelay is how long a removed target may finish its
-	// in-flight requests, WebSockets and streams. Default 300s, range 0-3600s.
+	// in-flight requests, WebSockets and streams. Default 300s (the zero
+	// value), at most 3600s; a negative value means no delay.
 	DeregistrationDelay time.Duration
 	// ResponseTimeout is the longest wait for a target's response headers
 	// before the client gets 504. Default 60s.
