@@ -75,26 +75,26 @@ type Options struct {
 
 // PhaseResult is how one phase went.
 type PhaseResult struct {
-	Name          string // INSTALL, PRE_BUILD, BUILD, POST_BUILD or UPLOAD_ARTIFACTS
-	Status        string // SUCCEEDED, FAILED, TIMED_OUT, STOPPED or SKIPPED
-	Started       time.Time
-	Ended         time.Time
-	FailedCommand string // the first command that failed
-	ExitCode      int    // its exit status
-	Message       string // why the phase failed
+	Name          string    `json:"name"`   // INSTALL, PRE_BUILD, BUILD, POST_BUILD or UPLOAD_ARTIFACTS
+	Status        string    `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT, STOPPED or SKIPPED
+	Started       time.Time `json:"started,omitzero"`
+	Ended         time.Time `json:"ended,omitzero"`
+	FailedCommand string    `json:"failed_command,omitempty"` // the first command that failed
+	ExitCode      int       `json:"exit_code,omitempty"`      // its exit status
+	Message       string    `json:"message,omitempty"`        // why the phase failed
 }
 
 // Result is how a build went.
 type Result struct {
-	Status    string // SUCCEEDED, FAILED, TIMED_OUT or STOPPED
-	Succeeded bool
-	Phases    []PhaseResult
+	Status    string        `json:"status"` // SUCCEEDED, FAILED, TIMED_OUT or STOPPED
+	Succeeded bool          `json:"succeeded"`
+	Phases    []PhaseResult `json:"phases"`
 	// Exported holds env.exported-variables as they were at the end of the
 	// last phase that ran; a variable that was not set is left out.
-	Exported map[string]string
+	Exported map[string]string `json:"exported"`
 	// Artifacts are the files written to ArtifactsDir, relative, sorted.
-	Artifacts []string
-	Duration  time.Duration
+	Artifacts []string      `json:"artifacts"`
+	Duration  time.Duration `json:"duration_ns"`
 }
 
 // Run runs spec in opts.SrcDir. A build that fails is a Result with
