@@ -1,0 +1,140 @@
+// Package git is the little of git the pipeline needs: resolve a
+// branch, check a commit out into a clean directory, and serve
+// repositories over smart HTTP so that `git push` can trigger a
+// pipeline. It runs the git command-line tool (and git's own
+// git-http-backend) instead of reimplementing git: what users push with
+// is what stores their objects.
+package git
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoBranch: the repository has no such branch.
+var ErrNoBranch = errors.New("no such branch")
+
+// Commit is a checked-out commit.
+type Commit struct {
+	SHA     string
+	Subject string // the first line of its message
+}
+
+// run runs git with args in dir and returns its trimmed stdout.
+func run(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("git %s: %s", args[0], msg)
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// LsRemote returns the commit branch points to in repo (a path or URL).
+func LsRemote(ctx context.Context, repo, branch string) (string, error) {
+	out, err := run(ctx, "", "ls-remote", "--heads", "--", repo, "refs/heads/"+branch)
+	if err != nil {
+		return "", fmt.Errorf("resolving branch %s of %s: %w", branch, repo, err)
+	}
+	for line := range strings.Lines(out) {
+		sha, ref, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if ok && ref == "refs/heads/"+branch {
+			return sha, nil
+		}
+	}
+	return "", fmt.Errorf("resolving branch %s of %s: %w", branch, repo, ErrNoBranch)
+}
+
+// Checkout fetches commit (or, when commit is "", the tip of branch) from
+// repo into dir, which must not exist or be empty, and checks it out
+// with a detached HEAD. Only that commit's history is fetched when the
+// server allows it.
+func Checkout(ctx context.Context, repo, branch, commit, dir string) (Commit, error) {
+	fail := func(err error) (Commit, error) {
+		return Commit{}, fmt.Errorf("checking out %s of %s: %w", cmp(commit, branch), repo, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	if _, err := run(ctx, dir, "init", "-q"); err != nil {
+		return fail(err)
+	}
+	want := commit
+	if want == "" {
+		want = "refs/heads/" + branch
+	}
+	if _, err := run(ctx, dir, "fetch", "-q", "--no-tags", "--depth=1", "--", repo, want); err != nil {
+		if commit == "" {
+			return fail(err)
+		}
+		// A server that refuses to hand out a commit by its name: fetch
+		// the branch's history, which holds it.
+		if _, err := run(ctx, dir, "fetch", "-q", "--no-tags", "--", repo, "refs/heads/"+branch); err != nil {
+			return fail(err)
+		}
+	}
+	target := "FETCH_HEAD"
+	if commit != "" {
+		target = commit
+	}
+	if _, err := run(ctx, dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target); err != nil {
+		return fail(err)
+	}
+	out, err := run(ctx, dir, "log", "-1", "--format=%H%n%s")
+	if err != nil {
+		return fail(err)
+	}
+	sha, subject, _ := strings.Cut(out, "\n")
+	return Commit{SHA: sha, Subject: subject}, nil
+}
+
+// InitBare creates a bare repository at dir unless one is there, with
+// branch as its default branch.
+func InitBare(ctx context.Context, dir, branch string) error {
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("creating repository %s: %w", dir, err)
+	}
+	if _, err := run(ctx, "", "init", "-q", "--bare", "--initial-branch="+branch, dir); err != nil {
+		return fmt.Errorf("creating repository %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Refs returns the refs of the repository at gitDir with their commits.
+func Refs(ctx context.Context, gitDir string) (map[string]string, error) {
+	out, err := run(ctx, gitDir, "for-each-ref", "--format=%(refname) %(objectname)")
+	if err != nil {
+		return nil, fmt.Errorf("listing refs of %s: %w", gitDir, err)
+	}
+	refs := make(map[string]string)
+	for line := range strings.Lines(out) {
+		ref, sha, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok {
+			refs[ref] = sha
+		}
+	}
+	return refs, nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
