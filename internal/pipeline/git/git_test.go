@@ -124,7 +124,7 @@ func TestPushOverSmartHTTP(t *testing.T) {
 		name, url, wantErr string
 	}{
 		{"no credentials", "http://" + host + "/git/hello.git", "could not read Username"},
-		{"wrong secret", "http://u:wrong@" + host + "/git/hello.git", "could not read Username"},
+		{"wrong secret", "http://u:wrong@" + host + "/git/hello.git", "Authentication failed"},
 		{"unknown app", "http://u:s3cret@" + host + "/git/other.git", "not found"},
 	}
 	for _, tt := range tests {
