@@ -403,3 +403,23 @@ func TestShSell(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 }
+
+func TestRedirectingTheShellsOutput(t *testing.T) {
+	res, log, opts := runBuild(t, `version: 0.2
+phases:
+  build:
+    commands:
+      - exec >out.log 2>&1
+      - echo hidden
+      - sh -c 'readlink /proc/$$/fd/3 || echo closed' > fd3.txt
+`, nil, Options{})
+	if !res.Succeeded {
+		t.Fatalf("build failed: %+v", res)
+	}
+	if strings.Contains(log, "\nhidden") || readFile(t, filepath.Join(opts.SrcDir, "out.log")) != "hidden\n" {
+		t.Error("exec >out.log did not redirect the rest of the build's output")
+	}
+	if fd3 := readFile(t, filepath.Join(opts.SrcDir, "fd3.txt")); fd3 != "closed\n" {
+		t.Errorf("a command has fd 3 open: %q", fd3)
+	}
+}

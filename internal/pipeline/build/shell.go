@@ -26,8 +26,10 @@ var errShellExited = errors.New("the shell exited")
 //
 // Commands are written to the shell's stdin, each wrapped so that its own
 // stdin is /dev/null and followed by a line that prints a random marker
-// and the command's exit status. The shell's stdout and stderr share one
-// pipe, so a command's output is always logged before its status arrives.
+// and the command's exit status to fd 3. The shell's stdout, stderr and
+// fd 3 share one pipe, so a command's output is always logged before its
+// status arrives, and a command that redirects the shell's stdout
+// (exec >file) does not hide the status. Commands run with fd 3 closed.
 //
 // The shell leads its own process group; when it exits or the build is
 // cancelled, the whole group is killed, background processes included.
@@ -75,6 +77,7 @@ func startShell(program, dir string, env []string, log io.Writer) (*shell, error
 		Stdin:       inR,
 		Stdout:      outW,
 		Stderr:      outW,
+		ExtraFiles:  []*os.File{outW}, // fd 3: the status lines
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	err = cmd.Start()
@@ -108,7 +111,7 @@ func startShell(program, dir string, env []string, log io.Writer) (*shell, error
 // errShellExited when the script ended the shell (the status is then the
 // shell's), or ctx's error when ctx ended first (the group is killed).
 func (s *shell) run(ctx context.Context, script string) (int, error) {
-	wrapped := fmt.Sprintf("{ eval %s\n} </dev/null\ncommand printf '%%s %%d\\n' '%s' \"$?\"\n", quote(script), s.marker)
+	wrapped := fmt.Sprintf("{ eval %s\n} </dev/null 3>&-\ncommand printf '%%s %%d\\n' '%s' \"$?\" >&3\n", quote(script), s.marker)
 	if _, err := io.WriteString(s.stdin, wrapped); err != nil {
 		<-s.done
 		return s.exit, errShellExited
