@@ -20,9 +20,9 @@ const (
 type Token struct {
 	ID         int64     `json:"id"` // set by the store
 	Name       string    `json:"name"`
-	Role       string    `json:"role"`           // RoleRead, RoleDeploy or RoleAdmin
-	Hash       string    `json:"-"`              // hex SHA-256 of the token
-	CreatedAt  time.Time `json:"created_at"`     // set by the store
+	Role       string    `json:"role"`       // RoleRead, RoleDeploy or RoleAdmin
+	Hash       string    `json:"-"`          // hex SHA-256 of the token
+	CreatedAt  time.Time `json:"created_at"` // set by the store
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 }
