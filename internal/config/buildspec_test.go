@@ -35,6 +35,46 @@ cache:
     - /var/lib/docker/**/*
 `
 
+// seed004Buildspec is the other seed document's buildspec, as written:
+// one-space indentation, phases out of order, an install phase with only
+// runtime-versions.
+const seed004Buildspec = `version: 0.2
+
+env:
+  variables:
+    AWS_ACCOUNT_ID: '341546619470'
+phases:
+ pre_build:
+   commands:
+     - REPOSITORY_URI=${AWS_ACCOUNT_ID}.dkr.ecr.${AWS_DEFAULT_REGION}.amazonaws.com/ecs-blue-green-nodejs
+ install:
+   runtime-versions:
+     java: corretto11
+ build:
+   commands:
+   - docker build -t ecs-blue-green-nodejs .
+   
+artifacts:
+  files: 
+    - appspec.yaml
+`
+
+func TestParseBuildspecSeed004(t *testing.T) {
+	spec, err := ParseBuildspec("buildspec.yml", []byte(seed004Buildspec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Phases[0].Name != PhaseInstall || spec.Phases[0].RuntimeVersions["java"] != "corretto11" || len(spec.Phases[0].Commands) != 0 {
+		t.Errorf("install = %+v", spec.Phases[0])
+	}
+	if spec.Env.Variables["AWS_ACCOUNT_ID"] != "341546619470" || len(spec.Phase(PhasePreBuild).Commands) != 1 {
+		t.Errorf("spec = %+v", spec)
+	}
+	if spec.Artifacts == nil || spec.Artifacts.Files[0] != "appspec.yaml" {
+		t.Errorf("artifacts = %+v", spec.Artifacts)
+	}
+}
+
 // fullBuildspec uses every field cutover accepts.
 const fullBuildspec = `version: 0.2
 run-as: builder
@@ -250,6 +290,7 @@ func TestExampleHelloNodeBuildspecLoads(t *testing.T) {
 func FuzzParseBuildspec(f *testing.F) {
 	f.Add([]byte(seedBuildspec))
 	f.Add([]byte(fullBuildspec))
+	f.Add([]byte(seed004Buildspec))
 	f.Add([]byte("version: 0.2\nphases: {build: {commands: [echo hi]}}\n"))
 	f.Add([]byte("version: 0.2\nenv: &a {variables: *a}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

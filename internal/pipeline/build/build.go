@@ -278,7 +278,11 @@ func (b *builder) phase(ctx context.Context, p config.BuildPhase) PhaseResult {
 
 // command runs one command of a phase and records its failure in pr.
 func (b *builder) command(ctx context.Context, pr *PhaseResult, c string) bool {
-	b.ensureShell()
+	if !b.ensureShell() {
+		pr.Status, pr.FailedCommand, pr.ExitCode = StatusFailed, c, -1
+		pr.Message = "Error while executing command: " + c + ". Reason: the shell could not be started"
+		return false
+	}
 	b.log.printf("Running command %s", c)
 	rc, err := b.exec(ctx, c)
 	switch {

@@ -397,7 +397,7 @@ phases:
 	readFile(t, filepath.Join(opts.SrcDir, "second.txt"))
 }
 
-func TestShSell(t *testing.T) {
+func TestShShell(t *testing.T) {
 	res, _, _ := runBuild(t, "version: 0.2\nenv:\n  shell: /bin/sh\n  exported-variables: [A]\nphases:\n  build:\n    commands:\n      - A=$(echo sh)\n", nil, Options{})
 	if !res.Succeeded || res.Exported["A"] != "sh" {
 		t.Fatalf("result = %+v", res)
@@ -421,5 +421,30 @@ phases:
 	}
 	if fd3 := readFile(t, filepath.Join(opts.SrcDir, "fd3.txt")); fd3 != "closed\n" {
 		t.Errorf("a command has fd 3 open: %q", fd3)
+	}
+}
+
+func TestBackgroundProcessesDieWithTheBuild(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "bg.pid")
+	res, _, _ := runBuild(t, `version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 300 &
+      - echo $! > `+pidFile+`
+`, nil, Options{})
+	if !res.Succeeded {
+		t.Fatalf("build failed: %+v", res)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("background sleep %d still runs after the build", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
