@@ -224,7 +224,10 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 			}
 		}
 	}
-	if ctx.Err() == nil {
+	if err := ctx.Err(); err != nil {
+		// Also when the time ran out right after the last command.
+		res.Status = interruptedStatus(err)
+	} else {
 		res.Exported = b.exports(ctx)
 	}
 	b.stopShell()
@@ -287,9 +290,9 @@ func (b *builder) command(ctx context.Context, pr *PhaseResult, c string) bool {
 	rc, err := b.exec(ctx, c)
 	switch {
 	case err != nil:
-		pr.Status, pr.Message = StatusStopped, "build stopped"
-		if errors.Is(err, context.DeadlineExceeded) {
-			pr.Status, pr.Message = StatusTimedOut, "build timed out"
+		pr.Status, pr.Message = interruptedStatus(err), "build stopped"
+		if pr.Status == StatusTimedOut {
+			pr.Message = "build timed out"
 		}
 		if pr.FailedCommand == "" {
 			pr.FailedCommand, pr.ExitCode = c, rc
@@ -424,6 +427,14 @@ func (b *builder) cachePaths() []cachePath {
 		paths = append(paths, resolveCachePath(p, b.opts.SrcDir, home))
 	}
 	return paths
+}
+
+// interruptedStatus is the status of a build whose context ended.
+func interruptedStatus(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return StatusTimedOut
+	}
+	return StatusStopped
 }
 
 func contextCode(status string) string {
