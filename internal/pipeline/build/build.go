@@ -282,8 +282,11 @@ func (b *builder) phase(ctx context.Context, p config.BuildPhase) PhaseResult {
 // command runs one command of a phase and records its failure in pr.
 func (b *builder) command(ctx context.Context, pr *PhaseResult, c string) bool {
 	if !b.ensureShell() {
-		pr.Status, pr.FailedCommand, pr.ExitCode = StatusFailed, c, -1
-		pr.Message = "Error while executing command: " + c + ". Reason: the shell could not be started"
+		if pr.FailedCommand == "" {
+			pr.FailedCommand, pr.ExitCode = c, -1
+			pr.Message = "Error while executing command: " + c + ". Reason: the shell could not be started"
+		}
+		pr.Status = StatusFailed
 		return false
 	}
 	b.log.printf("Running command %s", c)
