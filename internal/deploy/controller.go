@@ -1,0 +1,258 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/proxy"
+	"github.com/cutover/cutover/internal/proxy/metrics"
+	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// Router is what the controller needs from the load balancer
+// (*proxy.Proxy implements it).
+type Router interface {
+	Apply(ctx context.Context, cfg proxy.Config) error
+	Drained(group, target string) <-chan struct{}
+	Targets() []proxy.TargetState
+	Addr(listener string) net.Addr
+	Metrics() *metrics.Registry
+}
+
+// Options are the Controller's dependencies.
+type Options struct {
+	Store  *store.Store
+	Driver runtime.Driver
+	Proxy  Router
+	Logger *slog.Logger // nil: discard
+	// DataDir holds per-deployment files: hook logs under
+	// <DataDir>/deployments/<id>/hooks.log.
+	DataDir string
+	// Tick is how often the scheduler looks at tasks and target health;
+	// default 200ms.
+	Tick time.Duration
+}
+
+// RevisionSpec is what Deploy deploys.
+type RevisionSpec struct {
+	Artifact string      // the release directory (process runtime) or image (docker)
+	Commit   string      // the git commit it was built from, if any
+	Config   *config.App // the configuration to deploy; nil: the app's current one
+}
+
+// Controller runs apps' services and deployments. Create it with New,
+// register apps with PutApp, then Run it.
+type Controller struct {
+	store   *store.Store
+	driver  runtime.Driver
+	router  Router
+	log     *slog.Logger
+	dataDir string
+	tick    time.Duration
+
+	applyMu sync.Mutex // serializes building and applying proxy configs
+
+	mu   sync.Mutex // guards the fields below
+	apps map[string]*appState
+	ctx  context.Context // Run's; nil until Run has resumed everything
+	wg   sync.WaitGroup  // goroutines started under ctx
+
+	started chan struct{} // closed once Run has resumed
+}
+
+// New returns a Controller. It does nothing until Run.
+func New(opts Options) *Controller {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tick := opts.Tick
+	if tick <= 0 {
+		tick = 200 * time.Millisecond
+	}
+	return &Controller{
+		store:   opts.Store,
+		driver:  opts.Driver,
+		router:  opts.Proxy,
+		log:     log,
+		dataDir: opts.DataDir,
+		tick:    tick,
+		apps:    make(map[string]*appState),
+		started: make(chan struct{}),
+	}
+}
+
+// Started returns a channel that is closed once Run has rebuilt the state
+// from the store and the proxy serves it; Deploy works from then on.
+func (c *Controller) Started() <-chan struct{} { return c.started }
+
+// Run resumes every app and active deployment from the store, then runs
+// the schedulers and deployments until ctx ends. The proxy is configured
+// from the store before anything else, so production serves again at
+// once. When ctx ends Run returns after its goroutines; it stops no task
+// (tasks outlive cutover).
+func (c *Controller) Run(ctx context.Context) error {
+	res, err := c.resume(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.ctx = ctx
+	for _, w := range res.watch {
+		c.goLocked(func(ctx context.Context) { c.watchTask(ctx, w.a, w.s, w.t) })
+	}
+	for _, st := range res.stale {
+		c.goLocked(func(ctx context.Context) { c.stopStale(ctx, st) })
+	}
+	for _, id := range res.strays {
+		c.goLocked(func(ctx context.Context) { c.stopStray(ctx, id) })
+	}
+	for _, a := range c.apps {
+		c.startScheduler(a)
+	}
+	for _, r := range res.runs {
+		c.startRun(r)
+	}
+	c.mu.Unlock()
+	close(c.started)
+	<-ctx.Done()
+	c.wg.Wait()
+	return nil
+}
+
+// goLocked starts fn under Run's context. Called with c.mu held.
+func (c *Controller) goLocked(fn func(ctx context.Context)) {
+	ctx := c.ctx
+	c.wg.Go(func() { fn(ctx) })
+}
+
+// PutApp registers an app or updates its configuration. It starts no
+// deployment: a new configuration reaches running tasks with the next
+// deployment; listeners, the health check, the deregistration delay and
+// the task count apply at once.
+func (c *Controller) PutApp(ctx context.Context, app config.App) error {
+	if app.Name == "" {
+		return errors.New("putting app: the app has no name")
+	}
+	if app.Deploy.Strategy == config.StrategyRolling {
+		if _, _, err := RollingBounds(app.Service.Count, app.Deploy.Rolling.MinHealthyPercent, app.Deploy.Rolling.MaxPercent); err != nil {
+			return fmt.Errorf("putting app %s: %w", app.Name, err)
+		}
+	}
+	spec, err := json.Marshal(app)
+	if err != nil {
+		return fmt.Errorf("putting app %s: encoding its configuration: %w", app.Name, err)
+	}
+	if err := c.checkListeners(app); err != nil {
+		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	}
+	_, err = c.store.UpdateApp(ctx, app.Name, func(a *store.App) error {
+		a.Spec, a.DesiredCount = spec, app.Service.Count
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = c.store.PutApp(ctx, store.App{Name: app.Name, Spec: spec, DesiredCount: app.Service.Count})
+	}
+	if err != nil {
+		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	}
+
+	c.mu.Lock()
+	a := c.apps[app.Name]
+	if a == nil {
+		a = &appState{name: app.Name, color: colorBlue, test: colorBlue, prod: map[string]int{colorBlue: 100}}
+		c.apps[app.Name] = a
+		if c.ctx != nil {
+			c.startScheduler(a)
+		}
+	}
+	a.cfg = app
+	if a.run == nil {
+		if s := a.set(a.current); s != nil {
+			s.desired = app.Service.Count
+		}
+	}
+	c.mu.Unlock()
+	return c.applyProxy(ctx)
+}
+
+// checkListeners refuses an app that would take over the default action
+// of a listener another app already serves without host rules.
+func (c *Controller) checkListeners(app config.App) error {
+	if len(app.Listeners.Hosts) > 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.apps {
+		if a.name == app.Name || len(a.cfg.Listeners.Hosts) > 0 {
+			continue
+		}
+		for _, mine := range []string{app.Listeners.Production, app.Listeners.Test} {
+			for _, theirs := range []string{a.cfg.Listeners.Production, a.cfg.Listeners.Test} {
+				if mine != "" && mine == theirs {
+					return fmt.Errorf("listener %s is already used by app %s; give one of them hosts", mine, a.name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// applyProxy builds the proxy configuration from every app's state and
+// applies it. Building and applying are serialized, so the last Apply
+// always reflects the newest state.
+func (c *Controller) applyProxy(ctx context.Context) error {
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
+	c.mu.Lock()
+	cfg := buildProxyConfig(c.apps)
+	c.mu.Unlock()
+	if len(cfg.Listeners) == 0 {
+		return nil // no app has a listener yet; the proxy needs one
+	}
+	if err := c.router.Apply(context.WithoutCancel(ctx), cfg); err != nil {
+		return fmt.Errorf("configuring the proxy: %w", err)
+	}
+	return nil
+}
+
+// Wait blocks until the deployment has ended, or ctx ends, and returns it.
+func (c *Controller) Wait(ctx context.Context, deploymentID string) (store.Deployment, error) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		d, err := c.store.GetDeployment(ctx, deploymentID)
+		if err != nil {
+			return store.Deployment{}, err
+		}
+		if !d.Active() {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return d, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// event appends a controller event to the store's log. Failing to log is
+// logged, not fatal.
+func (c *Controller) event(ctx context.Context, typ, app, deployment string, data any) {
+	raw, err := json.Marshal(data)
+	if err == nil {
+		_, err = c.store.Append(context.WithoutCancel(ctx), store.Event{Type: typ, App: app, Deployment: deployment, Data: raw})
+	}
+	if err != nil {
+		c.log.Warn("recording event", "type", typ, "app", app, "err", err)
+	}
+}
