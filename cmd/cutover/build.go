@@ -30,6 +30,7 @@ type buildFlags struct {
 	env           []string
 	timeout       time.Duration
 	sourceVersion string
+	secrets       string
 }
 
 func newBuildCmd(g *globalFlags) *cobra.Command {
@@ -46,6 +47,9 @@ not ignored files as they are on disk; elsewhere every file. --in-place
 builds in dir itself. Artifacts go to dir/.cutover/artifacts (replaced on
 each build) unless --artifacts names an empty or new directory. Cache paths
 are kept in the user's cache directory, one cache per source directory.
+
+Secrets named by env.parameter-store and env.secrets-manager are read from
+the --secrets file (REFERENCE=value lines) and masked in the log.
 
 The exit code is 0 only when the build succeeded; an invalid buildspec.yml
 exits 1 with file:line:column.`,
@@ -65,6 +69,7 @@ exits 1 with file:line:column.`,
 	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "neither restore nor save the cache")
 	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable of the build (KEY=VALUE), overriding env.variables; repeatable")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 60*time.Minute, "stop the build after this long (CodeBuild's default is 60m)")
+	cmd.Flags().StringVar(&f.secrets, "secrets", os.Getenv("CUTOVER_SECRETS_FILE"), "file of REFERENCE=value lines for env.parameter-store and env.secrets-manager (env CUTOVER_SECRETS_FILE)")
 	cmd.Flags().StringVar(&f.sourceVersion, "source-version", "", "CODEBUILD_SOURCE_VERSION (default: the git commit of dir, if any)")
 	return cmd
 }
@@ -86,12 +91,19 @@ func runBuildCmd(cmd *cobra.Command, g *globalFlags, f *buildFlags, dir string) 
 	if err != nil {
 		return err
 	}
+	var secrets map[string]string
+	if f.secrets != "" {
+		if secrets, err = build.LoadSecrets(f.secrets); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	opts := build.Options{
 		SrcDir:        dir,
 		Env:           env,
+		Secrets:       secrets,
 		Timeout:       f.timeout,
 		SourceVersion: f.sourceVersion,
 		Log:           cmd.OutOrStdout(),

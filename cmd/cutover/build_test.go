@@ -95,3 +95,21 @@ func TestBuildCommandInvalidBuildspec(t *testing.T) {
 		t.Fatalf("err = %v, want file:line:col", err)
 	}
 }
+
+func TestBuildCommandSecretsFile(t *testing.T) {
+	dir := writeBuildSource(t, "version: 0.2\nenv:\n  parameter-store: {TOKEN: /ci/token}\nphases:\n  build:\n    commands: ['echo \"token is $TOKEN\"']\n")
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	if err := os.WriteFile(secrets, []byte("/ci/token=swordfish\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cutoverBuild(t, dir, "--no-cache", "--secrets", secrets)
+	if err != nil {
+		t.Fatalf("cutover build: %v", err)
+	}
+	if !strings.Contains(out, "token is ***") || strings.Contains(out, "swordfish") {
+		t.Error("the secret is not set, or not masked")
+	}
+	if _, err := cutoverBuild(t, dir, "--no-cache", "--secrets", ""); err == nil || !strings.Contains(err.Error(), `no secret "/ci/token"`) {
+		t.Errorf("without the secrets file: err = %v", err)
+	}
+}

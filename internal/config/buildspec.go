@@ -39,8 +39,8 @@ const (
 
 // Buildspec is a CodeBuild buildspec.yml, version 0.2, as cutover runs it.
 // Fields AWS accepts but cutover cannot honour are either refused by the
-// parser (batch builds, Parameter Store and Secrets Manager variables,
-// on-failure RETRY) or listed in Warnings (proxy, reports, s3-prefix, ...).
+// parser (batch builds, on-failure RETRY) or listed in Warnings (proxy,
+// reports, s3-prefix, ...).
 type Buildspec struct {
 	Version string
 	// RunAs is the Linux user the commands run as; empty means the user
@@ -73,6 +73,12 @@ type BuildEnv struct {
 	Shell string // ShellBash or ShellSh
 	// Variables are set literally, without expansion, as in CodeBuild.
 	Variables map[string]string
+	// ParameterStore and SecretsManager map a variable to the reference
+	// of its secret value, as written (a parameter name, or
+	// secret-id[:json-key[:version-stage[:version-id]]]). cutover reads the
+	// values from its own secrets, not from AWS, and masks them in logs.
+	ParameterStore map[string]string
+	SecretsManager map[string]string
 	// ExportedVariables are read from the shell at the end of the build
 	// and handed to the pipeline's later stages.
 	ExportedVariables   []string
@@ -219,10 +225,12 @@ func (w *walker) buildEnv(n *yaml.Node) BuildEnv {
 			}
 		}
 	}
-	for _, k := range []string{"parameter-store", "secrets-manager"} {
-		if v := f[k]; v != nil {
-			w.errorf(v, "env."+k, "%s is not supported by cutover yet; use env.variables or the environment of cutover build", k)
-		}
+	secretNames := map[string]bool{}
+	if v := f["parameter-store"]; v != nil {
+		env.ParameterStore = w.secretRefs(v, "env.parameter-store", env.Variables, secretNames)
+	}
+	if v := f["secrets-manager"]; v != nil {
+		env.SecretsManager = w.secretRefs(v, "env.secrets-manager", env.Variables, secretNames)
 	}
 	if v := f["exported-variables"]; v != nil {
 		items := w.list(v, "env.exported-variables")
@@ -235,6 +243,8 @@ func (w *walker) buildEnv(n *yaml.Node) BuildEnv {
 				w.errorf(item, path, "%q is not a valid environment variable name", name)
 			case strings.HasPrefix(name, "AWS_"):
 				w.errorf(item, path, "variables starting with AWS_ cannot be exported")
+			case secretNames[name]:
+				w.errorf(item, path, "%s holds a secret; secrets cannot be exported", name)
 			case slices.Contains(env.ExportedVariables, name):
 				w.errorf(item, path, "%s is listed twice", name)
 			default:
@@ -246,6 +256,29 @@ func (w *walker) buildEnv(n *yaml.Node) BuildEnv {
 		env.GitCredentialHelper = w.yesNo(v, "env.git-credential-helper")
 	}
 	return env
+}
+
+// secretRefs reads a mapping of variable to secret reference. seen holds
+// the secret variables read so far, across both sections.
+func (w *walker) secretRefs(n *yaml.Node, path string, variables map[string]string, seen map[string]bool) map[string]string {
+	refs := w.env(n, path)
+	for _, k := range mappingKeyNodes(n) {
+		name, field := k.Value, join(path, k.Value)
+		ref, ok := refs[name]
+		_, plain := variables[name]
+		switch {
+		case ok && strings.TrimSpace(ref) == "":
+			w.errorf(k, field, "must name a secret")
+		case strings.HasPrefix(name, "CODEBUILD_"):
+			w.errorf(k, field, "names starting with CODEBUILD_ are reserved")
+		case plain:
+			w.errorf(k, field, "%s is also set in env.variables", name)
+		case seen[name]:
+			w.errorf(k, field, "%s is set by both parameter-store and secrets-manager", name)
+		}
+		seen[name] = true
+	}
+	return refs
 }
 
 // mappingKeyNodes returns the key nodes of a mapping, in file order.

@@ -84,6 +84,10 @@ env:
     GREETING: hello
     PORT: 8080
     LITERAL: $PATH:/x
+  parameter-store:
+    NPM_TOKEN: /ci/npm-token
+  secrets-manager:
+    DB_PASSWORD: prod/db:password
   exported-variables: [IMAGE_TAG, GREETING]
   git-credential-helper: yes
 proxy:
@@ -177,6 +181,9 @@ func TestParseBuildspecFull(t *testing.T) {
 			t.Errorf("variable %s = %q, want %q", k, spec.Env.Variables[k], v)
 		}
 	}
+	if spec.Env.ParameterStore["NPM_TOKEN"] != "/ci/npm-token" || spec.Env.SecretsManager["DB_PASSWORD"] != "prod/db:password" {
+		t.Errorf("secrets = %q, %q", spec.Env.ParameterStore, spec.Env.SecretsManager)
+	}
 	if !slices.Equal(spec.Env.ExportedVariables, []string{"IMAGE_TAG", "GREETING"}) || !spec.Env.GitCredentialHelper {
 		t.Errorf("env = %+v", spec.Env)
 	}
@@ -232,10 +239,14 @@ func TestParseBuildspecErrors(t *testing.T) {
 			[]string{`4:17: phases.build.on-failure: "abort" is not valid; valid: ABORT, CONTINUE`}},
 		{"batch", "version: 0.2\nbatch:\n  fast-fail: true\nphases: {build: {commands: [x]}}\n",
 			[]string{"3:3: batch: batch builds are not supported"}},
-		{"parameter-store", "version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /my/token\nphases: {build: {commands: [x]}}\n",
-			[]string{"4:5: env.parameter-store: parameter-store is not supported by cutover yet; use env.variables or the environment of cutover build"}},
-		{"secrets-manager", "version: 0.2\nenv:\n  secrets-manager: {TOKEN: 'a:b'}\nphases: {build: {commands: [x]}}\n",
-			[]string{"env.secrets-manager: secrets-manager is not supported by cutover yet"}},
+		{"exported secret", "version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /my/token\n  exported-variables: [TOKEN]\nphases: {build: {commands: [x]}}\n",
+			[]string{"5:24: env.exported-variables[0]: TOKEN holds a secret; secrets cannot be exported"}},
+		{"secret twice", "version: 0.2\nenv:\n  parameter-store: {TOKEN: /a}\n  secrets-manager: {TOKEN: 'a:b'}\nphases: {build: {commands: [x]}}\n",
+			[]string{"4:21: env.secrets-manager.TOKEN: TOKEN is set by both parameter-store and secrets-manager"}},
+		{"secret and variable", "version: 0.2\nenv:\n  variables: {TOKEN: x}\n  parameter-store: {TOKEN: /a}\nphases: {build: {commands: [x]}}\n",
+			[]string{"4:21: env.parameter-store.TOKEN: TOKEN is also set in env.variables"}},
+		{"empty secret reference", "version: 0.2\nenv:\n  parameter-store: {TOKEN: ''}\nphases: {build: {commands: [x]}}\n",
+			[]string{"env.parameter-store.TOKEN: must name a secret"}},
 		{"unquoted colon", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo key: value\n",
 			[]string{`5:9: phases.build.commands[0]: must be a string; a command containing ": " must be quoted`}},
 		{"reserved variable", "version: 0.2\nenv:\n  variables:\n    CODEBUILD_BUILD_ID: x\nphases: {build: {commands: [x]}}\n",

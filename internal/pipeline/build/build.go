@@ -58,6 +58,11 @@ type Options struct {
 	// Env overrides the buildspec's env.variables, as a StartBuild
 	// override does. The environment of the cutover process is the base.
 	Env map[string]string
+	// Secrets holds the values of the buildspec's env.parameter-store and
+	// env.secrets-manager variables, by the reference the buildspec gives
+	// (see LoadSecrets). A missing one stops the build before it starts.
+	// Secret values are masked in Log.
+	Secrets map[string]string
 	// Log receives the commands' output and CodeBuild-style phase lines.
 	Log io.Writer
 	// Timeout bounds the whole build; 0 means no limit but ctx's.
@@ -105,7 +110,11 @@ func Run(ctx context.Context, spec *config.Buildspec, opts Options) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	b := &builder{spec: spec, opts: opts, log: &logger{w: opts.Log}, start: time.Now()}
+	secrets, err := secretVariables(spec.Env, opts.Secrets)
+	if err != nil {
+		return Result{}, err
+	}
+	b := &builder{spec: spec, opts: opts, secrets: secrets, log: &logger{w: opts.Log, mask: masker(secrets)}, start: time.Now()}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
@@ -171,10 +180,11 @@ func checkOptions(spec *config.Buildspec, opts Options) (Options, error) {
 
 // builder is one build in progress.
 type builder struct {
-	spec  *config.Buildspec
-	opts  Options
-	log   *logger
-	start time.Time
+	spec    *config.Buildspec
+	opts    Options
+	secrets map[string]string // secret variables and their values
+	log     *logger
+	start   time.Time
 
 	sh *shell // nil when no shell is running
 	// succeeding is false once a phase failed; shellSucceeding is the
@@ -344,7 +354,7 @@ func (b *builder) ensureShell() bool {
 }
 
 func (b *builder) startShell() error {
-	env := environ(b.spec, b.opts, b.start, b.succeeding)
+	env := environ(b.spec, b.opts, b.secrets, b.start, b.succeeding)
 	sh, err := startShell(b.spec.Env.Shell, b.opts.SrcDir, env, b.log)
 	if err != nil {
 		return fmt.Errorf("starting the build shell: %w", err)

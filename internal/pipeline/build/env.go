@@ -12,11 +12,11 @@ import (
 
 // environ returns the build's environment. Later sources win, as in
 // CodeBuild where a StartBuild override beats the buildspec: the
-// environment of the cutover process, then env.variables of the
-// buildspec, then opts.Env, then the built-in CODEBUILD_* variables,
-// which cannot be overridden. Values are literal: "$PATH:/x" is not
-// expanded.
-func environ(spec *config.Buildspec, opts Options, start time.Time, succeeding bool) []string {
+// environment of the cutover process, then env.variables and the secret
+// variables of the buildspec, then opts.Env, then the built-in
+// CODEBUILD_* variables, which cannot be overridden. Values are literal:
+// "$PATH:/x" is not expanded.
+func environ(spec *config.Buildspec, opts Options, secrets map[string]string, start time.Time, succeeding bool) []string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -24,6 +24,9 @@ func environ(spec *config.Buildspec, opts Options, start time.Time, succeeding b
 		}
 	}
 	for k, v := range spec.Env.Variables {
+		env[k] = v
+	}
+	for k, v := range secrets {
 		env[k] = v
 	}
 	for k, v := range opts.Env {
