@@ -289,8 +289,13 @@ func (b *builder) phase(ctx context.Context, p config.BuildPhase) PhaseResult {
 	return pr
 }
 
-// command runs one command of a phase and records its failure in pr.
-func (b *builder) command(ctx context.Context, pr *PhaseResult, c string) bool {
+// command runs one command of a phase and records its failure in pr,
+// with secret values masked.
+func (b *builder) command(ctx context.Context, pr *PhaseResult, command string) bool {
+	c := command
+	if b.log.mask != nil {
+		c = b.log.mask.Replace(command)
+	}
 	if !b.ensureShell() {
 		if pr.FailedCommand == "" {
 			pr.FailedCommand, pr.ExitCode = c, -1
@@ -300,7 +305,7 @@ func (b *builder) command(ctx context.Context, pr *PhaseResult, c string) bool {
 		return false
 	}
 	b.log.printf("Running command %s", c)
-	rc, err := b.exec(ctx, c)
+	rc, err := b.exec(ctx, command)
 	switch {
 	case err != nil:
 		pr.Status, pr.Message = interruptedStatus(err), "build stopped"

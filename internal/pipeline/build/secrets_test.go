@@ -53,6 +53,9 @@ phases:
       - echo "password=$DB_PASSWORD" >&2
       - printf '%s' "$NPM_TOKEN" > token.txt
       - echo "literal hunter2-npm in a command"
+  post_build:
+    commands:
+      - test hunter2-npm = no
 `
 
 func TestSecretsAreSetAndMasked(t *testing.T) {
@@ -61,8 +64,8 @@ func TestSecretsAreSetAndMasked(t *testing.T) {
 		"prod/db:password": "multi\nline-pass",
 		"unused":           "not-a-variable",
 	}})
-	if !res.Succeeded {
-		t.Fatalf("build failed: %+v", res)
+	if res.Succeeded || res.Phases[3].FailedCommand != "test *** = no" {
+		t.Fatalf("result = %+v, want post_build failed at a masked command", res)
 	}
 	if got := readFile(t, filepath.Join(opts.SrcDir, "token.txt")); got != "hunter2-npm" {
 		t.Errorf("NPM_TOKEN = %q in the build", got)
