@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/pipeline/build"
+	"github.com/cutover/cutover/internal/pipeline/git"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// source checks the commit out into a clean directory and reads the
+// configuration to deploy: the commit's cutover.yaml when it has one,
+// the app's current configuration otherwise.
+func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error {
+	w.src = filepath.Join(w.dir, "src")
+	if err := os.RemoveAll(w.src); err != nil {
+		return fmt.Errorf("cleaning the workspace: %w", err)
+	}
+	x.log.printf("Fetching %s from %s", cmpStr(x.commit, "branch "+x.branch), x.repo)
+	c, err := git.Checkout(ctx, x.repo, x.branch, x.commit, w.src)
+	if err != nil {
+		return err
+	}
+	x.commit = c.SHA
+	x.log.printf("Checked out %s: %s", c.SHA, c.Subject)
+	w.setVars("SourceVariables", map[string]string{"CommitId": c.SHA, "BranchName": x.branch, "CommitMessage": c.Subject})
+
+	cfg, err := p.appConfig(ctx, x.app)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(w.src, config.AppFile)); err == nil {
+		repoCfg, err := config.LoadApp(w.src)
+		if err != nil {
+			return fmt.Errorf("reading the commit's %s: %w", config.AppFile, err)
+		}
+		if repoCfg.Name != x.app {
+			return fmt.Errorf("the commit's %s is for app %q, not %q", config.AppFile, repoCfg.Name, x.app)
+		}
+		for _, warning := range repoCfg.Warnings {
+			x.log.printf("%s: %s", config.AppFile, warning)
+		}
+		cfg = *repoCfg
+	} else {
+		x.log.printf("The commit has no %s: deploying with the app's current configuration", config.AppFile)
+		cfg.Service.Release = w.src
+	}
+	w.cfg = cfg
+	w.artifacts = cfg.Service.Release
+	if w.artifacts == "" {
+		w.artifacts = w.src
+	}
+	p.update(context.WithoutCancel(ctx), x.id, func(e *store.Execution) {
+		e.Commit, e.Message, e.Variables = c.SHA, c.Subject, w.variables()
+	})
+	w.stageMessage = shortSHA(c.SHA) + " " + c.Subject
+	return nil
+}
+
+// build runs the commit's buildspec in the checkout. A commit without a
+// buildspec has nothing to build: its checkout is what gets deployed.
+func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error {
+	specPath := w.cfg.Build.Spec
+	if specPath == "" {
+		specPath = "buildspec.yml"
+	}
+	if !filepath.IsAbs(specPath) {
+		specPath = filepath.Join(w.src, specPath)
+	}
+	if _, err := os.Stat(specPath); errors.Is(err, os.ErrNotExist) {
+		x.log.printf("No %s in the commit: nothing to build", filepath.Base(specPath))
+		w.stageMessage = "no buildspec: nothing built"
+		return nil
+	}
+	spec, err := config.LoadBuildspec(specPath)
+	if err != nil {
+		return err
+	}
+	for _, warning := range spec.Warnings {
+		x.log.printf("buildspec: %s", warning)
+	}
+	opts := build.Options{
+		SrcDir:        w.src,
+		CacheDir:      filepath.Join(p.appDir(x.app), "cache"),
+		Env:           p.buildEnv,
+		Log:           x.log,
+		Timeout:       x.set.BuildTimeout,
+		BuildID:       x.app + ":" + x.id,
+		BuildNumber:   x.number,
+		SourceVersion: x.commit,
+		Initiator:     "cutover-pipeline/" + x.trigger,
+	}
+	if spec.Artifacts != nil {
+		opts.ArtifactsDir = filepath.Join(w.dir, "artifacts")
+		if err := os.RemoveAll(opts.ArtifactsDir); err != nil {
+			return fmt.Errorf("cleaning the artifacts directory: %w", err)
+		}
+	}
+	res, err := build.Run(ctx, spec, opts)
+	if err != nil {
+		return fmt.Errorf("starting the build: %w", err)
+	}
+	w.setVars("BuildVariables", res.Exported)
+	p.update(context.WithoutCancel(ctx), x.id, func(e *store.Execution) { e.Variables = w.variables() })
+	if !res.Succeeded {
+		return fmt.Errorf("build %s: %s", res.Status, failedPhase(res))
+	}
+	if spec.Artifacts != nil {
+		w.artifacts = opts.ArtifactsDir
+	}
+	w.stageMessage = fmt.Sprintf("build SUCCEEDED in %s, %d artifacts", res.Duration.Round(1e6), len(res.Artifacts))
+	return nil
+}
+
+// failedPhase describes the phase that failed a build.
+func failedPhase(res build.Result) string {
+	for _, ph := range res.Phases {
+		if ph.Status == build.StatusSucceeded || ph.Status == build.StatusSkipped {
+			continue
+		}
+		msg := ph.Message
+		if msg == "" && ph.FailedCommand != "" {
+			msg = fmt.Sprintf("%q exited %d", ph.FailedCommand, ph.ExitCode)
+		}
+		return strings.TrimSpace(ph.Name + " " + ph.Status + ": " + msg)
+	}
+	return "no phase failed"
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
