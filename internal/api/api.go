@@ -1,14 +1,20 @@
 // Package api is cutover's control-plane API: REST/JSON under /api/v1,
 // with live updates as server-sent events from the store's event log.
-// The CLI is its first client.
+// The CLI is its first client, the dashboard its second.
 //
 // Reads come straight from the store, so every client sees the history a
 // restarted cutover sees. Writes go through a Deployer, which validates
 // before it changes anything: a 4xx answer never changes state.
 //
-// Today the API is served on a unix socket in the data directory, owned
-// by the user who runs cutover (mode 0600); tokens and TCP listeners come
-// with the authentication work.
+// Every route needs a role (see internal/auth). The same routes are
+// served two ways: Local, for the unix socket, where every caller is
+// admin; and Remote, for TCP, where every call carries a bearer token.
+// A refused call (401, 403) is answered before its handler runs, so it
+// changes nothing. Each state-changing call is recorded in the event log
+// with its caller as the actor.
+//
+// docs/api.md describes the routes; openapi.json is their OpenAPI 3.1
+// document, and a test keeps it and the routes in step.
 package api
 
 import (
@@ -16,24 +22,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/deploy"
+	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
 )
 
 // DeployRequest asks for a deployment of the app in Dir (its cutover.yaml
-// and release files), with Env overriding the service's environment for
-// this revision.
+// and release files, on the server's file system), with Env overriding
+// the service's environment for this revision.
 type DeployRequest struct {
 	Dir string            `json:"dir"`
 	Env map[string]string `json:"env,omitempty"`
 }
 
-// Deployer carries out the state-changing calls.
+// Deployer carries out the state-changing calls on deployments.
 type Deployer interface {
 	DeployDir(ctx context.Context, req DeployRequest) (store.Deployment, error)
 	Continue(ctx context.Context, deploymentID string) error
@@ -41,44 +51,126 @@ type Deployer interface {
 	Rollback(ctx context.Context, deploymentID string) error
 }
 
-// Handler serves the API.
+// TaskLogs gives a task's output; runtime.Driver implements it.
+type TaskLogs interface {
+	Logs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error)
+}
+
+// Options are the Handler's dependencies.
+type Options struct {
+	Store    *store.Store
+	Deployer Deployer
+	Logs     TaskLogs     // nil: the logs route answers 501
+	Logger   *slog.Logger // nil: discard
+}
+
+// Handler serves the API. It is not an http.Handler itself: serve Local
+// on the unix socket and Remote on TCP.
 type Handler struct {
 	store    *store.Store
 	deployer Deployer
+	logs     TaskLogs
 	log      *slog.Logger
+	authn    *auth.Authenticator
 	mux      *http.ServeMux
+	routes   []route
+}
+
+// route is one pattern of the mux and the role it needs.
+type route struct {
+	method, path string
+	role         string
+	handler      http.HandlerFunc
 }
 
 // New returns the API handler.
-func New(st *store.Store, d Deployer, log *slog.Logger) *Handler {
-	h := &Handler{store: st, deployer: d, log: log, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /api/v1/apps", h.listApps)
-	h.mux.HandleFunc("GET /api/v1/apps/{app}", h.getApp)
-	h.mux.HandleFunc("GET /api/v1/deployments", h.listDeployments)
-	h.mux.HandleFunc("POST /api/v1/deployments", h.createDeployment)
-	h.mux.HandleFunc("GET /api/v1/deployments/{id}", h.getDeployment)
-	h.mux.HandleFunc("POST /api/v1/deployments/{id}/continue", h.action(d.Continue))
-	h.mux.HandleFunc("POST /api/v1/deployments/{id}/stop", h.action(d.Stop))
-	h.mux.HandleFunc("POST /api/v1/deployments/{id}/rollback", h.action(d.Rollback))
-	h.mux.HandleFunc("GET /api/v1/tasks", h.listTasks)
-	h.mux.HandleFunc("GET /api/v1/events", h.events)
+func New(opts Options) *Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		store:    opts.Store,
+		deployer: opts.Deployer,
+		logs:     opts.Logs,
+		log:      log,
+		authn:    auth.NewAuthenticator(opts.Store, log),
+		mux:      http.NewServeMux(),
+	}
+	d := opts.Deployer
+	h.routes = []route{
+		{"GET", "/api/v1/openapi.json", store.RoleRead, h.openAPI},
+		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
+		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
+		{"GET", "/api/v1/deployments", store.RoleRead, h.listDeployments},
+		{"POST", "/api/v1/deployments", store.RoleDeploy, h.createDeployment},
+		{"GET", "/api/v1/deployments/{id}", store.RoleRead, h.getDeployment},
+		{"POST", "/api/v1/deployments/{id}/continue", store.RoleDeploy, h.action("continue", d.Continue)},
+		{"POST", "/api/v1/deployments/{id}/stop", store.RoleDeploy, h.action("stop", d.Stop)},
+		{"POST", "/api/v1/deployments/{id}/rollback", store.RoleDeploy, h.action("rollback", d.Rollback)},
+		{"GET", "/api/v1/tasks", store.RoleRead, h.listTasks},
+		{"GET", "/api/v1/tasks/{id}/logs", store.RoleRead, h.taskLogs},
+		{"GET", "/api/v1/events", store.RoleRead, h.events},
+		{"GET", "/api/v1/tokens", store.RoleAdmin, h.listTokens},
+		{"POST", "/api/v1/tokens", store.RoleAdmin, h.createToken},
+		{"POST", "/api/v1/tokens/{name}/revoke", store.RoleAdmin, h.revokeToken},
+	}
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.method+" "+rt.path, requireRole(rt.role, rt.handler))
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, r)
+// Local serves the API to callers on the unix socket, as admin.
+func (h *Handler) Local() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), auth.Local())))
+	})
+}
+
+// Remote serves the API to callers with a bearer token.
+func (h *Handler) Remote() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.authn.Authenticate(r)
+		switch {
+		case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrBadToken), errors.Is(err, auth.ErrRevoked):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cutover"`)
+			problem(w, http.StatusUnauthorized, err.Error())
+			return
+		case err != nil:
+			h.fail(w, err)
+			return
+		}
+		h.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// requireRole answers 403 unless the caller's role includes role.
+func requireRole(role string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok {
+			problem(w, http.StatusUnauthorized, "no caller: serve the API with Local or Remote")
+			return
+		}
+		if !p.Allows(role) {
+			problem(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; %s %s needs %s", p.Actor, p.Role, r.Method, r.URL.Path, role))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // AppStatus is an app with what a person checks first.
 type AppStatus struct {
 	store.App
-	Tasks            []store.Task         `json:"tasks"`
-	HealthyTasks     int                  `json:"healthy_tasks"`
-	LastDeployment   *store.Deployment    `json:"last_deployment,omitempty"`
-	ProductionWeight map[string]int       `json:"production_weights,omitempty"`
+	Tasks            []store.Task      `json:"tasks"`
+	HealthyTasks     int               `json:"healthy_tasks"`
+	LastDeployment   *store.Deployment `json:"last_deployment,omitempty"`
+	ProductionWeight map[string]int    `json:"production_weights,omitempty"`
 }
 
 func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error) {
@@ -196,10 +288,7 @@ func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {
 	var req DeployRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		problem(w, http.StatusBadRequest, "reading the request: "+err.Error())
+	if !decode(w, r, &req) {
 		return
 	}
 	if req.Dir == "" {
@@ -214,20 +303,36 @@ func (h *Handler) createDeployment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, d)
 }
 
-func (h *Handler) action(fn func(context.Context, string) error) http.HandlerFunc {
+// action calls continue, stop or rollback and records the call, with
+// its caller, in the event log.
+func (h *Handler) action(name string, fn func(context.Context, string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		id := r.PathValue("id")
-		if err := fn(r.Context(), id); err != nil {
+		if err := fn(ctx, id); err != nil {
 			h.fail(w, err)
 			return
 		}
-		d, err := h.store.GetDeployment(r.Context(), id)
+		d, err := h.store.GetDeployment(ctx, id)
 		if err != nil {
 			h.fail(w, err)
 			return
 		}
+		data, _ := json.Marshal(ActionRecord{Action: name})
+		if _, err := h.store.Append(ctx, store.Event{Type: EventDeploymentAction, App: d.App, Deployment: d.ID, Data: data}); err != nil {
+			h.log.Error("recording a deployment action", "deployment", id, "action", name, "error", err)
+		}
 		writeJSON(w, http.StatusOK, d)
 	}
+}
+
+// EventDeploymentAction records a continue, stop or rollback call; its
+// actor is the caller. Data: ActionRecord.
+const EventDeploymentAction = "deployment.action"
+
+// ActionRecord is the data of a deployment.action event.
+type ActionRecord struct {
+	Action string `json:"action"` // "continue", "stop" or "rollback"
 }
 
 func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
@@ -314,9 +419,9 @@ func parseAfter(query, lastEventID string) (int64, error) {
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	var cfgErr *config.Error
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, runtime.ErrNotFound):
 		problem(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrDeploymentInProgress), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrDeploymentInProgress), errors.Is(err, store.ErrConflict), errors.Is(err, deploy.ErrNotActive):
 		problem(w, http.StatusConflict, err.Error())
 	case errors.As(err, &cfgErr), errors.Is(err, store.ErrInvalid), errors.Is(err, ErrBadRequest):
 		problem(w, http.StatusBadRequest, err.Error())

@@ -4,26 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
 )
 
 // scriptedDeployer answers DeployDir with err, or creates a deployment in
-// the real store; the real Deployer (internal/server) is covered by e2e/.
+// the real store; the real Deployer (internal/server) is covered by e2e/
+// and cmd/cutover's golden tests. It counts the calls it gets.
 type scriptedDeployer struct {
-	st  *store.Store
-	err error
+	st    *store.Store
+	err   error
+	calls atomic.Int32
 }
 
 func (d *scriptedDeployer) DeployDir(ctx context.Context, req DeployRequest) (store.Deployment, error) {
+	d.calls.Add(1)
 	if d.err != nil {
 		return store.Deployment{}, d.err
 	}
@@ -34,12 +40,36 @@ func (d *scriptedDeployer) DeployDir(ctx context.Context, req DeployRequest) (st
 	return d.st.CreateDeployment(ctx, store.Deployment{App: "hello", ToRevision: rev.ID, Strategy: "blue_green", Status: store.DeploymentInProgress})
 }
 
-func (d *scriptedDeployer) Continue(ctx context.Context, id string) error { return d.err }
-func (d *scriptedDeployer) Stop(ctx context.Context, id string) error     { return d.err }
-func (d *scriptedDeployer) Rollback(ctx context.Context, id string) error { return d.err }
+func (d *scriptedDeployer) Continue(ctx context.Context, id string) error {
+	d.calls.Add(1)
+	return d.err
+}
+func (d *scriptedDeployer) Stop(ctx context.Context, id string) error { d.calls.Add(1); return d.err }
+func (d *scriptedDeployer) Rollback(ctx context.Context, id string) error {
+	d.calls.Add(1)
+	return d.err
+}
 
-// serve starts the API on a unix socket and returns a client of it.
-func serve(t *testing.T, d *scriptedDeployer) (*Client, *store.Store) {
+// fileLogs serves a task's logs from a fixed text.
+type fileLogs struct{ text string }
+
+func (l fileLogs) Logs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	if id != "hello-t1" {
+		return nil, fmt.Errorf("task %s: %w", id, runtime.ErrNotFound)
+	}
+	return io.NopCloser(strings.NewReader(l.text)), nil
+}
+
+// testAPI is an API served on a unix socket (Local) and on TCP (Remote).
+type testAPI struct {
+	h      *Handler
+	st     *store.Store
+	local  *Client
+	remote string // http://127.0.0.1:port
+}
+
+// serveBoth starts the API on a unix socket and on 127.0.0.1.
+func serveBoth(t *testing.T, d *scriptedDeployer) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
@@ -51,15 +81,29 @@ func serve(t *testing.T, d *scriptedDeployer) (*Client, *store.Store) {
 		t.Fatal(err)
 	}
 	d.st = st
+	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}})
 	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := net.Listen("unix", sock)
+	uln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: New(st, d, slog.New(slog.DiscardHandler))}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return NewClient(sock), st
+	tln, err := ListenTCP(ctx, TCPOptions{Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := &http.Server{Handler: h.Local()}
+	remote := &http.Server{Handler: h.Remote()}
+	go local.Serve(uln)
+	go remote.Serve(tln)
+	t.Cleanup(func() { local.Close(); remote.Close() })
+	return &testAPI{h: h, st: st, local: NewClient(sock), remote: "http://" + tln.Addr().String()}
+}
+
+// serve starts the API and returns a client of its unix socket.
+func serve(t *testing.T, d *scriptedDeployer) (*Client, *store.Store) {
+	t.Helper()
+	a := serveBoth(t, d)
+	return a.local, a.st
 }
 
 func TestDeployAndRead(t *testing.T) {

@@ -49,6 +49,10 @@ type Options struct {
 	// MetricsAddr, when set, serves Prometheus metrics of the load
 	// balancer at http://MetricsAddr/metrics.
 	MetricsAddr string
+	// API, when API.Addr is set, serves the API on TCP too, with bearer
+	// tokens, besides the unix socket; see api.ListenTCP. (`cutover up`
+	// sets 127.0.0.1:9190 by default.)
+	API api.TCPOptions
 }
 
 // Server is a running cutover daemon.
@@ -61,6 +65,8 @@ type Server struct {
 	controller *deploy.Controller
 
 	apiSrv     *http.Server
+	apiTCPSrv  *http.Server
+	apiAddr    net.Addr
 	metricsSrv *http.Server
 	runDone    chan struct{} // closed when the controller's Run returns
 	runErr     error
@@ -98,7 +104,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Store: st, Driver: driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
 	})
 
-	if err := s.listenAPI(); err != nil {
+	if err := s.listenAPI(ctx, opts.API); err != nil {
 		s.closeParts()
 		return nil, err
 	}
@@ -248,7 +254,7 @@ func (s *Server) Rollback(ctx context.Context, id string) error {
 	return s.controller.Rollback(ctx, id)
 }
 
-func (s *Server) listenAPI() error {
+func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	path := s.SocketPath()
 	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		conn.Close()
@@ -263,10 +269,27 @@ func (s *Server) listenAPI() error {
 		ln.Close()
 		return fmt.Errorf("restricting %s: %w", path, err)
 	}
-	s.apiSrv = &http.Server{Handler: api.New(s.store, s, s.log), ReadHeaderTimeout: 10 * time.Second}
+	var tln net.Listener
+	if tcp.Addr != "" {
+		if tln, err = api.ListenTCP(ctx, tcp, s.log); err != nil {
+			ln.Close()
+			return err
+		}
+		s.apiAddr = tln.Addr()
+	}
+	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log})
+	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
 	go s.apiSrv.Serve(ln)
+	if tln != nil {
+		s.apiTCPSrv = &http.Server{Handler: h.Remote(), ReadHeaderTimeout: 10 * time.Second}
+		go s.apiTCPSrv.Serve(tln)
+	}
 	return nil
 }
+
+// APIAddr returns the address the API listens on over TCP, nil when it
+// does not.
+func (s *Server) APIAddr() net.Addr { return s.apiAddr }
 
 func (s *Server) listenMetrics(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -322,6 +345,9 @@ func (s *Server) stopControl(ctx context.Context) error {
 	var errs []error
 	if s.apiSrv != nil {
 		errs = append(errs, s.apiSrv.Shutdown(ctx))
+	}
+	if s.apiTCPSrv != nil {
+		errs = append(errs, s.apiTCPSrv.Shutdown(ctx))
 	}
 	if s.metricsSrv != nil {
 		errs = append(errs, s.metricsSrv.Shutdown(ctx))

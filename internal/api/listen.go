@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+)
+
+// DefaultAddr is where the API listens on TCP unless told otherwise.
+const DefaultAddr = "127.0.0.1:9190"
+
+// TCPOptions say how the API listens on TCP.
+type TCPOptions struct {
+	Addr string // host:port; "" means DefaultAddr
+	// CertFile and KeyFile, both or neither, serve HTTPS.
+	CertFile, KeyFile string
+	// Insecure allows plain HTTP on an address other machines reach:
+	// tokens then cross the network in clear text.
+	Insecure bool
+}
+
+// ErrInsecureBind refuses plain HTTP on a non-loopback address without
+// TCPOptions.Insecure.
+var ErrInsecureBind = errors.New("refusing to serve the API without TLS on an address other machines can reach: give --api-tls-cert and --api-tls-key, or --api-insecure to accept that tokens cross the network in clear text")
+
+// ListenTCP listens for the API on opts.Addr. A loopback address may
+// serve plain HTTP; any other needs TLS or Insecure, which is logged as a
+// warning.
+func ListenTCP(ctx context.Context, opts TCPOptions, log *slog.Logger) (net.Listener, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if (opts.CertFile == "") != (opts.KeyFile == "") {
+		return nil, fmt.Errorf("API on %s: give both a TLS certificate and its key", addr)
+	}
+	useTLS := opts.CertFile != ""
+	var cfg *tls.Config
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("API on %s: loading the TLS certificate: %w", addr, err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	loopback, err := isLoopback(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("API on %s: %w", addr, err)
+	}
+	if !loopback && !useTLS {
+		if !opts.Insecure {
+			return nil, fmt.Errorf("API on %s: %w", addr, ErrInsecureBind)
+		}
+		log.Warn("the API serves plain HTTP on an address other machines can reach: tokens cross the network in clear text", "addr", addr)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("API: listening on %s: %w", addr, err)
+	}
+	if useTLS {
+		ln = tls.NewListener(ln, cfg)
+	}
+	return ln, nil
+}
+
+// isLoopback reports whether every address host:port names is a loopback
+// one. An empty host (all interfaces) is not.
+func isLoopback(ctx context.Context, addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if host == "" {
+		return false, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback(), nil
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return false, fmt.Errorf("resolving %s: %w", host, err)
+	}
+	for _, ip := range ips {
+		if !ip.IP.IsLoopback() {
+			return false, nil
+		}
+	}
+	return len(ips) > 0, nil
+}
