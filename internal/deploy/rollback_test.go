@@ -1,0 +1,205 @@
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// productionShifts returns the replacement's production weights, in order.
+func (e *env) productionShifts(d store.Deployment) []int {
+	e.t.Helper()
+	history, err := e.store.WeightHistory(e.t.Context(), d.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	green := replacementGroup(e.t, d)
+	var out []int
+	for _, w := range history {
+		if w.Listener == "production" {
+			out = append(out, w.Weights[green])
+		}
+	}
+	return out
+}
+
+func TestFailingHealthCheckRollsBack(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	l := startLoad(t, e.prodAddr)
+
+	bad := e.appConfig("v2")
+	bad.Service.Env["HEALTH"] = "fail"
+	d := e.deploy(bad)
+	l.checkNoFailures(t)
+
+	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "Install failed") {
+		t.Fatalf("deployment ended %s (%s); want RolledBack by a failed Install", d.Status, d.Error)
+	}
+	for _, p := range e.productionShifts(d) {
+		if p > 0 {
+			t.Errorf("production weights of the replacement: %v; it never became healthy, so want none > 0", e.productionShifts(d))
+		}
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
+		t.Errorf("production answers %v, want v1 only", got)
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.FromRevision] != 2 {
+		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.FromRevision)
+	}
+}
+
+func TestErrorRateAlarmRollsBackCanary(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	l := startLoad(t, e.prodAddr)
+
+	bad := e.appConfig("v2")
+	bad.Service.Env["ERROR_RATE"] = "0.3"
+	bad.Deploy.Traffic = config.Traffic{Type: config.TrafficCanary, Percent: 10, Interval: 30 * time.Second}
+	d := e.deploy(bad)
+	l.finish()
+
+	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "alarm") {
+		t.Fatalf("deployment ended %s (%s); want RolledBack by the error-rate alarm", d.Status, d.Error)
+	}
+	shifts := e.productionShifts(d)
+	if len(shifts) < 2 || shifts[0] != 10 || shifts[len(shifts)-1] != 0 {
+		t.Errorf("production weights of the replacement: %v; want 10 (canary) then 0 (rollback)", shifts)
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
+		t.Errorf("production answers %v, want v1 only", got)
+	}
+	l.mu.Lock()
+	t.Logf("load: %d requests, %d failed (the canary's injected errors), versions %v", l.sent.Load(), l.failed.Load(), l.versions)
+	l.mu.Unlock()
+}
+
+func TestFailingTestTrafficHookRollsBackBeforeProductionMoves(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	l := startLoad(t, e.prodAddr)
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Hooks = map[string][]config.Hook{
+		store.LifecycleAfterAllowTestTraffic: {
+			{Command: []string{"/bin/sh", "-c", `echo "env: $CUTOVER_DEPLOYMENT_ID $CUTOVER_LIFECYCLE_EVENT $CUTOVER_APP $CUTOVER_REVISION $CUTOVER_TEST_URL"; curl -s "$CUTOVER_TEST_URL/" || true`}, Timeout: 10 * time.Second},
+			{Command: []string{"/bin/sh", "-c", "echo smoke test failed; exit 3"}, Timeout: 10 * time.Second},
+		},
+	}
+	d := e.deploy(cfg)
+	l.checkNoFailures(t)
+
+	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "AfterAllowTestTraffic") {
+		t.Fatalf("deployment ended %s (%s); want RolledBack by the AfterAllowTestTraffic hook", d.Status, d.Error)
+	}
+	for _, p := range e.productionShifts(d) {
+		if p > 0 {
+			t.Errorf("production weights of the replacement: %v; want none > 0", e.productionShifts(d))
+		}
+	}
+	log, err := os.ReadFile(HookLogPath(e.dir, d.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv := "env: " + d.ID + " AfterAllowTestTraffic web " + d.ToRevision + " http://" + e.testAddr
+	for _, want := range []string{wantEnv, "version v2", "smoke test failed", "exit status 3"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("hook log lacks %q:\n%s", want, log)
+		}
+	}
+	if got := versionsNow(t, e.testAddr, 5); got["v1"] != 5 {
+		t.Errorf("after the rollback the test listener answers %v, want v1 only", got)
+	}
+}
+
+func TestHTTPHookAndHookTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+
+	var mu sync.Mutex
+	var payloads []HookPayload
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p HookPayload
+		json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		payloads = append(payloads, p)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Hooks = map[string][]config.Hook{
+		store.LifecycleAfterInstall:       {{URL: srv.URL, Timeout: 5 * time.Second}},
+		store.LifecycleBeforeAllowTraffic: {{Command: []string{"/bin/sh", "-c", "sleep 30"}, Timeout: time.Second}},
+	}
+	start := time.Now()
+	d := e.deploy(cfg)
+	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "timed out after 1s") {
+		t.Fatalf("deployment ended %s (%s); want RolledBack by the timed-out hook", d.Status, d.Error)
+	}
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("the deployment took %s: the hung hook was not killed at its timeout", took)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := HookPayload{DeploymentID: d.ID, LifecycleEvent: "AfterInstall", App: "web", Revision: d.ToRevision,
+		TestURL: "http://" + e.testAddr, ProductionURL: "http://" + e.prodAddr}
+	if len(payloads) != 1 || payloads[0] != want {
+		t.Errorf("HTTP hook got %+v; want one %+v", payloads, want)
+	}
+}
+
+func TestManualReadyWaitAndRefusedSecondDeploy(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	atStep := func(id, step string) func() bool {
+		return func() bool {
+			d, err := e.store.GetDeployment(t.Context(), id)
+			return err == nil && d.Step == step
+		}
+	}
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.ReadyWait = config.ReadyWait{Wait: 3 * time.Second, Manual: true}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the ready wait", atStep(d.ID, stepReadyWait))
+	if err := e.ctrl.Continue(t.Context(), d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d = e.wait(d.ID); d.Status != store.DeploymentSucceeded {
+		t.Fatalf("continued deployment ended %s (%s); want Succeeded", d.Status, d.Error)
+	}
+
+	cfg3 := e.appConfig("v3")
+	cfg3.Deploy.ReadyWait = config.ReadyWait{Wait: 2 * time.Second, Manual: true}
+	d3, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease})
+	if !errors.Is(err, store.ErrDeploymentInProgress) || !strings.Contains(err.Error(), "cutover stop "+d3.ID) {
+		t.Errorf("a second Deploy returned %v; want a refusal naming %s and `cutover stop`", err, d3.ID)
+	}
+	if d3 = e.wait(d3.ID); d3.Status != store.DeploymentStopped || !strings.Contains(d3.Error, "ready wait") {
+		t.Fatalf("deployment without continue ended %s (%s); want Stopped at the end of the ready wait", d3.Status, d3.Error)
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v2"] != 10 {
+		t.Errorf("production answers %v, want v2 only", got)
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.ToRevision] != 2 {
+		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.ToRevision)
+	}
+}
