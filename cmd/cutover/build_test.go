@@ -113,3 +113,13 @@ func TestBuildCommandSecretsFile(t *testing.T) {
 		t.Errorf("without the secrets file: err = %v", err)
 	}
 }
+
+func TestBuildCommandInPlace(t *testing.T) {
+	dir := writeBuildSource(t, "version: 0.2\nphases:\n  build:\n    commands: ['echo built > built.txt']\n")
+	if _, err := cutoverBuild(t, dir, "--no-cache", "--in-place"); err != nil {
+		t.Fatalf("cutover build: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "built.txt")); err != nil || string(data) != "built\n" {
+		t.Errorf("built.txt = %q, %v; want the build to write in dir", data, err)
+	}
+}

@@ -13,6 +13,10 @@
 //
 // Every process the build starts belongs to the shell's process group,
 // which is killed when the build ends, times out or is stopped.
+//
+// cutover does not call AWS: the variables a buildspec takes from
+// Parameter Store or Secrets Manager get their values from
+// Options.Secrets, and those values are masked in the build log.
 package build
 
 import (
