@@ -168,7 +168,7 @@ func (w *walker) buildspec(root *yaml.Node) *Buildspec {
 		}
 	}
 	if v := f["run-as"]; v != nil {
-		spec.RunAs = w.linuxUser(v, "run-as")
+		spec.RunAs = w.runAsUser(v, "run-as")
 	}
 	if v := f["env"]; v != nil {
 		spec.Env = w.buildEnv(v)
@@ -180,10 +180,10 @@ func (w *walker) buildspec(root *yaml.Node) *Buildspec {
 		pf := w.fields(v, "proxy", "upload-artifacts", "logs")
 		for _, k := range []string{"upload-artifacts", "logs"} {
 			if pv := pf[k]; pv != nil {
-				w.yesNo(pv, "proxy."+k)
+				w.codebuildBool(pv, "proxy."+k)
 			}
 		}
-		w.warn(spec, v, "proxy", "cutover builds run without CodeBuild's proxy server; ignored")
+		w.buildspecWarn(spec, v, "proxy", "cutover builds run without CodeBuild's proxy server; ignored")
 	}
 	if v := f["batch"]; v != nil {
 		w.errorf(v, "batch", "batch builds are not supported by cutover; remove the batch section")
@@ -192,8 +192,8 @@ func (w *walker) buildspec(root *yaml.Node) *Buildspec {
 		w.buildPhases(spec, v)
 	}
 	if v := f["reports"]; v != nil {
-		w.reports(v)
-		w.warn(spec, v, "reports", "test reports are not supported by cutover; the report files are not collected")
+		w.buildReports(v)
+		w.buildspecWarn(spec, v, "reports", "test reports are not supported by cutover; the report files are not collected")
 	}
 	if v := f["artifacts"]; v != nil {
 		spec.Artifacts = w.buildArtifacts(spec, v)
@@ -253,7 +253,7 @@ func (w *walker) buildEnv(n *yaml.Node) BuildEnv {
 		}
 	}
 	if v := f["git-credential-helper"]; v != nil {
-		env.GitCredentialHelper = w.yesNo(v, "env.git-credential-helper")
+		env.GitCredentialHelper = w.codebuildBool(v, "env.git-credential-helper")
 	}
 	return env
 }
@@ -312,7 +312,7 @@ func (w *walker) buildPhases(spec *Buildspec, n *yaml.Node) {
 		}
 		p := &spec.Phases[i]
 		if rv := pf["run-as"]; rv != nil {
-			p.RunAs = w.linuxUser(rv, path+".run-as")
+			p.RunAs = w.runAsUser(rv, path+".run-as")
 		}
 		if rv := pf["on-failure"]; rv != nil {
 			switch s := w.str(rv, path+".on-failure"); {
@@ -328,17 +328,17 @@ func (w *walker) buildPhases(spec *Buildspec, n *yaml.Node) {
 			p.RuntimeVersions = w.runtimeVersions(rv, path+".runtime-versions")
 		}
 		if rv := pf["commands"]; rv != nil {
-			p.Commands = w.commands(rv, path+".commands")
+			p.Commands = w.buildCommands(rv, path+".commands")
 		}
 		if rv := pf["finally"]; rv != nil {
-			p.Finally = w.commands(rv, path+".finally")
+			p.Finally = w.buildCommands(rv, path+".finally")
 		}
 	}
 }
 
-// commands reads a list of shell commands. A command with an unquoted
+// buildCommands reads a list of shell commands. A command with an unquoted
 // ": " is a YAML mapping, the most common mistake, and says so.
-func (w *walker) commands(n *yaml.Node, path string) []string {
+func (w *walker) buildCommands(n *yaml.Node, path string) []string {
 	var out []string
 	for i, item := range w.list(n, path) {
 		p := index(path, i)
@@ -378,7 +378,7 @@ func (w *walker) buildArtifacts(spec *Buildspec, n *yaml.Node) *BuildArtifacts {
 		return a
 	}
 	if v := w.required(f, n, "artifacts", "files", "list the files to keep, e.g. - '**/*'"); v != nil {
-		a.Files = w.patterns(v, "artifacts.files")
+		a.Files = w.artifactPatterns(v, "artifacts.files")
 		if len(a.Files) == 0 && resolve(v).Kind == yaml.SequenceNode {
 			w.errorf(v, "artifacts.files", "must list at least one file")
 		}
@@ -387,43 +387,43 @@ func (w *walker) buildArtifacts(spec *Buildspec, n *yaml.Node) *BuildArtifacts {
 		a.Name = w.str(v, "artifacts.name")
 	}
 	if v := f["discard-paths"]; v != nil {
-		a.DiscardPaths = w.yesNo(v, "artifacts.discard-paths")
+		a.DiscardPaths = w.codebuildBool(v, "artifacts.discard-paths")
 	}
 	if v := f["base-directory"]; v != nil {
-		a.BaseDirectory = w.relPath(v, "artifacts.base-directory")
+		a.BaseDirectory = w.sourceRelPath(v, "artifacts.base-directory")
 		if strings.ContainsAny(a.BaseDirectory, "*?[") {
 			w.errorf(v, "artifacts.base-directory", "globs in base-directory are not supported by cutover; name one directory")
 		}
 	}
 	if v := f["exclude-paths"]; v != nil {
-		a.ExcludePaths = w.patterns(v, "artifacts.exclude-paths")
+		a.ExcludePaths = w.artifactPatterns(v, "artifacts.exclude-paths")
 	}
 	if v := f["enable-symlinks"]; v != nil {
-		a.EnableSymlinks = w.yesNo(v, "artifacts.enable-symlinks")
+		a.EnableSymlinks = w.codebuildBool(v, "artifacts.enable-symlinks")
 	}
 	if v := f["s3-prefix"]; v != nil {
 		w.str(v, "artifacts.s3-prefix")
-		w.warn(spec, v, "artifacts.s3-prefix", "artifacts are written to a local directory, not S3; ignored")
+		w.buildspecWarn(spec, v, "artifacts.s3-prefix", "artifacts are written to a local directory, not S3; ignored")
 	}
 	if v := f["secondary-artifacts"]; v != nil {
-		w.warn(spec, v, "artifacts.secondary-artifacts", "secondary artifacts are not supported by cutover; only the primary artifact is written")
+		w.buildspecWarn(spec, v, "artifacts.secondary-artifacts", "secondary artifacts are not supported by cutover; only the primary artifact is written")
 	}
 	return a
 }
 
-// patterns reads a list of relative glob patterns.
-func (w *walker) patterns(n *yaml.Node, path string) []string {
+// artifactPatterns reads a list of relative glob patterns.
+func (w *walker) artifactPatterns(n *yaml.Node, path string) []string {
 	var out []string
 	for i, item := range w.list(n, path) {
-		if p := w.relPath(item, index(path, i)); p != "" {
+		if p := w.sourceRelPath(item, index(path, i)); p != "" {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// relPath reads a path that must stay inside the source directory.
-func (w *walker) relPath(n *yaml.Node, path string) string {
+// sourceRelPath reads a path that must stay inside the source directory.
+func (w *walker) sourceRelPath(n *yaml.Node, path string) string {
 	s := w.str(n, path)
 	if s == "" {
 		if resolve(n).Kind == yaml.ScalarNode && resolve(n).Tag != "!!null" {
@@ -465,18 +465,18 @@ func (w *walker) buildCache(spec *Buildspec, n *yaml.Node) *BuildCache {
 	}
 	if v := f["key"]; v != nil {
 		c.Key = w.str(v, "cache.key")
-		w.warn(spec, v, "cache.key", "cutover keeps one local cache per project; the key is ignored")
+		w.buildspecWarn(spec, v, "cache.key", "cutover keeps one local cache per project; the key is ignored")
 	}
 	for _, k := range []string{"fallback-keys", "action"} {
 		if v := f[k]; v != nil {
-			w.warn(spec, v, "cache."+k, "cutover keeps one local cache per project; ignored")
+			w.buildspecWarn(spec, v, "cache."+k, "cutover keeps one local cache per project; ignored")
 		}
 	}
 	return c
 }
 
-// reports checks the shape of the reports section, which is then ignored.
-func (w *walker) reports(n *yaml.Node) {
+// buildReports checks the shape of the reports section, which is then ignored.
+func (w *walker) buildReports(n *yaml.Node) {
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		w.errorf(n, "reports", "must be a mapping of report group to {files, ...}, not %s", kindName(n))
@@ -492,8 +492,8 @@ func (w *walker) reports(n *yaml.Node) {
 	}
 }
 
-// yesNo reads CodeBuild's booleans: yes/no as well as true/false.
-func (w *walker) yesNo(n *yaml.Node, path string) bool {
+// codebuildBool reads CodeBuild's booleans: yes/no as well as true/false.
+func (w *walker) codebuildBool(n *yaml.Node, path string) bool {
 	n = resolve(n)
 	switch strings.ToLower(n.Value) {
 	case "yes", "true", "on":
@@ -509,7 +509,7 @@ func (w *walker) yesNo(n *yaml.Node, path string) bool {
 	return false
 }
 
-func (w *walker) linuxUser(n *yaml.Node, path string) string {
+func (w *walker) runAsUser(n *yaml.Node, path string) string {
 	s := w.str(n, path)
 	if s != "" && !linuxUserRE.MatchString(s) {
 		w.errorf(n, path, "%q is not a valid Linux user name", s)
@@ -517,6 +517,6 @@ func (w *walker) linuxUser(n *yaml.Node, path string) string {
 	return s
 }
 
-func (w *walker) warn(spec *Buildspec, n *yaml.Node, field, msg string) {
+func (w *walker) buildspecWarn(spec *Buildspec, n *yaml.Node, field, msg string) {
 	spec.Warnings = append(spec.Warnings, fmt.Sprintf("%s:%d: %s: %s", w.file, n.Line, field, msg))
 }
