@@ -200,7 +200,7 @@ func printBuildSummary(w io.Writer, res build.Result, artifacts string) {
 	tw.Flush()
 	if len(res.Exported) > 0 {
 		fmt.Fprintln(w, "Exported variables:")
-		for _, k := range sortedMapKeys(res.Exported) {
+		for _, k := range sortedExportNames(res.Exported) {
 			fmt.Fprintf(w, "  %s=%s\n", k, res.Exported[k])
 		}
 	}
@@ -209,7 +209,7 @@ func printBuildSummary(w io.Writer, res build.Result, artifacts string) {
 	}
 }
 
-func sortedMapKeys(m map[string]string) []string {
+func sortedExportNames(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
