@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cutover/cutover/internal/auth"
@@ -349,25 +350,60 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 
 // events lists events after ?after= as JSON, or, when the client accepts
 // text/event-stream, streams them live; a reconnecting stream resumes
-// after its Last-Event-ID.
+// after its Last-Event-ID. With ?deployment=ID&tasks=1 the app's task
+// events from the deployment's start come too (they belong to no
+// deployment), which is what a progress display needs.
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	q := r.URL.Query()
 	after, err := parseAfter(q.Get("after"), r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	filter := store.EventFilter{AfterID: after, App: q.Get("app"), Deployment: q.Get("deployment"), Limit: 1000}
-	if r.Header.Get("Accept") != "text/event-stream" {
-		evs, err := h.store.Events(r.Context(), filter)
+	m := eventMatch{app: q.Get("app"), deployment: q.Get("deployment")}
+	switch q.Get("tasks") {
+	case "", "0", "false":
+	case "1", "true":
+		if m.deployment == "" {
+			problem(w, http.StatusBadRequest, "tasks=1 needs deployment=ID")
+			return
+		}
+		d, err := h.store.GetDeployment(ctx, m.deployment)
 		if err != nil {
 			h.fail(w, err)
 			return
 		}
-		if evs == nil {
-			evs = []store.Event{}
+		m.tasksOf = d.App
+		first, err := h.store.Events(ctx, store.EventFilter{Deployment: d.ID, Limit: 1})
+		if err != nil {
+			h.fail(w, err)
+			return
 		}
-		writeJSON(w, http.StatusOK, evs)
+		if len(first) == 1 {
+			after = max(after, first[0].ID-1)
+		}
+	default:
+		problem(w, http.StatusBadRequest, "tasks must be 1 or 0")
+		return
+	}
+	if r.Header.Get("Accept") != "text/event-stream" {
+		filter := store.EventFilter{AfterID: after, App: m.app, Deployment: m.deployment, Limit: 1000}
+		if m.tasksOf != "" {
+			filter.App, filter.Deployment = m.tasksOf, ""
+		}
+		evs, err := h.store.Events(ctx, filter)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		out := []store.Event{}
+		for _, ev := range evs {
+			if m.matches(ev) {
+				out = append(out, ev)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -377,10 +413,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	rc.Flush()
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
-	events := h.store.Subscribe(r.Context(), after)
+	events := h.store.Subscribe(ctx, after)
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
@@ -388,7 +424,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if (filter.App != "" && ev.App != filter.App) || (filter.Deployment != "" && ev.Deployment != filter.Deployment) {
+			if !m.matches(ev) {
 				continue
 			}
 			data, _ := json.Marshal(ev)
@@ -398,6 +434,19 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// eventMatch selects events for the events route.
+type eventMatch struct {
+	app, deployment string
+	tasksOf         string // also task events of this app
+}
+
+func (m eventMatch) matches(ev store.Event) bool {
+	if m.tasksOf != "" && ev.Deployment == "" && ev.App == m.tasksOf && strings.HasPrefix(ev.Type, "task.") {
+		return true
+	}
+	return (m.app == "" || ev.App == m.app) && (m.deployment == "" || ev.Deployment == m.deployment)
 }
 
 func parseAfter(query, lastEventID string) (int64, error) {

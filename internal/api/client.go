@@ -214,8 +214,9 @@ func (c *Client) RevokeToken(ctx context.Context, name string) (store.Token, err
 	return t, err
 }
 
-// Follow streams the events of one deployment, from its first, to fn
-// until fn returns false or ctx ends. A broken stream is resumed after
+// Follow streams the events of one deployment, from its first, and its
+// app's task events from then on, to fn until fn returns false or ctx
+// ends. A broken stream is resumed after
 // the last event seen (Last-Event-ID), a few times.
 func (c *Client) Follow(ctx context.Context, deploymentID string, fn func(store.Event) bool) error {
 	var last int64
@@ -239,7 +240,7 @@ func (c *Client) Follow(ctx context.Context, deploymentID string, fn func(store.
 
 // follow reads one event stream; done says fn asked to stop.
 func (c *Client) follow(ctx context.Context, deploymentID string, last *int64, fn func(store.Event) bool) (done bool, err error) {
-	q := url.Values{"deployment": {deploymentID}, "after": {strconv.FormatInt(*last, 10)}}
+	q := url.Values{"deployment": {deploymentID}, "tasks": {"1"}, "after": {strconv.FormatInt(*last, 10)}}
 	resp, err := c.request(ctx, http.MethodGet, "/api/v1/events?"+q.Encode(), nil, "text/event-stream")
 	if err != nil {
 		return false, err
