@@ -36,16 +36,20 @@ type RollingCounts struct {
 	Serving   int
 	NewWanted int // tasks of the new revision wanted so far
 	OldWanted int // tasks of the old revision wanted so far
+	// OldIdle counts wanted old tasks that are not healthy (starting,
+	// unhealthy): stopping them costs no serving task.
+	OldIdle int
 }
 
 // RollingStep returns how many tasks of the new revision to add to those
 // wanted and how many of the old revision to give up, ECS style: start
 // while live tasks stay within MaxTasks, stop while serving tasks stay at
-// or above MinHealthy.
+// or above MinHealthy. Old tasks that are not healthy can always go (the
+// scheduler stops those first).
 func RollingStep(c RollingCounts) (start, stop int) {
 	start = min(c.Desired-c.NewWanted, c.MaxTasks-c.Live)
 	start = max(start, 0)
-	stop = min(c.OldWanted, c.Serving-c.MinHealthy)
+	stop = min(c.OldWanted, c.OldIdle+max(c.Serving-c.MinHealthy, 0))
 	stop = max(stop, 0)
 	return start, stop
 }

@@ -149,6 +149,7 @@ func (c *Controller) rollStep(a *appState, target *taskSet, want, maxTasks, minH
 		counts.Live += len(s.tasks)
 		counts.Serving += min(n.healthy, s.desired)
 		counts.OldWanted += s.desired
+		counts.OldIdle += max(s.desired-n.healthy, 0)
 		others += len(s.tasks)
 	}
 	if target.desired == want && tc.healthy >= want && counts.OldWanted == 0 && others == 0 {

@@ -46,6 +46,8 @@ func TestRollingStep(t *testing.T) {
 		{"never below min healthy", RollingCounts{Desired: 2, MaxTasks: 4, MinHealthy: 2, Live: 4, Serving: 2, NewWanted: 2, OldWanted: 2}, 0, 0},
 		{"never more than old wanted", RollingCounts{Desired: 2, MaxTasks: 4, MinHealthy: 2, Live: 3, Serving: 5, NewWanted: 2, OldWanted: 1}, 0, 1},
 		{"done", RollingCounts{Desired: 2, MaxTasks: 4, MinHealthy: 2, Live: 2, Serving: 2, NewWanted: 2}, 0, 0},
+		{"unhealthy old tasks go at once", RollingCounts{Desired: 2, MaxTasks: 4, MinHealthy: 2, Live: 4, Serving: 2, NewWanted: 2, OldWanted: 2, OldIdle: 2}, 0, 2},
+		{"only the idle ones", RollingCounts{Desired: 4, MaxTasks: 8, MinHealthy: 4, Live: 8, Serving: 4, NewWanted: 4, OldWanted: 4, OldIdle: 1}, 0, 1},
 	}
 	for _, tt := range tests {
 		start, stop := RollingStep(tt.c)

@@ -1,0 +1,55 @@
+package deploy
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// TestResumeAfterCrashMidCanary kills the controller during the canary
+// (no cleanup: tasks and the deployment stay as they are) and starts a
+// new one with a new proxy and driver on the same store and state: it
+// serves at once and finishes the deployment.
+func TestResumeAfterCrashMidCanary(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Traffic = config.Traffic{Type: config.TrafficCanary, Percent: 10, Interval: 4 * time.Second}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the canary", func() bool {
+		d, err := e.store.GetDeployment(t.Context(), d.ID)
+		return err == nil && slices.Equal(e.productionShifts(d), []int{10})
+	})
+	e.kill()
+
+	e.startController()
+	l := startLoad(t, e.prodAddr)
+	d = e.wait(d.ID)
+	time.Sleep(300 * time.Millisecond)
+	l.checkNoFailures(t)
+
+	if d.Status != store.DeploymentSucceeded {
+		t.Fatalf("resumed deployment ended %s: %s", d.Status, d.Error)
+	}
+	if got := e.productionShifts(d); !slices.Equal(got, []int{10, 100}) {
+		t.Errorf("production weights of the replacement: %v; want [10 100]", got)
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v2"] != 10 {
+		t.Errorf("production answers %v, want v2 only", got)
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.ToRevision] != 2 {
+		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.ToRevision)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.versions["v1"] == 0 || l.versions["v2"] == 0 {
+		t.Errorf("versions served after the restart: %v; want both (canary, then all v2)", l.versions)
+	}
+}
