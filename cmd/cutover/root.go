@@ -18,6 +18,7 @@ type globalFlags struct {
 	json      bool
 	dataDir   string
 	server    string
+	token     string
 }
 
 func (g *globalFlags) logger(w io.Writer) *slog.Logger {
@@ -44,16 +45,22 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("CUTOVER_LOG_FORMAT", "text"), "log format: text or json")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data directory: store, tasks, releases, API socket (env CUTOVER_DATA)")
-	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("CUTOVER_SERVER"), "API socket of a running cutover (default: <data>/cutover.sock; env CUTOVER_SERVER)")
+	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("CUTOVER_SERVER"), "a running cutover: its API socket or an http(s):// URL (default: <data>/cutover.sock; env CUTOVER_SERVER)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "API token for an http(s) server (env CUTOVER_TOKEN)")
 	root.AddCommand(
 		newProxyCmd(g),
 		newUpCmd(g),
 		newDeployCmd(g),
 		newBuildCmd(g),
+		newAppsCmd(g),
 		newStatusCmd(g),
+		newHistoryCmd(g),
+		newTasksCmd(g),
+		newLogsCmd(g),
 		newActionCmd(g, "continue", "Continue a deployment held in its ready wait, or end its termination wait"),
 		newActionCmd(g, "stop", "Stop a deployment: traffic back to the original task set, the new one stopped"),
 		newActionCmd(g, "rollback", "Roll a deployment back, also during its termination wait"),
+		newTokenCmd(g),
 	)
 	return root
 }

@@ -34,6 +34,7 @@ func defaultDataDir() string {
 func newUpCmd(g *globalFlags) *cobra.Command {
 	var env []string
 	var metrics string
+	var apiOpts api.TCPOptions
 	cmd := &cobra.Command{
 		Use:   "up [dir]",
 		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
@@ -62,12 +63,28 @@ data directory adopts them again.`,
 			}
 			log := g.logger(cmd.ErrOrStderr())
 			ctx := cmd.Context()
-			srv, err := server.Start(ctx, server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics})
+			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts}
+			srv, err := server.Start(ctx, opts)
+			if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
+				// The default port belongs to another cutover (another
+				// data directory): serve the socket only.
+				log.Warn("the API's default TCP address is in use; serving the unix socket only (set --api-addr)", "addr", apiOpts.Addr)
+				opts.API.Addr = ""
+				srv, err = server.Start(ctx, opts)
+			}
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, srv.SocketPath())
+			apiAt := srv.SocketPath()
+			if a := srv.APIAddr(); a != nil {
+				scheme := "http"
+				if apiOpts.CertFile != "" {
+					scheme = "https"
+				}
+				apiAt += " and " + scheme + "://" + a.String() + " (token needed)"
+			}
+			fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, apiAt)
 
 			d, started, err := srv.Up(ctx, api.DeployRequest{Dir: abs, Env: overrides})
 			if err != nil {
@@ -104,6 +121,10 @@ data directory adopts them again.`,
 	}
 	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable of the service (KEY=VALUE), repeatable")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics of the load balancer on this address, e.g. 127.0.0.1:9180")
+	cmd.Flags().StringVar(&apiOpts.Addr, "api-addr", envOr("CUTOVER_API_ADDR", api.DefaultAddr), "serve the API with tokens on this TCP address too; \"\" for the unix socket only (env CUTOVER_API_ADDR)")
+	cmd.Flags().StringVar(&apiOpts.CertFile, "api-tls-cert", "", "serve the TCP API over HTTPS with this certificate (PEM)")
+	cmd.Flags().StringVar(&apiOpts.KeyFile, "api-tls-key", "", "the key of --api-tls-cert (PEM)")
+	cmd.Flags().BoolVar(&apiOpts.Insecure, "api-insecure", false, "allow plain HTTP on a non-loopback --api-addr: tokens cross the network in clear text")
 	return cmd
 }
 

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/store"
+)
+
+func newTasksCmd(g *globalFlags) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "tasks [app]",
+		Short: "List tasks: revision, task set, state, address",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			app := ""
+			if len(args) == 1 {
+				app = args[0]
+			}
+			tasks, err := c.Tasks(cmd.Context(), app)
+			if err != nil {
+				return err
+			}
+			if !all {
+				live := tasks[:0]
+				for _, t := range tasks {
+					if t.State != store.TaskStopped {
+						live = append(live, t)
+					}
+				}
+				tasks = live
+			}
+			return printJSONOr(cmd, g, tasks, func() { printTasks(cmd.OutOrStdout(), tasks) })
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "include stopped tasks")
+	return cmd
+}
+
+func printTasks(w io.Writer, tasks []store.Task) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tAPP\tREVISION\tSET\tSTATE\tADDRESS")
+	for _, t := range tasks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.App, t.Revision, orDash(t.TaskSet), t.State, orDash(t.Address))
+	}
+	tw.Flush()
+}
+
+func newLogsCmd(g *globalFlags) *cobra.Command {
+	var follow bool
+	var tail int
+	cmd := &cobra.Command{
+		Use:   "logs <task>",
+		Short: "Print a task's output (stdout and stderr)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			rc, err := c.TaskLogs(cmd.Context(), args[0], tail, follow)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.Copy(cmd.OutOrStdout(), rc)
+			if cmd.Context().Err() != nil {
+				return nil // interrupted while following
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
+	cmd.Flags().IntVarP(&tail, "tail", "n", -1, "only the last N lines (default: all)")
+	return cmd
+}
