@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,16 @@ func parseEnv(pairs []string) (map[string]string, error) {
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// quietExit returns err, and when it is an exitError keeps cobra from
+// printing it: the command has said what happened.
+func quietExit(cmd *cobra.Command, err error) error {
+	var e exitError
+	if errors.As(err, &e) {
+		cmd.SilenceErrors = true
+	}
+	return err
+}
 
 // Exit codes of `deploy --wait`: 0 only when the deployment Succeeded.
 const (
@@ -118,7 +129,7 @@ Exit codes: 0 Succeeded, 1 Failed (or an error), 2 RolledBack, 3 Stopped.`,
 				return printJSONOr(cmd, g, d, func() { fmt.Fprintf(cmd.OutOrStdout(), "started deployment %s\n", d.ID) })
 			}
 			if g.json {
-				return followJSON(ctx, c, d.ID, cmd.OutOrStdout())
+				return quietExit(cmd, followJSON(ctx, c, d.ID, cmd.OutOrStdout()))
 			}
 			desired := 0
 			if a, err := c.App(ctx, d.App); err == nil {
@@ -128,7 +139,7 @@ Exit codes: 0 Succeeded, 1 Failed (or an error), 2 RolledBack, 3 Stopped.`,
 			if err := followProgress(ctx, c, d.ID, p); err != nil {
 				return err
 			}
-			return deploymentExit(p.final)
+			return quietExit(cmd, deploymentExit(p.final))
 		},
 	}
 	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable of the service for this revision (KEY=VALUE), repeatable")
