@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/auth"
@@ -75,6 +76,9 @@ type Handler struct {
 	authn    *auth.Authenticator
 	mux      *http.ServeMux
 	routes   []route
+
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
 }
 
 // route is one pattern of the mux and the role it needs.
@@ -97,6 +101,7 @@ func New(opts Options) *Handler {
 		log:      log,
 		authn:    auth.NewAuthenticator(opts.Store, log),
 		mux:      http.NewServeMux(),
+		closing:  make(chan struct{}),
 	}
 	d := opts.Deployer
 	h.routes = []route{
@@ -123,6 +128,13 @@ func New(opts Options) *Handler {
 		problem(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
 	return h
+}
+
+// CloseStreams ends the event streams and followed logs being served,
+// so that http.Server.Shutdown does not wait for clients that never
+// hang up. Register it with RegisterOnShutdown.
+func (h *Handler) CloseStreams() {
+	h.closeOnce.Do(func() { close(h.closing) })
 }
 
 // Local serves the API to callers on the unix socket, as admin.
@@ -417,6 +429,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-h.closing:
 			return
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")

@@ -206,3 +206,30 @@ func TestFollowStreamsEventsOfOneDeployment(t *testing.T) {
 		t.Errorf("events %v, want %v", types, want)
 	}
 }
+
+func TestShutdownEndsEventStreams(t *testing.T) {
+	a := serveBoth(t, &scriptedDeployer{})
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.h.Local()}
+	srv.RegisterOnShutdown(a.h.CloseStreams)
+	go srv.Serve(ln)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := NewClient(sock)
+	resp, err := c.request(ctx, http.MethodGet, "/api/v1/events", nil, "text/event-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a stream open: %v", err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
+	}
+}

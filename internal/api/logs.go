@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -38,7 +39,16 @@ func (h *Handler) taskLogs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	rc, err := h.logs.Logs(r.Context(), id, opts)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rc, err := h.logs.Logs(ctx, id, opts)
 	if errors.Is(err, runtime.ErrNotFound) {
 		problem(w, http.StatusNotFound, "task "+id+" has no logs on this host: "+err.Error())
 		return

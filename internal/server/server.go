@@ -33,6 +33,7 @@ import (
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/deploy"
+	"github.com/cutover/cutover/internal/pipeline"
 	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/runtime/process"
@@ -63,6 +64,8 @@ type Server struct {
 	proxy      *proxy.Proxy
 	driver     *process.Driver
 	controller *deploy.Controller
+	pipeline   *pipeline.Pipeline // see pipeline.go
+	pipeDone   chan struct{}      // closed when the pipeline's Run returns
 
 	apiSrv     *http.Server
 	apiTCPSrv  *http.Server
@@ -103,6 +106,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.controller = deploy.New(deploy.Options{
 		Store: st, Driver: driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
 	})
+	s.pipeline = s.newPipeline()
+	s.pipeDone = make(chan struct{})
 
 	if err := s.listenAPI(ctx, opts.API); err != nil {
 		s.closeParts()
@@ -119,6 +124,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	go func() {
 		s.runErr = s.controller.Run(runCtx)
 		close(s.runDone)
+	}()
+	go func() {
+		if err := s.pipeline.Run(runCtx); err != nil {
+			log.Error("pipeline stopped", "err", err)
+		}
+		close(s.pipeDone)
 	}()
 	return s, nil
 }
@@ -281,7 +292,7 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
-		s.apiTCPSrv = &http.Server{Handler: h.Remote(), ReadHeaderTimeout: 10 * time.Second}
+		s.apiTCPSrv = &http.Server{Handler: s.withPipeline(h.Remote()), ReadHeaderTimeout: 10 * time.Second}
 		go s.apiTCPSrv.Serve(tln)
 	}
 	return nil
@@ -355,6 +366,7 @@ func (s *Server) stopControl(ctx context.Context) error {
 	if s.cancelRun != nil {
 		s.cancelRun()
 		<-s.runDone
+		<-s.pipeDone
 		s.cancelRun = nil
 	}
 	return errors.Join(errs...)
