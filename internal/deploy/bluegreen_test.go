@@ -10,6 +10,7 @@ import (
 )
 
 func TestBlueGreenLinearUnderLoad(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	v1 := e.appConfig("v1")
 	e.setup(v1)

@@ -151,6 +151,12 @@ func (c *Controller) PutApp(ctx context.Context, app config.App) error {
 	if err != nil {
 		return fmt.Errorf("putting app %s: encoding its configuration: %w", app.Name, err)
 	}
+	if app.Listeners.Production == "" {
+		return fmt.Errorf("putting app %s: it has no production listener", app.Name)
+	}
+	if app.Listeners.Production == app.Listeners.Test {
+		return fmt.Errorf("putting app %s: the production and test listeners are both %s; give the test listener its own address", app.Name, app.Listeners.Test)
+	}
 	if err := c.checkListeners(app); err != nil {
 		return fmt.Errorf("putting app %s: %w", app.Name, err)
 	}

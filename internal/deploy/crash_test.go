@@ -14,6 +14,7 @@ import (
 // new one with a new proxy and driver on the same store and state: it
 // serves at once and finishes the deployment.
 func TestResumeAfterCrashMidCanary(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 
@@ -51,5 +52,57 @@ func TestResumeAfterCrashMidCanary(t *testing.T) {
 	defer l.mu.Unlock()
 	if l.versions["v1"] == 0 || l.versions["v2"] == 0 {
 		t.Errorf("versions served after the restart: %v; want both (canary, then all v2)", l.versions)
+	}
+}
+
+// TestResumeAfterCrashAtEachStep kills the controller while a deployment
+// is at a step and checks that a new controller finishes it, serving
+// production without failures from its start.
+func TestResumeAfterCrashAtEachStep(t *testing.T) {
+	for _, step := range []string{store.LifecycleInstall, stepReadyWait, store.LifecycleTerminationWait, store.LifecycleRollback} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.setup(e.appConfig("v1"))
+			cfg := e.appConfig("v2")
+			cfg.Deploy.ReadyWait.Wait = 2 * time.Second
+			cfg.Deploy.TerminationWait = 2 * time.Second
+			want, version := store.DeploymentSucceeded, "v2"
+			if step == store.LifecycleRollback {
+				cfg.Deploy.Hooks = map[string][]config.Hook{
+					store.LifecycleAfterAllowTraffic: {{Command: []string{"/bin/sh", "-c", "exit 1"}, Timeout: 5 * time.Second}},
+				}
+				cfg.Deploy.DeregistrationDelay = 3 * time.Second
+				want, version = store.DeploymentRolledBack, "v1"
+			}
+			d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, step, func() bool {
+				d, err := e.store.GetDeployment(t.Context(), d.ID)
+				return err == nil && d.Step == step
+			})
+			e.kill()
+
+			e.startController()
+			l := startLoad(t, e.prodAddr)
+			d = e.wait(d.ID)
+			time.Sleep(300 * time.Millisecond)
+			l.checkNoFailures(t)
+			if d.Status != want {
+				t.Fatalf("resumed deployment ended %s (%s); want %s", d.Status, d.Error, want)
+			}
+			if got := versionsNow(t, e.prodAddr, 10); got[version] != 10 {
+				t.Errorf("production answers %v, want %s only", got, version)
+			}
+			wantRev := d.ToRevision
+			if want == store.DeploymentRolledBack {
+				wantRev = d.FromRevision
+			}
+			if got := e.liveTasks("web"); len(got) != 1 || got[wantRev] != 2 {
+				t.Errorf("live tasks by revision: %v; want 2 of %s only", got, wantRev)
+			}
+		})
 	}
 }

@@ -212,6 +212,9 @@ func (c *Controller) resumeRun(ctx context.Context, a *appState, d store.Deploym
 			return nil, err
 		}
 	}
+	if r.from != nil && d.Step == stepTerminateOriginal {
+		r.from.desired = 0 // the original was being terminated; do not restart it
+	}
 	if s := a.set(d.ToRevision); s != nil {
 		r.to = s
 		s.desired = len(s.tasks)
@@ -238,6 +241,8 @@ func (c *Controller) resumeRun(ctx context.Context, a *appState, d store.Deploym
 		}
 	}
 	a.run = r
+	c.log.Info("resuming deployment", "deployment", d.ID, "step", d.Step)
+	c.event(ctx, "deployment.resumed", a.name, d.ID, map[string]string{"step": d.Step})
 	return r, nil
 }
 

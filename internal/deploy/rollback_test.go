@@ -33,6 +33,7 @@ func (e *env) productionShifts(d store.Deployment) []int {
 }
 
 func TestFailingHealthCheckRollsBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 	l := startLoad(t, e.prodAddr)
@@ -59,6 +60,7 @@ func TestFailingHealthCheckRollsBack(t *testing.T) {
 }
 
 func TestErrorRateAlarmRollsBackCanary(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 	l := startLoad(t, e.prodAddr)
@@ -85,6 +87,7 @@ func TestErrorRateAlarmRollsBackCanary(t *testing.T) {
 }
 
 func TestFailingTestTrafficHookRollsBackBeforeProductionMoves(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 	l := startLoad(t, e.prodAddr)
@@ -123,6 +126,7 @@ func TestFailingTestTrafficHookRollsBackBeforeProductionMoves(t *testing.T) {
 }
 
 func TestHTTPHookAndHookTimeout(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 
@@ -160,6 +164,7 @@ func TestHTTPHookAndHookTimeout(t *testing.T) {
 }
 
 func TestManualReadyWaitAndRefusedSecondDeploy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 	atStep := func(id, step string) func() bool {
@@ -201,5 +206,88 @@ func TestManualReadyWaitAndRefusedSecondDeploy(t *testing.T) {
 	}
 	if got := e.liveTasks("web"); len(got) != 1 || got[d.ToRevision] != 2 {
 		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.ToRevision)
+	}
+}
+
+func TestBeforeInstallFailureCannotRollBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Hooks = map[string][]config.Hook{
+		store.LifecycleBeforeInstall: {{Command: []string{"/bin/sh", "-c", "exit 1"}, Timeout: 5 * time.Second}},
+	}
+	d := e.deploy(cfg)
+	if d.Status != store.DeploymentFailed || !strings.Contains(d.Error, "BeforeInstall") {
+		t.Fatalf("deployment ended %s (%s); want Failed at BeforeInstall", d.Status, d.Error)
+	}
+	events, err := e.store.ListLifecycleEvents(t.Context(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if ev.Name == store.LifecycleRollback || (ev.Name != store.LifecycleBeforeInstall && ev.Status != store.LifecycleSkipped) {
+			t.Errorf("event %s is %s; after a failed BeforeInstall nothing else runs", ev.Name, ev.Status)
+		}
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.FromRevision] != 2 {
+		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.FromRevision)
+	}
+}
+
+// TestStopAndRollbackAreInstant stops one deployment during its canary
+// and rolls another back during its termination wait, under load.
+func TestStopAndRollbackAreInstant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	l := startLoad(t, e.prodAddr)
+	atStep := func(id, step string) func() bool {
+		return func() bool {
+			d, err := e.store.GetDeployment(t.Context(), id)
+			return err == nil && d.Step == step
+		}
+	}
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Traffic = config.Traffic{Type: config.TrafficCanary, Percent: 50, Interval: time.Minute}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the canary", atStep(d.ID, store.LifecycleAllowTraffic))
+	if err := e.ctrl.Stop(t.Context(), d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d = e.wait(d.ID); d.Status != store.DeploymentStopped {
+		t.Fatalf("stopped deployment ended %s (%s)", d.Status, d.Error)
+	}
+	if err := e.ctrl.Stop(t.Context(), d.ID); !errors.Is(err, ErrNotActive) {
+		t.Errorf("stopping an ended deployment: %v; want ErrNotActive", err)
+	}
+
+	cfg = e.appConfig("v3")
+	cfg.Deploy.TerminationWait = time.Minute
+	d, err = e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the termination wait", atStep(d.ID, store.LifecycleTerminationWait))
+	if got := versionsNow(t, e.prodAddr, 5); got["v3"] != 5 {
+		t.Errorf("during the termination wait production answers %v, want v3 only", got)
+	}
+	if err := e.ctrl.Rollback(t.Context(), d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d = e.wait(d.ID); d.Status != store.DeploymentRolledBack {
+		t.Fatalf("rolled back deployment ended %s (%s)", d.Status, d.Error)
+	}
+	l.checkNoFailures(t)
+	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
+		t.Errorf("production answers %v, want v1 only", got)
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.FromRevision] != 2 {
+		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.FromRevision)
 	}
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRollingUpdateUnderLoad(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rolling := func(version string) config.App {
 		cfg := e.appConfig(version)
@@ -74,6 +75,7 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 }
 
 func TestRollingCircuitBreakerRollsBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rolling := func(version string) config.App {
 		cfg := e.appConfig(version)

@@ -286,8 +286,10 @@ func (c *Controller) updateRecord(ctx context.Context, r *run, fn func(*runRecor
 	if err != nil {
 		return fmt.Errorf("deployment %s: %w", r.d.ID, err)
 	}
+	// Only the mutable fields: Blue and Green never change and are read
+	// without the lock.
 	c.mu.Lock()
-	r.rec = rec
+	r.rec.Abort, r.rec.ReadyContinued, r.rec.TerminationSkipped = rec.Abort, rec.ReadyContinued, rec.TerminationSkipped
 	c.mu.Unlock()
 	return nil
 }

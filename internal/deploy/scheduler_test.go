@@ -22,6 +22,7 @@ func (e *env) healthyTargets() int {
 }
 
 func TestSchedulerReplacesKilledTask(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.setup(e.appConfig("v1"))
 	l := startLoad(t, e.prodAddr)
