@@ -50,11 +50,16 @@ type progress struct {
 // is a terminal, without colour when NO_COLOR is set or TERM is dumb.
 func newProgress(w io.Writer, desired int) *progress {
 	p := &progress{w: w, desired: desired}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.live = os.Getenv("TERM") != "dumb"
-		p.colour = p.live && os.Getenv("NO_COLOR") == ""
-	}
+	f, ok := w.(*os.File)
+	p.live, p.colour = display(ok && term.IsTerminal(int(f.Fd())), os.Getenv)
 	return p
+}
+
+// display decides between a live line and plain lines, and on colour
+// (https://no-color.org).
+func display(terminal bool, getenv func(string) string) (live, colour bool) {
+	live = terminal && getenv("TERM") != "dumb"
+	return live, live && getenv("NO_COLOR") == ""
 }
 
 // event takes one event and reports whether the deployment goes on.
