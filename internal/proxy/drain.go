@@ -61,6 +61,7 @@ func (g *targetGroup) finishDrain(t *target, why string) {
 		return
 	}
 	delete(g.targets, t.addr)
+	t.conns.close()
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}

@@ -156,16 +156,26 @@ func (rt *retryTransport) try(x *exchange, req *http.Request) (*http.Response, e
 // target: when it never reached the first one (a dial error, no body byte
 // read), or when it is idempotent and has no body.
 func canRetry(req *http.Request, err error, bodyRead int64) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" && bodyRead == 0 {
+	if isDialError(err) && bodyRead == 0 {
 		return true
 	}
 	if req.Body != nil {
 		return false
 	}
-	switch req.Method {
+	return retryableMethod(req.Method) && !isUpgrade(req)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// retryableMethod reports whether a bodiless request with this method may
+// be sent twice.
+func retryableMethod(method string) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
-		return !isUpgrade(req)
+		return true
 	}
 	return false
 }

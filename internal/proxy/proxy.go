@@ -19,6 +19,10 @@ import (
 type Options struct {
 	Logger  *slog.Logger      // nil: discard
 	Metrics *metrics.Registry // nil: a new one
+	// DisableFastPath forwards every request with httputil.ReverseProxy.
+	// By default, bodiless HTTP/1.x requests take a faster HTTP/1.1 path
+	// with the same behaviour (see fastForwarder).
+	DisableFastPath bool
 }
 
 // States a target can be in, as Targets reports them (ALB's names). ALB's
@@ -46,7 +50,8 @@ type TargetState struct {
 type Proxy struct {
 	log     *slog.Logger
 	metrics *metrics.Registry
-	fwd     *reverseProxyForwarder
+	rp      *reverseProxyForwarder
+	fwd     Forwarder // rp, or the fast path in front of it
 	ids     *requestIDs
 	wg      sync.WaitGroup // background work: retiring listeners, closing checkers
 
@@ -72,10 +77,16 @@ func New(opts Options) *Proxy {
 	if m == nil {
 		m = metrics.NewRegistry()
 	}
+	rp := newReverseProxyForwarder(log)
+	var fwd Forwarder = rp
+	if !opts.DisableFastPath {
+		fwd = newFastForwarder(rp)
+	}
 	p := &Proxy{
 		log:       log,
 		metrics:   m,
-		fwd:       newReverseProxyForwarder(log),
+		rp:        rp,
+		fwd:       fwd,
 		ids:       newRequestIDs(),
 		listeners: make(map[string]*listener),
 		groups:    make(map[string]*targetGroup),
@@ -317,7 +328,7 @@ func (p *Proxy) Close(ctx context.Context) error {
 		g.close()
 	}
 	p.wg.Wait()
-	p.fwd.transport.CloseIdleConnections()
+	p.rp.transport.CloseIdleConnections()
 	var err error
 	for e := range errs {
 		err = errors.Join(err, e)
@@ -338,6 +349,7 @@ func (g *targetGroup) close() {
 			t.drainTimer.Stop()
 		}
 		t.cutNow(errProxyClosed)
+		t.conns.close()
 		close(t.drained)
 	}
 	clear(g.targets)

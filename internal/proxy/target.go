@@ -30,6 +30,8 @@ type target struct {
 	cutNow  context.CancelCauseFunc
 	drained chan struct{} // closed when a drain is complete
 
+	conns connPool // the fast path's keep-alive connections to addr
+
 	// Guarded by targetGroup.mu.
 	reason     string
 	drainTimer *time.Timer
