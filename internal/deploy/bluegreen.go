@@ -210,6 +210,7 @@ func (c *Controller) readyWait(ctx context.Context, r *run, started time.Time) (
 	if rw.Wait <= 0 {
 		return store.LifecycleSkipped, "no ready wait", nil
 	}
+	drain(r.continued) // a Continue for this step is also in the record
 	c.mu.Lock()
 	continued := r.rec.ReadyContinued
 	c.mu.Unlock()
@@ -292,6 +293,7 @@ func (c *Controller) shift(ctx context.Context, r *run, listener string, percent
 // terminationWait keeps the original task set running, so a rollback is
 // instant, for the configured time or until Continue.
 func (c *Controller) terminationWait(ctx context.Context, r *run, started time.Time) (string, string, error) {
+	drain(r.continued) // a Continue for this step is also in the record
 	c.mu.Lock()
 	skipped := r.rec.TerminationSkipped
 	c.mu.Unlock()
@@ -437,4 +439,12 @@ func (c *Controller) openEvent(ctx context.Context, r *run, name string) (store.
 		}
 	}
 	return c.store.StartLifecycleEvent(ctx, r.d.ID, name)
+}
+
+// drain empties a signal channel: a signal left from an earlier step.
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cutover/cutover/internal/health"
 	"github.com/cutover/cutover/internal/proxy"
 )
 
@@ -95,11 +94,4 @@ func deregistrationDelay(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-// healthWait bounds how long a stop waits for a target to drain: its
-// deregistration delay plus a margin for the proxy to notice.
-func healthWait(h health.Config) time.Duration {
-	h = h.WithDefaults()
-	return h.Interval * time.Duration(h.HealthyThreshold+h.UnhealthyThreshold)
 }
