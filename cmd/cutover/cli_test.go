@@ -237,6 +237,10 @@ func TestCLIAgainstARealServer(t *testing.T) {
 	if err != nil || !strings.Contains(out, "starting version 2") {
 		t.Errorf("logs %s: %v\n%s", task, err, out)
 	}
+	out, err = cutover(t, "logs", task, "--json")
+	if err != nil || !strings.Contains(out, `{"task":"`+task+`","line":"starting version 2"}`) {
+		t.Errorf("logs %s --json: %v\n%s", task, err, out)
+	}
 
 	// A deploy token deploys; a failing hook rolls the deployment back
 	// and the exit code says so.

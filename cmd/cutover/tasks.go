@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -71,7 +73,11 @@ func newLogsCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer rc.Close()
-			_, err = io.Copy(cmd.OutOrStdout(), rc)
+			if g.json {
+				err = jsonLines(cmd.OutOrStdout(), args[0], rc)
+			} else {
+				_, err = io.Copy(cmd.OutOrStdout(), rc)
+			}
 			if cmd.Context().Err() != nil {
 				return nil // interrupted while following
 			}
@@ -81,4 +87,20 @@ func newLogsCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
 	cmd.Flags().IntVarP(&tail, "tail", "n", -1, "only the last N lines (default: all)")
 	return cmd
+}
+
+// jsonLines prints each line of r as {"task": ..., "line": ...}.
+func jsonLines(w io.Writer, task string, r io.Reader) error {
+	enc := json.NewEncoder(w)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if err := enc.Encode(struct {
+			Task string `json:"task"`
+			Line string `json:"line"`
+		}{task, sc.Text()}); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
