@@ -134,7 +134,9 @@ func (p *progress) deployment(typ string, d store.Deployment) {
 
 func (p *progress) lifecycle(le store.LifecycleEvent) {
 	switch le.Status {
-	case store.LifecycleInProgress, store.LifecyclePending:
+	case store.LifecyclePending:
+		return // planned, not started
+	case store.LifecycleInProgress:
 		p.step = le.Name
 		p.redraw()
 		return
