@@ -29,6 +29,7 @@ func progressEvents(t *testing.T) []store.Event {
 	done.Error = "alarm error_rate"
 	return []store.Event{
 		ev(store.EventDeploymentCreated, store.DeploymentChange{Deployment: d}),
+		ev(store.EventDeploymentLifecycle, store.LifecycleEvent{Name: "TerminateOriginal", Status: store.LifecyclePending}),
 		ev(store.EventDeploymentLifecycle, store.LifecycleEvent{Name: "Install", Status: store.LifecycleInProgress, StartedAt: t0}),
 		ev(store.EventTaskCreated, store.TaskChange{Task: store.Task{ID: "t1", Revision: "hello-r2", State: store.TaskPending}}),
 		ev(store.EventTaskState, store.TaskChange{Task: store.Task{ID: "t1", Revision: "hello-r2", State: store.TaskHealthy}}),
@@ -84,6 +85,9 @@ func TestProgressLive(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("live output lacks %q:\n%q", want, s)
 		}
+	}
+	if strings.Contains(s, "TerminateOriginal") {
+		t.Errorf("a planned (Pending) step was shown as running:\n%q", s)
 	}
 	if !strings.HasSuffix(s, "\n") {
 		t.Errorf("the output does not end with the final line: %q", s[max(0, len(s)-40):])
