@@ -18,6 +18,7 @@ import (
 
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/server"
+	"github.com/cutover/cutover/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -257,9 +258,13 @@ func TestCLIAgainstARealServer(t *testing.T) {
 		t.Errorf("a rolled back deploy exited %d (%v), want %d", code, err, exitRolledBack)
 	}
 	golden(t, "deploy-rollback", out)
-	evs, err := api.NewClient(srv.SocketPath()).Deployment(context.Background(), "hello-d3")
-	if err != nil || evs.Status != "RolledBack" {
-		t.Fatalf("hello-d3: %+v, %v", evs, err)
+	d3, err := api.NewClient(srv.SocketPath()).Deployment(context.Background(), "hello-d3")
+	if err != nil || d3.Status != "RolledBack" {
+		t.Fatalf("hello-d3: %+v, %v", d3, err)
+	}
+	created, err := srv.Store().Events(context.Background(), store.EventFilter{Deployment: "hello-d3", Types: []string{store.EventDeploymentCreated}})
+	if err != nil || len(created) != 1 || created[0].Actor != "token:deployer" {
+		t.Errorf("hello-d3's deployment.created: %+v, %v; want it made by token:deployer", created, err)
 	}
 
 	// The read token may not deploy, roll back or list tokens.
