@@ -61,7 +61,8 @@ func (c *Controller) reconcile(ctx context.Context, a *appState) {
 			}
 		}
 		if excess := n.good - s.desired; excess > 0 {
-			stop = append(stop, stopCandidates(s)[:min(excess, len(stopCandidates(s)))]...)
+			candidates := stopCandidates(s)
+			stop = append(stop, candidates[:min(excess, len(candidates))]...)
 		}
 		for _, t := range stop {
 			t.stopping = true

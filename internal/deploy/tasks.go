@@ -62,11 +62,7 @@ func (c *Controller) startTask(ctx context.Context, a *appState, s *taskSet, t *
 	}
 	c.mu.Lock()
 	t.addr, t.state = rt.Address, store.TaskRunning
-	stopping := t.stopping
 	c.mu.Unlock()
-	if stopping {
-		return
-	}
 	if err := c.applyProxy(ctx); err != nil {
 		c.log.Error("registering task", "task", t.id, "err", err)
 	}
