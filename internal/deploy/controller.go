@@ -98,7 +98,7 @@ func (c *Controller) Started() <-chan struct{} { return c.started }
 // the schedulers and deployments until ctx ends. The proxy is configured
 // from the store before anything else, so production serves again at
 // once. When ctx ends Run returns after its goroutines; it stops no task
-// (tasks outlive cutover).
+// (tasks outlive cutover). Run a Controller once.
 func (c *Controller) Run(ctx context.Context) error {
 	res, err := c.resume(ctx)
 	if err != nil {
@@ -128,6 +128,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
+// waitStarted waits until Run has resumed, or ctx ends.
+func (c *Controller) waitStarted(ctx context.Context) error {
+	select {
+	case <-c.started:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the controller to start: %w", ctx.Err())
+	}
+}
+
 // goLocked starts fn under Run's context. Called with c.mu held.
 func (c *Controller) goLocked(fn func(ctx context.Context)) {
 	ctx := c.ctx
@@ -137,8 +147,12 @@ func (c *Controller) goLocked(fn func(ctx context.Context)) {
 // PutApp registers an app or updates its configuration. It starts no
 // deployment: a new configuration reaches running tasks with the next
 // deployment; listeners, the health check, the deregistration delay and
-// the task count apply at once.
+// the task count apply at once. Like Deploy, it first waits until Run has
+// resumed (or ctx ends).
 func (c *Controller) PutApp(ctx context.Context, app config.App) error {
+	if err := c.waitStarted(ctx); err != nil {
+		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	}
 	if app.Name == "" {
 		return errors.New("putting app: the app has no name")
 	}
@@ -176,9 +190,7 @@ func (c *Controller) PutApp(ctx context.Context, app config.App) error {
 	if a == nil {
 		a = &appState{name: app.Name, color: colorBlue, test: colorBlue, prod: map[string]int{colorBlue: 100}}
 		c.apps[app.Name] = a
-		if c.ctx != nil {
-			c.startScheduler(a)
-		}
+		c.startScheduler(a)
 	}
 	a.cfg = app
 	if a.run == nil {

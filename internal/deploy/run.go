@@ -63,11 +63,15 @@ var ErrNotActive = errors.New("deployment is not active")
 
 // Deploy creates a revision from spec and deploys it with the app's
 // strategy. It returns once the deployment is recorded; Wait follows it.
-// It refuses while another deployment of the app is active.
+// It refuses while another deployment of the app is active. It first
+// waits until Run has resumed (or ctx ends).
 func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) (store.Deployment, error) {
+	if err := c.waitStarted(ctx); err != nil {
+		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	}
 	c.mu.Lock()
 	a := c.apps[app]
-	running := c.ctx != nil
+	stopped := c.ctx.Err() != nil
 	var cfg config.App
 	var current, blue string
 	if a != nil {
@@ -75,10 +79,10 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 	}
 	c.mu.Unlock()
 	switch {
+	case stopped:
+		return store.Deployment{}, fmt.Errorf("deploying %s: the controller has stopped", app)
 	case a == nil:
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w: no such app; register it first", app, store.ErrNotFound)
-	case !running:
-		return store.Deployment{}, fmt.Errorf("deploying %s: the controller is not running", app)
 	}
 	if err := c.refuseActive(ctx, app); err != nil {
 		return store.Deployment{}, err
