@@ -76,7 +76,7 @@ func (c *Controller) runSteps(ctx context.Context, r *run, steps []step) error {
 			continue
 		case seen && ev.Status == store.LifecycleFailed:
 			// Failed but not yet aborted when cutover died.
-			return c.setAbort(ctx, r, c.failure(r, st.name, ev.Message))
+			return c.setAbort(ctx, r, c.failure(r, st.name, st.name+" failed: "+ev.Message))
 		case seen && ev.Status == store.LifecycleInProgress:
 			c.log.Info("resuming lifecycle event", "deployment", r.d.ID, "event", st.name)
 		default:

@@ -61,6 +61,7 @@ func (c *Controller) runHook(ctx context.Context, r *run, event string, h config
 	if timeout <= 0 {
 		timeout = config.DefaultHookTimeout
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := HookPayload{
@@ -77,7 +78,10 @@ func (c *Controller) runHook(ctx context.Context, r *run, event string, h config
 	} else {
 		err = execHook(ctx, r.cfg.Dir, h.Command, p, logw)
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	switch {
+	case parent.Err() != nil:
+		err = fmt.Errorf("ended: %w", parent.Err()) // deadline, stop or rollback of the deployment
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		err = fmt.Errorf("timed out after %s", timeout)
 	}
 	result := "Succeeded"

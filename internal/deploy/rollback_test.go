@@ -291,3 +291,22 @@ func TestStopAndRollbackAreInstant(t *testing.T) {
 		t.Errorf("live tasks by revision: %v; want 2 of %s only", got, d.FromRevision)
 	}
 }
+
+func TestProgressDeadlineFailsAHungStep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+
+	cfg := e.appConfig("v2")
+	cfg.Deploy.ProgressDeadline = 5 * time.Second
+	cfg.Deploy.Hooks = map[string][]config.Hook{
+		store.LifecycleAfterInstall: {{Command: []string{"/bin/sh", "-c", "sleep 60"}, Timeout: time.Minute}},
+	}
+	d := e.deploy(cfg)
+	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "progress deadline of 5s exceeded") {
+		t.Fatalf("deployment ended %s (%s); want RolledBack at the progress deadline", d.Status, d.Error)
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
+		t.Errorf("production answers %v, want v1 only", got)
+	}
+}
