@@ -106,6 +106,7 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	if err != nil {
 		return fmt.Errorf("starting the build: %w", err)
 	}
+	x.log.printf("Build phase durations: %s", phaseDurations(res))
 	w.setVars("BuildVariables", res.Exported)
 	p.update(context.WithoutCancel(ctx), x.id, func(e *store.Execution) { e.Variables = w.variables() })
 	if !res.Succeeded {
@@ -116,6 +117,19 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	}
 	w.stageMessage = fmt.Sprintf("build SUCCEEDED in %s, %d artifacts", res.Duration.Round(1e6), len(res.Artifacts))
 	return nil
+}
+
+// phaseDurations lists how long each phase that ran took, as
+// "BUILD=1.234s", for the log and for bench/commit-to-live.sh.
+func phaseDurations(res build.Result) string {
+	var parts []string
+	for _, ph := range res.Phases {
+		if ph.Status == build.StatusSkipped || ph.Started.IsZero() {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s=%.3fs", ph.Name, ph.Ended.Sub(ph.Started).Seconds()))
+	}
+	return strings.Join(parts, " ")
 }
 
 // failedPhase describes the phase that failed a build.
