@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/moby/moby/client"
+
+	"github.com/cutover/cutover/internal/auth"
+	"github.com/cutover/cutover/internal/pipeline"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// The pipeline's part of the daemon (package pipeline): the built-in git
+// remote and the webhook endpoint are served on the API's TCP listener,
+// at /git/<app>.git and /hooks/<app>, with their own authentication (the
+// app's pipeline secret, or an API token with the deploy role as the
+// password of a push).
+
+// newPipeline makes the pipeline on the server's store and controller.
+func (s *Server) newPipeline() *pipeline.Pipeline {
+	authn := auth.NewAuthenticator(s.store, s.log)
+	opts := pipeline.Options{
+		Store:    s.store,
+		Deployer: s.controller,
+		DataDir:  s.dataDir,
+		Logger:   s.log,
+		CheckPushToken: func(ctx context.Context, token string) bool {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+			if err != nil {
+				return false
+			}
+			r.Header.Set("Authorization", "Bearer "+token)
+			p, err := authn.Authenticate(r)
+			return err == nil && p.Allows(store.RoleDeploy)
+		},
+	}
+	if cli, err := client.New(client.FromEnv); err == nil {
+		opts.Images = pipeline.DockerImages{Client: cli}
+	}
+	return pipeline.New(opts)
+}
+
+// Pipeline returns the pipeline.
+func (s *Server) Pipeline() *pipeline.Pipeline { return s.pipeline }
+
+// withPipeline routes the pipeline's paths to it and the rest to api.
+func (s *Server) withPipeline(api http.Handler) http.Handler {
+	ph := s.pipeline.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/git/") || strings.HasPrefix(r.URL.Path, "/hooks/") {
+			ph.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
