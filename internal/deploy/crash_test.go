@@ -106,3 +106,39 @@ func TestResumeAfterCrashAtEachStep(t *testing.T) {
 		})
 	}
 }
+
+func TestResumeAfterCrashMidRollingUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rolling := func(version string) config.App {
+		cfg := e.appConfig(version)
+		cfg.Service.Count = 3
+		cfg.Deploy.Strategy = config.StrategyRolling
+		cfg.Deploy.Rolling = config.Rolling{MinHealthyPercent: 50, MaxPercent: 100, CircuitBreaker: true}
+		cfg.Deploy.DeregistrationDelay = 2 * time.Second
+		return cfg
+	}
+	e.setup(rolling("v1"))
+	cfg := rolling("v2")
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "a new task", func() bool { return e.liveTasks("web")[d.ToRevision] > 0 })
+	e.kill()
+
+	e.startController()
+	l := startLoad(t, e.prodAddr)
+	d = e.wait(d.ID)
+	time.Sleep(300 * time.Millisecond)
+	l.checkNoFailures(t)
+	if d.Status != store.DeploymentSucceeded {
+		t.Fatalf("resumed rolling update ended %s: %s", d.Status, d.Error)
+	}
+	if got := versionsNow(t, e.prodAddr, 10); got["v2"] != 10 {
+		t.Errorf("production answers %v, want v2 only", got)
+	}
+	if got := e.liveTasks("web"); len(got) != 1 || got[d.ToRevision] != 3 {
+		t.Errorf("live tasks by revision: %v; want 3 of %s only", got, d.ToRevision)
+	}
+}

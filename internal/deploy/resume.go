@@ -212,8 +212,12 @@ func (c *Controller) resumeRun(ctx context.Context, a *appState, d store.Deploym
 			return nil, err
 		}
 	}
-	if r.from != nil && d.Step == stepTerminateOriginal {
+	switch {
+	case r.from == nil:
+	case d.Step == stepTerminateOriginal:
 		r.from.desired = 0 // the original was being terminated; do not restart it
+	case d.Strategy == config.StrategyRolling:
+		r.from.desired = len(r.from.tasks) // the update resumes from what runs
 	}
 	if s := a.set(d.ToRevision); s != nil {
 		r.to = s
