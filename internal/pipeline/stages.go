@@ -46,6 +46,12 @@ func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error
 		for _, warning := range repoCfg.Warnings {
 			x.log.printf("%s: %s", config.AppFile, warning)
 		}
+		// The commit's configuration lives in the workspace: a relative
+		// source (".") would point there from now on. Keep pointing at
+		// the repository the app was registered with.
+		if !isURL(repoCfg.Source.Repo) && !filepath.IsAbs(repoCfg.Source.Repo) {
+			repoCfg.Source.Repo = sourceRepo(cfg)
+		}
 		cfg = *repoCfg
 	} else {
 		x.log.printf("The commit has no %s: deploying with the app's current configuration", config.AppFile)
