@@ -10,18 +10,13 @@ import (
 )
 
 // BenchmarkProxy measures one small GET through the proxy to a loopback
-// backend over keep-alive connections, serially and in parallel.
+// backend over keep-alive connections, serially and in parallel, on the
+// fast path and with httputil.ReverseProxy only.
 func BenchmarkProxy(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from the backend, 45 bytes of payload.\n")
 	}))
 	defer backend.Close()
-	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := p.Apply(b.Context(), oneListener(forward("app", 1), group("app", backend.Listener.Addr().String()))); err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close(b.Context())
-	url := baseURL(p, "web") + "/"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
 	get := func(b *testing.B, url string) {
 		resp, err := client.Get(url)
@@ -35,28 +30,41 @@ func BenchmarkProxy(b *testing.B) {
 		}
 	}
 
-	do := func(b *testing.B) { get(b, url) }
-
 	// direct is the baseline: the same client straight to the backend.
 	b.Run("direct", func(b *testing.B) {
 		for b.Loop() {
 			get(b, backend.URL+"/")
 		}
 	})
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			do(b)
+	for _, path := range []struct {
+		name string
+		opts Options
+	}{
+		{"fast", Options{}},
+		{"reverseproxy", Options{DisableFastPath: true}},
+	} {
+		path.opts.Logger = slog.New(slog.DiscardHandler)
+		p := New(path.opts)
+		if err := p.Apply(b.Context(), oneListener(forward("app", 1), group("app", backend.Listener.Addr().String()))); err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				do(b)
+		defer p.Close(b.Context())
+		url := baseURL(p, "web") + "/"
+		b.Run(path.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				get(b, url)
 			}
 		})
-	})
+		b.Run(path.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, url)
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkApply measures a weight change, what the controller does many

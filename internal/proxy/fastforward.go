@@ -365,7 +365,9 @@ func writeRequest(bw *bufio.Writer, r *http.Request, x *exchange) {
 	if ua := r.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
 		writeField(bw, "User-Agent", ua[0])
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		// As net/http's Transport: many servers expect a length here.
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	connection := r.Header["Connection"]

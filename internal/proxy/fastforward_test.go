@@ -1,0 +1,390 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// rawTarget is a target that answers from a script, byte for byte, to
+// test what real servers rarely send. respond gets the raw request head
+// and the request's number on its connection (from 0); it returns false
+// to close the connection.
+type rawTarget struct {
+	addr  string
+	conns atomic.Int64 // connections accepted
+}
+
+func newRawTarget(t *testing.T, respond func(c net.Conn, head string, n int) bool) *rawTarget {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	rt := &rawTarget{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			rt.conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					if !respond(c, head.String(), n) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return rt
+}
+
+// forwarders are the two forwarding paths, which must behave alike.
+var forwarders = []struct {
+	name string
+	opts Options
+}{
+	{"fast", Options{}},
+	{"reverseproxy", Options{DisableFastPath: true}},
+}
+
+func startProxyWith(t *testing.T, opts Options, cfg Config) *Proxy {
+	t.Helper()
+	opts.Logger = testLogger(t)
+	p := New(opts)
+	if err := p.Apply(context.Background(), cfg); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// outcome is what a client sees of one request.
+type outcome struct {
+	status  int
+	header  http.Header
+	body    string
+	bodyErr bool // the response or its body broke off
+	trailer http.Header
+	interim []int
+}
+
+// do sends a bodiless request. broken says the response may break off
+// before its head arrives; do fails the test otherwise.
+func do(t *testing.T, c *http.Client, method, url string, broken bool) outcome {
+	t.Helper()
+	var o outcome
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		o.interim = append(o.interim, code)
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, url, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		if broken {
+			o.bodyErr = true
+			return o
+		}
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	o.status, o.header, o.body, o.bodyErr, o.trailer = resp.StatusCode, resp.Header, string(body), err != nil, resp.Trailer
+	return o
+}
+
+func TestForwardingFraming(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string
+		response string // sent for every request
+		close    bool   // the target closes the connection after it
+		partial  bool   // the target cuts the connection inside the body
+
+		wantStatus  int
+		wantBody    string
+		wantBodyErr bool // the client must see a broken response, not a short one
+		wantHeader  map[string]string
+		wantTrailer map[string]string
+		wantInterim []int
+		wantConns   int64 // connections to the target for two requests
+	}{
+		{
+			name: "content length", method: "GET",
+			response:   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-App: a\r\n\r\nhello",
+			wantStatus: 200, wantBody: "hello", wantHeader: map[string]string{"X-App": "a", "Content-Length": "5"}, wantConns: 1,
+		},
+		{
+			name: "chunked with trailers", method: "GET",
+			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n",
+			wantStatus: 200, wantBody: "hello world", wantTrailer: map[string]string{"X-Sum": "42"}, wantConns: 1,
+		},
+		{
+			name: "204 without body", method: "GET",
+			response:   "HTTP/1.1 204 No Content\r\nX-App: a\r\n\r\n",
+			wantStatus: 204, wantHeader: map[string]string{"X-App": "a"}, wantConns: 1,
+		},
+		{
+			name: "304 with a length but no body", method: "GET",
+			response:   "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nEtag: \"x\"\r\n\r\n",
+			wantStatus: 304, wantHeader: map[string]string{"Etag": `"x"`}, wantConns: 1,
+		},
+		{
+			name: "HEAD with a length but no body", method: "HEAD",
+			response:   "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n",
+			wantStatus: 200, wantHeader: map[string]string{"Content-Length": "11"}, wantConns: 1,
+		},
+		{
+			name: "1xx before the response", method: "GET",
+			response:   "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+			wantStatus: 200, wantBody: "ok", wantInterim: []int{103}, wantConns: 1,
+		},
+		{
+			name: "connection close", method: "GET", close: true,
+			response:   "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+			wantStatus: 200, wantBody: "ok", wantConns: 2,
+		},
+		{
+			name: "body until close", method: "GET", close: true,
+			response:   "HTTP/1.1 200 OK\r\nX-App: a\r\n\r\nuntil the end",
+			wantStatus: 200, wantBody: "until the end", wantConns: 2,
+		},
+		{
+			name: "HTTP/1.0 without keep-alive", method: "GET", close: true,
+			response:   "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+			wantStatus: 200, wantBody: "ok", wantConns: 2,
+		},
+		{
+			name: "hop-by-hop headers stay behind", method: "GET",
+			response:   "HTTP/1.1 200 OK\r\nConnection: X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nX-App: a\r\nContent-Length: 2\r\n\r\nok",
+			wantStatus: 200, wantBody: "ok", wantHeader: map[string]string{"X-App": "a", "X-Private": "", "Keep-Alive": "", "Connection": ""}, wantConns: 1,
+		},
+		{
+			name: "cut inside a sized body", method: "GET", partial: true,
+			response:   "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
+			wantBodyErr: true, wantConns: 2,
+		},
+		{
+			name: "cut inside a chunked body", method: "GET", partial: true,
+			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+			wantBodyErr: true, wantConns: 2,
+		},
+		{
+			name: "malformed chunk", method: "GET", close: true,
+			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+			wantBodyErr: true, wantConns: 2,
+		},
+		{
+			name: "differing lengths", method: "GET", close: true,
+			response:   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+			wantStatus: 502, wantBody: "502 Bad Gateway: target %s failed: bad response\n", wantConns: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, fw := range forwarders {
+				t.Run(fw.name, func(t *testing.T) {
+					target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+						io.WriteString(c, tt.response)
+						return !tt.close && !tt.partial
+					})
+					g := group("app", target.addr)
+					g.Outlier.ConsecutiveFailures = -1
+					p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), g))
+					c := newClient()
+					for i := range 2 {
+						o := do(t, c, tt.method, baseURL(p, "web")+"/", tt.wantBodyErr)
+						wantBody := strings.ReplaceAll(tt.wantBody, "%s", target.addr)
+						if o.bodyErr != tt.wantBodyErr || (!tt.wantBodyErr && (o.status != tt.wantStatus || o.body != wantBody)) {
+							t.Fatalf("request %d: %d %q (body error %v), want %d %q (body error %v)",
+								i, o.status, o.body, o.bodyErr, tt.wantStatus, wantBody, tt.wantBodyErr)
+						}
+						for k, v := range tt.wantHeader {
+							if got := o.header.Get(k); got != v {
+								t.Errorf("header %s: %q, want %q", k, got, v)
+							}
+						}
+						for k, v := range tt.wantTrailer {
+							if got := o.trailer.Get(k); got != v {
+								t.Errorf("trailer %s: %q, want %q", k, got, v)
+							}
+						}
+						if !slices.Equal(o.interim, tt.wantInterim) {
+							t.Errorf("1xx responses %v, want %v", o.interim, tt.wantInterim)
+						}
+					}
+					if n := target.conns.Load(); n != tt.wantConns {
+						t.Errorf("%d connections to the target for two requests, want %d", n, tt.wantConns)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestAmbiguousFramingIsRefused(t *testing.T) {
+	// net/http's Transport lets Transfer-Encoding win; the fast path
+	// refuses the response: a target that sends both is broken or lying.
+	target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+		return false
+	})
+	p := startProxy(t, oneListener(forward("app", 1), group("app", target.addr)))
+	o := do(t, newClient(), "GET", baseURL(p, "web")+"/", false)
+	want := "502 Bad Gateway: target " + target.addr + " failed: bad response\n"
+	if o.status != 502 || o.body != want {
+		t.Errorf("got %d %q, want 502 %q", o.status, o.body, want)
+	}
+}
+
+func TestStaleConnectionIsReplaced(t *testing.T) {
+	t.Run("closed while idle", func(t *testing.T) {
+		// The target answers and then closes the connection, as a server
+		// does when its idle timeout ends. A POST, which is never sent
+		// twice, must not land on the dead connection.
+		for _, fw := range forwarders {
+			t.Run(fw.name, func(t *testing.T) {
+				closed := make(chan struct{}, 10)
+				target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					c.Close()
+					closed <- struct{}{}
+					return false
+				})
+				p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), group("app", target.addr)))
+				c := newClient()
+				for i, method := range []string{"GET", "POST", "GET", "DELETE"} {
+					if o := do(t, c, method, baseURL(p, "web")+"/", false); o.status != 200 || o.body != "ok" {
+						t.Fatalf("request %d (%s) after the target closed its connection: %d %q", i, method, o.status, o.body)
+					}
+					<-closed
+				}
+			})
+		}
+	})
+
+	t.Run("closed on the next request", func(t *testing.T) {
+		// The target reads a second request on a connection and closes it
+		// without an answer. Replayable requests go again on a new
+		// connection; others fail with 502 on both paths.
+		for _, fw := range forwarders {
+			t.Run(fw.name, func(t *testing.T) {
+				target := newRawTarget(t, func(c net.Conn, _ string, n int) bool {
+					if n > 0 {
+						return false
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					return true
+				})
+				g := group("app", target.addr)
+				g.Outlier.ConsecutiveFailures = -1
+				p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), g))
+				c := newClient()
+				url := baseURL(p, "web") + "/"
+				do(t, c, "GET", url, false)
+				if o := do(t, c, "GET", url, false); o.status != 200 || o.body != "ok" {
+					t.Errorf("GET on a connection the target drops: %d %q, want 200 ok", o.status, o.body)
+				}
+				want := "502 Bad Gateway: target " + target.addr + " failed: connection closed\n"
+				if o := do(t, c, "POST", url, false); o.status != 502 || o.body != want {
+					t.Errorf("POST on a connection the target drops: %d %q, want 502 %q", o.status, o.body, want)
+				}
+			})
+		}
+	})
+}
+
+// TestBothPathsSendTheSameRequest compares the request heads a target
+// gets through the fast path and through httputil.ReverseProxy.
+func TestBothPathsSendTheSameRequest(t *testing.T) {
+	heads := make(chan string, 1)
+	target := newRawTarget(t, func(c net.Conn, head string, _ int) bool {
+		heads <- head
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		return true
+	})
+	cfg := oneListener(forward("app", 1), group("app", target.addr))
+	fast := startProxyWith(t, Options{}, cfg)
+	slow := startProxyWith(t, Options{DisableFastPath: true}, cfg)
+	c := newClient()
+
+	requests := []struct {
+		method, path string
+		host         string
+		header       map[string][]string
+	}{
+		{method: "GET", path: "/a/b?x=1&y=%20z"},
+		{method: "GET", path: "/a%2Fb", host: "app.example.com"},
+		{method: "HEAD", path: "/"},
+		{method: "DELETE", path: "/thing/1"},
+		{method: "POST", path: "/empty"},
+		{method: "OPTIONS", path: "/"},
+		{method: "GET", path: "/", header: map[string][]string{
+			"X-Forwarded-For":     {"203.0.113.7", "198.51.100.1"},
+			"X-Forwarded-Host":    {"evil.example"},
+			"X-Forwarded-Proto":   {"https"},
+			"Forwarded":           {"for=1.2.3.4"},
+			"Connection":          {"X-Hop, keep-alive"},
+			"X-Hop":               {"secret"},
+			"Keep-Alive":          {"timeout=5"},
+			"Proxy-Authorization": {"Basic eA=="},
+			"X-Multi":             {"one", "two"},
+			"User-Agent":          {""},
+			"Accept-Encoding":     {"gzip, br"},
+		}},
+	}
+	for _, rq := range requests {
+		var got [2]string
+		for i, p := range []*Proxy{fast, slow} {
+			req, _ := http.NewRequest(rq.method, baseURL(p, "web")+rq.path, nil)
+			if rq.host != "" {
+				req.Host = rq.host
+			}
+			for k, v := range rq.header {
+				req.Header[k] = v
+			}
+			req.Header.Set("X-Request-Id", "fixed-id")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got[i] = normalizeHead(<-heads, p.Addr("web").String())
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s %s: the fast path sends\n%s\nReverseProxy sends\n%s", rq.method, rq.path, got[0], got[1])
+		}
+	}
+}
+
+// normalizeHead sorts the header lines of a request head (their order
+// carries no meaning across names) and hides the proxy's own address.
+func normalizeHead(head, proxyAddr string) string {
+	lines := strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
+	slices.Sort(lines[1:])
+	return strings.ReplaceAll(strings.Join(lines, "\n"), proxyAddr, "PROXY")
+}
