@@ -185,17 +185,17 @@ func TestForwardingFraming(t *testing.T) {
 		},
 		{
 			name: "cut inside a sized body", method: "GET", partial: true,
-			response:   "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
+			response:    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
 			wantBodyErr: true, wantConns: 2,
 		},
 		{
 			name: "cut inside a chunked body", method: "GET", partial: true,
-			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+			response:    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
 			wantBodyErr: true, wantConns: 2,
 		},
 		{
 			name: "malformed chunk", method: "GET", close: true,
-			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+			response:    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
 			wantBodyErr: true, wantConns: 2,
 		},
 		{
