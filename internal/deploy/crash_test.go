@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +143,39 @@ func TestResumeAfterCrashMidRollingUpdate(t *testing.T) {
 	}
 	if got := e.liveTasks("web"); len(got) != 1 || got[d.ToRevision] != 3 {
 		t.Errorf("live tasks by revision: %v; want 3 of %s only", got, d.ToRevision)
+	}
+}
+
+// TestHookRunsAgainAfterCrash kills the controller while a hook runs: the
+// new controller runs the hook again and finishes the deployment.
+func TestHookRunsAgainAfterCrash(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	runs := filepath.Join(e.dir, "hook-runs")
+	cfg := e.appConfig("v2")
+	cfg.Deploy.Hooks = map[string][]config.Hook{
+		store.LifecycleAfterInstall: {{Command: []string{"/bin/sh", "-c", "echo run >> " + runs + "; sleep 2"}, Timeout: time.Minute}},
+	}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the hook", func() bool {
+		_, err := os.Stat(runs)
+		return err == nil
+	})
+	e.kill()
+
+	e.startController()
+	if d = e.wait(d.ID); d.Status != store.DeploymentSucceeded {
+		t.Fatalf("resumed deployment ended %s: %s", d.Status, d.Error)
+	}
+	data, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "run"); n != 2 {
+		t.Errorf("the hook ran %d times; want 2 (once before the crash, once after)", n)
 	}
 }

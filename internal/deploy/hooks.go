@@ -109,7 +109,9 @@ func execHook(ctx context.Context, dir string, command []string, p HookPayload, 
 		"CUTOVER_PRODUCTION_URL="+p.ProductionURL,
 	)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, killed as a whole at the timeout; and it dies
+	// with cutover, which runs it again when it resumes the deployment.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Run(); err != nil {

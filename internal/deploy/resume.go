@@ -64,11 +64,13 @@ func (c *Controller) resume(ctx context.Context) (resumed, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, sa := range apps {
-		known[sa.Name] = true
 		a, err := c.resumeApp(ctx, sa, byID, &out)
 		if err != nil {
-			return out, fmt.Errorf("resuming app %s: %w", sa.Name, err)
+			// The other apps still serve; this one's tasks are left alone.
+			c.log.Error("cannot resume app; leaving its tasks alone", "app", sa.Name, "err", err)
+			continue
 		}
+		known[sa.Name] = true
 		for _, s := range a.sets {
 			for _, t := range s.tasks {
 				live[t.id] = true
@@ -80,9 +82,14 @@ func (c *Controller) resume(ctx context.Context) (resumed, error) {
 		if d, ok := activeByApp[sa.Name]; ok {
 			r, err := c.resumeRun(ctx, a, d)
 			if err != nil {
-				return out, fmt.Errorf("resuming deployment %s: %w", d.ID, err)
+				c.log.Error("cannot resume deployment; ending it Failed", "deployment", d.ID, "err", err)
+				c.store.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) error {
+					d.Status, d.Error = store.DeploymentFailed, "cutover restarted and could not resume it: "+err.Error()
+					return nil
+				})
+			} else {
+				out.runs = append(out.runs, r)
 			}
-			out.runs = append(out.runs, r)
 		}
 		c.apps[sa.Name] = a
 	}
