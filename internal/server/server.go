@@ -290,9 +290,11 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	}
 	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log})
 	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
+	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
 		s.apiTCPSrv = &http.Server{Handler: s.withPipeline(h.Remote()), ReadHeaderTimeout: 10 * time.Second}
+		s.apiTCPSrv.RegisterOnShutdown(h.CloseStreams)
 		go s.apiTCPSrv.Serve(tln)
 	}
 	return nil
