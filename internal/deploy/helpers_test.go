@@ -146,7 +146,7 @@ func (e *env) appConfig(version string) config.App {
 			Env:         map[string]string{"VERSION": version},
 			StopTimeout: 5 * time.Second,
 		},
-		Health: health.Config{Path: "/health", Interval: 500 * time.Millisecond, Timeout: 250 * time.Millisecond,
+		Health: health.Config{Path: "/health", Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond,
 			HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"},
 		Listeners: config.Listeners{Production: e.prodAddr, Test: e.testAddr},
 		Deploy: config.Deploy{
