@@ -208,7 +208,7 @@ func (c *Controller) Continue(ctx context.Context, deploymentID string) error {
 	case store.LifecycleTerminationWait:
 		mark = func(rec *runRecord) { rec.TerminationSkipped = true }
 	default:
-		return fmt.Errorf("deployment %s is at %s; continue applies to the ready wait and the termination wait", deploymentID, step)
+		return fmt.Errorf("%w: deployment %s is at %s; continue applies to the ready wait and the termination wait", store.ErrConflict, deploymentID, step)
 	}
 	if err := c.updateRecord(ctx, r, mark); err != nil {
 		return err
@@ -243,7 +243,7 @@ func (c *Controller) abort(ctx context.Context, deploymentID string, ab abortRec
 	step := r.step
 	c.mu.Unlock()
 	if step == stepTerminateOriginal {
-		return fmt.Errorf("deployment %s is terminating its original task set; it can no longer be stopped or rolled back", deploymentID)
+		return fmt.Errorf("%w: deployment %s is terminating its original task set; it can no longer be stopped or rolled back", store.ErrConflict, deploymentID)
 	}
 	return c.setAbort(ctx, r, ab)
 }
