@@ -48,9 +48,26 @@ func (a *helloApp) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", a.p
 // up starts `cutover up` and waits until production answers with version.
 func (a *helloApp) up(t *testing.T, version string) *process {
 	t.Helper()
-	p := start(t, "up", a.dir, "--data", a.data)
+	p := start(t, "up", a.dir, "--data", a.data, "--api-addr", "")
 	a.waitVersion(t, version, 60*time.Second)
+	a.waitIdle(t)
 	return p
+}
+
+// waitIdle waits until the app's last deployment has ended.
+func (a *helloApp) waitIdle(t *testing.T) {
+	t.Helper()
+	waitFor(t, "the last deployment to end", 60*time.Second, func() bool {
+		out, code := run(t, "history", "hello", "--data", a.data, "--json")
+		if code != 0 {
+			return false
+		}
+		var deps []struct{ Status string }
+		if err := json.Unmarshal([]byte(out), &deps); err != nil || len(deps) == 0 {
+			return false
+		}
+		return deps[0].Status != "InProgress" && deps[0].Status != "Created"
+	})
 }
 
 func (a *helloApp) waitVersion(t *testing.T, version string, timeout time.Duration) {
@@ -185,7 +202,7 @@ func TestKillNineMidCanaryThenRestartFinishes(t *testing.T) {
 	<-p.done
 
 	restarted := time.Now()
-	start(t, "up", a.dir, "--data", a.data)
+	start(t, "up", a.dir, "--data", a.data, "--api-addr", "")
 	waitFor(t, "production to answer again after the restart", 30*time.Second, func() bool {
 		code, _ := get(client, a.url())
 		return code == 200
