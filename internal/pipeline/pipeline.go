@@ -53,6 +53,10 @@ type Options struct {
 	// BuildEnv is added to every build's environment (as a StartBuild
 	// environment override).
 	BuildEnv map[string]string
+	// SecretsFile, when set, holds the values of buildspecs'
+	// env.parameter-store and env.secrets-manager references (see
+	// build.LoadSecrets); it is read at each build.
+	SecretsFile string
 	// GitBackend is git-http-backend's path; default git.DefaultBackend.
 	GitBackend string
 	// KeepWorkspaces is how many ended executions per app keep their
@@ -81,6 +85,7 @@ type Pipeline struct {
 	log      *slog.Logger
 	checkTok func(ctx context.Context, token string) bool
 	buildEnv map[string]string
+	secrets  string
 	keep     int
 	git      *git.Server
 
@@ -109,6 +114,7 @@ func New(opts Options) *Pipeline {
 		log:      log,
 		checkTok: opts.CheckPushToken,
 		buildEnv: opts.BuildEnv,
+		secrets:  opts.SecretsFile,
 		keep:     keep,
 		lines:    make(map[string]*line),
 		started:  make(chan struct{}),

@@ -102,6 +102,11 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 		SourceVersion: x.commit,
 		Initiator:     "cutover-pipeline/" + x.trigger,
 	}
+	if p.secrets != "" {
+		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {
+			return err
+		}
+	}
 	if spec.Artifacts != nil {
 		opts.ArtifactsDir = filepath.Join(w.dir, "artifacts")
 		if err := os.RemoveAll(opts.ArtifactsDir); err != nil {

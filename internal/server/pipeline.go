@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/moby/moby/client"
@@ -26,6 +27,8 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 		Deployer: s.controller,
 		DataDir:  s.dataDir,
 		Logger:   s.log,
+		// The same secrets file `cutover build` reads.
+		SecretsFile: os.Getenv("CUTOVER_SECRETS_FILE"),
 		CheckPushToken: func(ctx context.Context, token string) bool {
 			r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
 			if err != nil {
