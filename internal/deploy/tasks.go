@@ -126,6 +126,9 @@ func (c *Controller) stopTask(ctx context.Context, a *appState, s *taskSet, t *t
 		return // resumed as a draining task after a restart
 	}
 	exit, err := c.driver.Stop(ctx, t.id, 0)
+	if ctx.Err() != nil {
+		return // still draining in the store: a restart stops it
+	}
 	if err != nil {
 		exit = runtime.Exit{Code: -1, Reason: "stopping: " + err.Error(), At: time.Now()}
 	}
