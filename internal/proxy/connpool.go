@@ -31,6 +31,11 @@ type upstreamConn struct {
 	bw        *bufio.Writer   // nil while idle
 	idleSince time.Time
 	reused    bool // it served a request before this one
+
+	// The liveness check, kept to spare an allocation per request.
+	peek    func(fd uintptr) bool
+	peekBuf [1]byte
+	peekOK  bool
 }
 
 // Buffer sizes of the fast path. The reader must hold a typical response
@@ -139,7 +144,7 @@ func (c *upstreamConn) alive() bool {
 	if c.raw == nil {
 		return true
 	}
-	return peekAlive(c.raw)
+	return c.peekAlive()
 }
 
 // bufferPools recycles the buffers of connections in use.

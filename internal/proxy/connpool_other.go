@@ -2,8 +2,6 @@
 
 package proxy
 
-import "syscall"
-
 // peekAlive cannot look at a socket without blocking here; a stale
 // connection is found by the request failing instead.
-func peekAlive(syscall.RawConn) bool { return true }
+func (c *upstreamConn) peekAlive() bool { return true }
