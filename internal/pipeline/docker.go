@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,7 @@ func (d DockerImages) BuildImage(ctx context.Context, contextDir, dockerfile, ta
 			io.WriteString(log, msg.Stream)
 		}
 		if msg.Error != "" || msg.ErrorDetail.Message != "" {
-			return errors.New(cmpStr(msg.ErrorDetail.Message, msg.Error))
+			return errors.New(cmp.Or(msg.ErrorDetail.Message, msg.Error))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cutover/cutover/internal/config"
@@ -255,7 +256,7 @@ func sourceRepo(cfg config.App) string {
 
 func isURL(s string) bool {
 	for _, prefix := range []string{"http://", "https://", "ssh://", "git://", "file://", "git@"} {
-		if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+		if strings.HasPrefix(s, prefix) {
 			return true
 		}
 	}

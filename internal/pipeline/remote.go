@@ -1,10 +1,10 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -28,10 +28,10 @@ func (p *Pipeline) authorizePush(r *http.Request, app string) (string, error) {
 	}
 	row, err := p.store.GetPipeline(r.Context(), app)
 	if err == nil && row.Secret != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(row.Secret)) == 1 {
-		return cmpStr(user, "git"), nil
+		return cmp.Or(user, "git"), nil
 	}
 	if p.checkTok != nil && p.checkTok(r.Context(), pass) {
-		return cmpStr(user, "token"), nil
+		return cmp.Or(user, "token"), nil
 	}
 	return "", errors.New("wrong credentials")
 }
@@ -65,7 +65,7 @@ func (p *Pipeline) pushed(app, user string, updates []git.RefUpdate) {
 		}
 		_, err := p.Start(ctx, app, StartOptions{Repo: p.repoDir(app), Branch: branch, Commit: u.New, Trigger: TriggerPush})
 		if err != nil {
-			p.log.Error("starting a pipeline execution after a push", "app", app, "err", fmt.Errorf("%w", err))
+			p.log.Error("starting a pipeline execution after a push", "app", app, "err", err)
 		}
 	}
 }

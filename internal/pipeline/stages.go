@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error
 	if err := os.RemoveAll(w.src); err != nil {
 		return fmt.Errorf("cleaning the workspace: %w", err)
 	}
-	x.log.printf("Fetching %s from %s", cmpStr(x.commit, "branch "+x.branch), x.repo)
+	x.log.printf("Fetching %s from %s", cmp.Or(x.commit, "branch "+x.branch), x.repo)
 	c, err := git.Checkout(ctx, x.repo, x.branch, x.commit, w.src)
 	if err != nil {
 		return err
@@ -163,11 +164,4 @@ func shortSHA(sha string) string {
 		return sha[:7]
 	}
 	return sha
-}
-
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -8,6 +8,7 @@ package git
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,7 @@ func LsRemote(ctx context.Context, repo, branch string) (string, error) {
 // server allows it.
 func Checkout(ctx context.Context, repo, branch, commit, dir string) (Commit, error) {
 	fail := func(err error) (Commit, error) {
-		return Commit{}, fmt.Errorf("checking out %s of %s: %w", cmp(commit, branch), repo, err)
+		return Commit{}, fmt.Errorf("checking out %s of %s: %w", cmp.Or(commit, branch), repo, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
@@ -130,11 +131,4 @@ func Refs(ctx context.Context, gitDir string) (map[string]string, error) {
 		}
 	}
 	return refs, nil
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
