@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testToken is the API token the harness's pipeline accepts as a push
+// password.
+const testToken = "cot_test-token"
+
 // portBase gives each harness its own range of task ports.
 var portBase atomic.Int32
 
@@ -85,7 +89,8 @@ func newHarness(t *testing.T) *harness {
 	px := proxy.New(proxy.Options{Logger: log})
 	h.ctrl = deploy.New(deploy.Options{Store: st, Driver: drv, Proxy: px, Logger: log, DataDir: dir, Tick: 100 * time.Millisecond})
 	h.pipe = New(Options{Store: st, Deployer: h.ctrl, DataDir: dir, Logger: log,
-		BuildEnv: map[string]string{"WEB_BIN": webBin, "GATES": h.gates}})
+		BuildEnv:       map[string]string{"WEB_BIN": webBin, "GATES": h.gates},
+		CheckPushToken: func(ctx context.Context, token string) bool { return token == testToken }})
 
 	runCtx, cancel := context.WithCancel(ctx)
 	ctrlDone, pipeDone := make(chan error, 1), make(chan error, 1)

@@ -66,3 +66,17 @@ func TestFollowLog(t *testing.T) {
 		t.Fatalf("the followed log is not the stored one:\n%s\n---\n%s", out.String(), h.log(e.ID))
 	}
 }
+
+func TestBuildTimeout(t *testing.T) {
+	h := newHarness(t)
+	repo := h.newRepo()
+	if err := h.pipe.SetSettings(context.Background(), "web", Settings{BuildTimeout: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	h.commit(repo, "gated forever", map[string]string{"GATED": "x"})
+	e := h.wait(h.push(repo).ID)
+	if e.Status != store.ExecutionFailed || e.Stage(StageBuild).Status != store.StageFailed ||
+		!strings.Contains(e.Error, "TIMED_OUT") || e.Stage(StageDeploy).Status != store.StageSkipped {
+		t.Fatalf("execution = %s (%s), Build %s; want Failed with the build TIMED_OUT", e.Status, e.Error, e.Stage(StageBuild).Status)
+	}
+}

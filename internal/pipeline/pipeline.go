@@ -159,8 +159,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		_, err := p.store.UpdateExecution(ctx, e.ID, func(e *store.Execution) error {
 			e.Status, e.Error = store.ExecutionFailed, "cutover stopped during the execution"
 			for i := range e.Stages {
-				if e.Stages[i].Status == store.StageInProgress {
+				switch e.Stages[i].Status {
+				case store.StageInProgress:
 					e.Stages[i].Status, e.Stages[i].EndedAt = store.StageFailed, p.now()
+				case store.StagePending:
+					e.Stages[i].Status = store.StageSkipped
 				}
 			}
 			return nil

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/store"
 )
 
 func TestSubstitute(t *testing.T) {
@@ -59,6 +61,39 @@ func TestReadImageDefinitions(t *testing.T) {
 				t.Fatalf("= %q, %v, %v; want %q, %v, error with %q", got, ok, err, tt.want, tt.ok, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestRunFailsOrphans: executions a stopped cutover left running end
+// Failed when the pipeline starts again.
+func TestRunFailsOrphans(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutApp(ctx, store.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.CreateExecution(ctx, store.Execution{App: "web", Stages: []store.Stage{
+		{Name: StageSource, Status: store.StageSucceeded}, {Name: StageBuild, Status: store.StageInProgress}, {Name: StageDeploy, Status: store.StagePending}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{Store: st, DataDir: t.TempDir()})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	<-p.Started()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e, err = st.GetExecution(ctx, e.ID)
+	if err != nil || e.Status != store.ExecutionFailed || e.Stage(StageBuild).Status != store.StageFailed ||
+		e.Stage(StageDeploy).Status != store.StageSkipped || !strings.Contains(e.Error, "cutover stopped") {
+		t.Fatalf("orphaned execution = %+v, %v", e, err)
 	}
 }
 

@@ -157,4 +157,14 @@ func TestUnauthenticatedPushRefused(t *testing.T) {
 	if es, _ := h.pipe.List(context.Background(), "web", 0); len(es) != 0 {
 		t.Fatalf("refused pushes started executions: %+v", es)
 	}
+
+	// An API token is a push password too; a push to another branch
+	// than the app's is stored but starts nothing.
+	gitRun(t, repo, "push", "-q", "http://ci:"+testToken+"@"+h.host+"/git/web.git", "HEAD:feature")
+	if es, _ := h.pipe.List(context.Background(), "web", 0); len(es) != 0 {
+		t.Fatalf("a push to branch feature started executions: %+v", es)
+	}
+	if out := gitRun(t, repo, "ls-remote", "http://ci:"+testToken+"@"+h.host+"/git/web.git"); !strings.Contains(out, "refs/heads/feature") {
+		t.Fatalf("the pushed branch is not in the built-in remote: %q", out)
+	}
 }
