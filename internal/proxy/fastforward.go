@@ -216,10 +216,10 @@ func (f *fastForwarder) copyResponse(x *exchange, r *http.Request, w http.Respon
 			trailer = &chunkedReader{br: c.br}
 			err = copyChunked(w, &c.fr, trailer)
 		case head.contentLength >= 0:
-			err = copyBody(w, &c.fr, c.br, head.contentLength)
+			err = f.copyBody(w, &c.fr, c.br, head.contentLength)
 		default:
 			reusable = false
-			err = copyBody(w, &c.fr, c.br, -1)
+			err = f.copyBody(w, &c.fr, c.br, -1)
 		}
 		c.fr.flusher, c.fr.dirty = nil, false
 	}
@@ -249,26 +249,57 @@ func (f *fastForwarder) copyResponse(x *exchange, r *http.Request, w http.Respon
 }
 
 // copyBody copies n bytes of body, or everything until the target closes
-// the connection if n is negative.
-func copyBody(w io.Writer, fr *flushingReader, br *bufio.Reader, n int64) error {
+// the connection if n is negative. What the reader has buffered is
+// written from its buffer; a large rest is read around it, in
+// copyBufferSize pieces.
+func (f *fastForwarder) copyBody(w io.Writer, fr *flushingReader, br *bufio.Reader, n int64) error {
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			f.bufs.copies.Put(big)
+		}
+	}()
 	for n != 0 {
-		if _, err := br.Peek(1); err != nil {
-			if n < 0 && err == io.EOF {
+		var b []byte
+		var readErr error
+		if br.Buffered() == 0 && (n < 0 || n >= upstreamReadBuffer) {
+			if big == nil {
+				big, _ = f.bufs.copies.Get().(*[]byte)
+				if big == nil {
+					big = new([]byte)
+					*big = make([]byte, copyBufferSize)
+				}
+			}
+			b = *big
+			if n > 0 && int64(len(b)) > n {
+				b = b[:n]
+			}
+			var k int
+			k, readErr = fr.Read(b)
+			b = b[:k]
+		} else {
+			if _, readErr = br.Peek(1); readErr == nil {
+				b, _ = br.Peek(br.Buffered())
+				if n > 0 && int64(len(b)) > n {
+					b = b[:n]
+				}
+				br.Discard(len(b))
+			}
+		}
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			fr.dirty = fr.flusher != nil
+			if n > 0 {
+				n -= int64(len(b))
+			}
+		}
+		if readErr != nil && n != 0 {
+			if n < 0 && readErr == io.EOF {
 				return nil
 			}
-			return unexpected(err)
-		}
-		b, _ := br.Peek(br.Buffered())
-		if n > 0 && int64(len(b)) > n {
-			b = b[:n]
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		fr.dirty = fr.flusher != nil
-		br.Discard(len(b))
-		if n > 0 {
-			n -= int64(len(b))
+			return unexpected(readErr)
 		}
 	}
 	return nil

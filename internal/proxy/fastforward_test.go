@@ -118,6 +118,7 @@ func do(t *testing.T, c *http.Client, method, url string, broken bool) outcome {
 }
 
 func TestForwardingFraming(t *testing.T) {
+	large := strings.Repeat("0123456789", 30000)
 	tests := []struct {
 		name     string
 		method   string
@@ -137,6 +138,26 @@ func TestForwardingFraming(t *testing.T) {
 			name: "content length", method: "GET",
 			response:   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-App: a\r\n\r\nhello",
 			wantStatus: 200, wantBody: "hello", wantHeader: map[string]string{"X-App": "a", "Content-Length": "5"}, wantConns: 1,
+		},
+		{
+			name: "large sized body", method: "GET",
+			response:   "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + large,
+			wantStatus: 200, wantBody: large, wantConns: 1,
+		},
+		{
+			name: "large body until close", method: "GET", close: true,
+			response:   "HTTP/1.1 200 OK\r\n\r\n" + large,
+			wantStatus: 200, wantBody: large, wantConns: 2,
+		},
+		{
+			name: "large chunks", method: "GET",
+			response:   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n493e0\r\n" + large + "\r\n493e0\r\n" + large + "\r\n0\r\n\r\n",
+			wantStatus: 200, wantBody: large + large, wantConns: 1,
+		},
+		{
+			name: "cut inside a large body", method: "GET", partial: true,
+			response:    "HTTP/1.1 200 OK\r\nContent-Length: 300001\r\n\r\n" + large,
+			wantBodyErr: true, wantConns: 2,
 		},
 		{
 			name: "chunked with trailers", method: "GET",
