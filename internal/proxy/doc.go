@@ -61,4 +61,21 @@
 // A target removed and added again while it drains returns to service in
 // state initial: the address may now belong to a new process, so it must
 // pass its health check again.
+//
+// # Forwarding
+//
+// Bodiless HTTP/1.x requests that ask for nothing special (no Upgrade,
+// Expect, TE or trailers) take a fast path: cutover's own HTTP/1.1 client
+// with a pool of keep-alive connections per target (fastforward.go). It
+// sends the same request head httputil.ReverseProxy would, and follows
+// the same rules for retries, timeouts, errors and outlier accounting.
+// Everything else goes through httputil.ReverseProxy. The fast path reads
+// responses strictly: framing that is malformed or ambiguous (both
+// Content-Length and Transfer-Encoding, differing lengths, a coding other
+// than chunked) gets 502, and a body that breaks off cuts the client's
+// connection. A connection goes back to its pool only after a response
+// was read exactly to its end; pooled connections are checked before use,
+// and a request that found one closed by its target is sent again on a
+// new connection only when that is safe (it was not fully written, or it
+// is replayable). A target's pool is closed when the target drains.
 package proxy
