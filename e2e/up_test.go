@@ -158,10 +158,11 @@ func TestFailingTestTrafficHookRollsBackBeforeProductionMoves(t *testing.T) {
 }
 
 func TestSecondDeployWhileOneRunsIsRefused(t *testing.T) {
-	a := newHelloApp(t, func(cfg string) string {
-		return cfg + "  ready_wait: {wait: 1m, manual: true}\n"
-	})
+	a := newHelloApp(t, nil)
 	a.up(t, "1.0.0")
+	cfg := readFile(t, filepath.Join(a.dir, "cutover.yaml"))
+	writeFile(t, filepath.Join(a.dir, "cutover.yaml"), cfg+"  ready_wait: {wait: 1m, manual: true}\n")
+
 	out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0", "--no-wait", "--json")
 	if code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s", code, out)
@@ -171,15 +172,18 @@ func TestSecondDeployWhileOneRunsIsRefused(t *testing.T) {
 		t.Fatalf("deploy --json output: %v\n%s", err, out)
 	}
 	out, code = a.deploy(t, "--env", "APP_VERSION=3.0.0")
-	if code == 0 || !strings.Contains(out, d.ID) {
+	if code == 0 || !strings.Contains(out, d.ID) || !strings.Contains(out, "InProgress") {
 		t.Errorf("second deploy while %s runs: exit %d\n%s", d.ID, code, out)
 	}
-	// The held deployment goes on with continue.
-	out, code = run(t, "continue", d.ID, "--data", a.data)
-	if code != 0 {
-		t.Fatalf("continue: exit %d\n%s", code, out)
-	}
-	a.waitVersion(t, "2.0.0", 60*time.Second)
+	// The held deployment moves on only with continue.
+	time.Sleep(2 * time.Second)
+	a.waitVersion(t, "1.0.0", time.Second)
+	waitFor(t, "the deployment to reach its ready wait", 30*time.Second, func() bool {
+		_, code := run(t, "continue", d.ID, "--data", a.data)
+		return code == 0
+	})
+	a.waitIdle(t)
+	a.waitVersion(t, "2.0.0", time.Second)
 }
 
 func TestKillNineMidCanaryThenRestartFinishes(t *testing.T) {
@@ -208,7 +212,12 @@ func TestKillNineMidCanaryThenRestartFinishes(t *testing.T) {
 		return code == 200
 	})
 	t.Logf("production answered %s after the restart began", time.Since(restarted).Round(10*time.Millisecond))
-	a.waitVersion(t, "2.0.0", 60*time.Second)
+	a.waitIdle(t)
+	out, _ = run(t, "history", "hello", "--data", a.data, "--json")
+	var deps []struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(out), &deps); err != nil || len(deps) == 0 || deps[0].ID != "hello-d2" || deps[0].Status != "Succeeded" {
+		t.Fatalf("the resumed deployment did not succeed: %v\n%s", err, out)
+	}
 	for range 20 {
 		if _, body := get(client, a.url()); !strings.Contains(body, `"2.0.0"`) {
 			t.Fatalf("after the resumed deployment production answers %q", body)
