@@ -62,8 +62,14 @@ type TaskLogs interface {
 type Options struct {
 	Store    *store.Store
 	Deployer Deployer
-	Logs     TaskLogs     // nil: the logs route answers 501
-	Logger   *slog.Logger // nil: discard
+	Logs     TaskLogs // nil: the logs route answers 501
+	// Pipelines runs the apps' pipelines; nil: the pipeline routes
+	// answer 501.
+	Pipelines Pipelines
+	// PushURL returns the URL of an app's built-in git remote; nil or
+	// "" when cutover serves none.
+	PushURL func(app string) string
+	Logger  *slog.Logger // nil: discard
 }
 
 // Handler serves the API. It is not an http.Handler itself: serve Local
@@ -76,6 +82,9 @@ type Handler struct {
 	authn    *auth.Authenticator
 	mux      *http.ServeMux
 	routes   []route
+
+	pipelines Pipelines
+	pushURLOf func(app string) string
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -102,8 +111,12 @@ func New(opts Options) *Handler {
 		authn:    auth.NewAuthenticator(opts.Store, log),
 		mux:      http.NewServeMux(),
 		closing:  make(chan struct{}),
+
+		pipelines: opts.Pipelines,
+		pushURLOf: opts.PushURL,
 	}
 	d := opts.Deployer
+	pl := h.withPipelines
 	h.routes = []route{
 		{"GET", "/api/v1/openapi.json", store.RoleRead, h.openAPI},
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
@@ -117,6 +130,16 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/tasks", store.RoleRead, h.listTasks},
 		{"GET", "/api/v1/tasks/{id}/logs", store.RoleRead, h.taskLogs},
 		{"GET", "/api/v1/events", store.RoleRead, h.events},
+		{"GET", "/api/v1/pipelines/{app}", store.RoleRead, pl(h.getPipeline)},
+		{"PUT", "/api/v1/pipelines/{app}", store.RoleAdmin, pl(h.putPipeline)},
+		{"GET", "/api/v1/pipelines/{app}/secret", store.RoleAdmin, pl(h.pipelineSecret)},
+		{"POST", "/api/v1/pipelines/{app}/executions", store.RoleDeploy, pl(h.startExecution)},
+		{"GET", "/api/v1/executions", store.RoleRead, pl(h.listExecutions)},
+		{"GET", "/api/v1/executions/{id}", store.RoleRead, pl(h.getExecution)},
+		{"POST", "/api/v1/executions/{id}/stop", store.RoleDeploy, pl(h.executionAction("stop"))},
+		{"POST", "/api/v1/executions/{id}/approve", store.RoleDeploy, pl(h.executionAction("approve"))},
+		{"POST", "/api/v1/executions/{id}/reject", store.RoleDeploy, pl(h.executionAction("reject"))},
+		{"GET", "/api/v1/executions/{id}/logs", store.RoleRead, pl(h.executionLogs)},
 		{"GET", "/api/v1/tokens", store.RoleAdmin, h.listTokens},
 		{"POST", "/api/v1/tokens", store.RoleAdmin, h.createToken},
 		{"POST", "/api/v1/tokens/{name}/revoke", store.RoleAdmin, h.revokeToken},
@@ -481,6 +504,10 @@ func parseAfter(query, lastEventID string) (int64, error) {
 // fail answers err as a problem document with the status its kind means.
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	var cfgErr *config.Error
+	if status, ok := pipelineStatus(err); ok {
+		problem(w, status, err.Error())
+		return
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, runtime.ErrNotFound):
 		problem(w, http.StatusNotFound, err.Error())

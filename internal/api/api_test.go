@@ -64,6 +64,7 @@ func (l fileLogs) Logs(ctx context.Context, id string, opts runtime.LogOptions) 
 type testAPI struct {
 	h      *Handler
 	st     *store.Store
+	p      *scriptedPipelines
 	local  *Client
 	remote string // http://127.0.0.1:port
 }
@@ -81,7 +82,9 @@ func serveBoth(t *testing.T, d *scriptedDeployer) *testAPI {
 		t.Fatal(err)
 	}
 	d.st = st
-	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}})
+	p := &scriptedPipelines{st: st}
+	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}, Pipelines: p,
+		PushURL: func(app string) string { return "http://127.0.0.1:9190/git/" + app + ".git" }})
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	uln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -96,7 +99,7 @@ func serveBoth(t *testing.T, d *scriptedDeployer) *testAPI {
 	go local.Serve(uln)
 	go remote.Serve(tln)
 	t.Cleanup(func() { local.Close(); remote.Close() })
-	return &testAPI{h: h, st: st, local: NewClient(sock), remote: "http://" + tln.Addr().String()}
+	return &testAPI{h: h, st: st, p: p, local: NewClient(sock), remote: "http://" + tln.Addr().String()}
 }
 
 // serve starts the API and returns a client of its unix socket.

@@ -10,15 +10,18 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/auth"
+	"github.com/cutover/cutover/internal/pipeline"
 	"github.com/cutover/cutover/internal/store"
 )
 
-// fixture is an API with one deployment in progress, one task and a token
-// of each role, plus a revoked admin token and a token to revoke.
+// fixture is an API with one deployment in progress, one task, one
+// pipeline execution in progress and a token of each role, plus a revoked
+// admin token and a token to revoke.
 type fixture struct {
 	*testAPI
 	d       *scriptedDeployer
 	dep     store.Deployment
+	exec    store.Execution
 	secrets map[string]string // by token name: reader, deployer, admin, revoked, victim
 }
 
@@ -35,7 +38,20 @@ func newFixture(t *testing.T) *fixture {
 	if err := a.st.PutTask(ctx, store.Task{ID: "hello-t1", App: "hello", Revision: dep.ToRevision, State: store.TaskRunning}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{testAPI: a, d: d, dep: dep, secrets: map[string]string{}}
+	app, err := a.st.GetApp(ctx, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Spec = []byte(`{"name": "hello"}`) // registered by cutover up: pipelines may start
+	if err := a.st.PutApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	exec, err := a.p.Start(ctx, "hello", pipeline.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.p.calls.Store(0)
+	f := &fixture{testAPI: a, d: d, dep: dep, exec: exec, secrets: map[string]string{}}
 	for name, role := range map[string]string{"reader": "read", "deployer": "deploy", "admin": "admin", "revoked": "admin", "victim": "read"} {
 		tk, err := a.local.CreateToken(ctx, TokenRequest{Name: name, Role: role})
 		if err != nil {
@@ -56,12 +72,19 @@ func (f *fixture) request(t *testing.T, rt route, secret string) *http.Request {
 	if strings.HasPrefix(rt.path, "/api/v1/tasks/{id}") {
 		path = strings.Replace(rt.path, "{id}", "hello-t1", 1)
 	}
+	if strings.HasPrefix(rt.path, "/api/v1/executions/{id}") {
+		path = strings.Replace(rt.path, "{id}", f.exec.ID, 1)
+	}
 	var body io.Reader
 	switch rt.method + " " + rt.path {
 	case "POST /api/v1/deployments":
 		body = strings.NewReader(`{"dir": "/srv/hello"}`)
 	case "POST /api/v1/tokens":
 		body = strings.NewReader(`{"name": "new", "role": "read"}`)
+	case "PUT /api/v1/pipelines/{app}":
+		body = strings.NewReader(`{"mode": "QUEUED", "approval": true, "approval_timeout": "10m"}`)
+	case "POST /api/v1/executions/{id}/approve":
+		body = strings.NewReader(`{"comment": "looks good"}`)
 	}
 	req, err := http.NewRequest(rt.method, f.remote+path, body)
 	if err != nil {
@@ -95,7 +118,7 @@ func (f *fixture) state(t *testing.T) state {
 	for _, tk := range tks {
 		fmt.Fprintf(&b, "%s/%s/%v;", tk.Name, tk.Role, tk.Revoked())
 	}
-	return state{lastEvent: last, calls: f.d.calls.Load(), tokens: b.String()}
+	return state{lastEvent: last, calls: f.d.calls.Load() + f.p.calls.Load(), tokens: b.String()}
 }
 
 func TestEveryRouteRefusesWithoutTheRightToken(t *testing.T) {
