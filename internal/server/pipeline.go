@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/client"
 
+	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/pipeline"
 	"github.com/cutover/cutover/internal/store"
@@ -58,4 +61,29 @@ func (s *Server) withPipeline(api http.Handler) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// pushURLs returns the URL of an app's built-in git remote on the API's
+// TCP listener, "" when there is none. An address on all interfaces is
+// named by the machine's host name.
+func (s *Server) pushURLs(tcp api.TCPOptions) func(app string) string {
+	return func(app string) string {
+		addr, ok := s.apiAddr.(*net.TCPAddr)
+		if !ok {
+			return ""
+		}
+		host := addr.String()
+		if addr.IP.IsUnspecified() {
+			name, err := os.Hostname()
+			if err != nil {
+				name = "localhost"
+			}
+			host = net.JoinHostPort(name, strconv.Itoa(addr.Port))
+		}
+		url := pipeline.PushURL(host, app)
+		if tcp.CertFile != "" {
+			url = "https" + strings.TrimPrefix(url, "http")
+		}
+		return url
+	}
 }

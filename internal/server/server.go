@@ -288,7 +288,8 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 		}
 		s.apiAddr = tln.Addr()
 	}
-	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log})
+	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log,
+		Pipelines: s.pipeline, PushURL: s.pushURLs(tcp)})
 	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
