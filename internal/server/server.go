@@ -294,8 +294,10 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
-		s.apiTCPSrv = &http.Server{Handler: s.withPipeline(h.Remote()), ReadHeaderTimeout: 10 * time.Second}
+		dash := s.newWeb() // see web.go
+		s.apiTCPSrv = &http.Server{Handler: withWeb(dash, s.withPipeline(h.Remote())), ReadHeaderTimeout: 10 * time.Second}
 		s.apiTCPSrv.RegisterOnShutdown(h.CloseStreams)
+		s.apiTCPSrv.RegisterOnShutdown(dash.CloseStreams)
 		go s.apiTCPSrv.Serve(tln)
 	}
 	return nil
