@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newActionCmd(g, "continue", "Continue a deployment held in its ready wait, or end its termination wait"),
 		newActionCmd(g, "stop", "Stop a deployment: traffic back to the original task set, the new one stopped"),
 		newActionCmd(g, "rollback", "Roll a deployment back, also during its termination wait"),
+		newPipelineCmd(g),
 		newTokenCmd(g),
 	)
 	return root
