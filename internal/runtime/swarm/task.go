@@ -18,7 +18,7 @@ import (
 // observed is what Swarm says about a service's task.
 type observed struct {
 	task swarm.Task
-	node *swarm.Node    // nil when the task is not placed yet
+	node *swarm.Node   // nil when the task is not placed yet
 	exit *runtime.Exit // set once the task has ended
 }
 
