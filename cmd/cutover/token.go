@@ -15,8 +15,9 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 		Use:   "token",
 		Short: "Create, list and revoke API tokens (admin)",
 		Long: `API tokens let scripts and other machines use cutover's API over TCP.
-A token has a role: read (every GET), deploy (read + deploy, continue, stop,
-rollback) or admin (deploy + tokens). The unix socket in the data directory
+A token has a role: read (every GET but the pipeline secret), deploy (read +
+deploy, continue, stop, rollback, and start, stop, approve and reject pipeline
+executions) or admin (deploy + tokens, pipeline settings and secrets). The unix socket in the data directory
 is admin without a token: that is how the first token is made.`,
 	}
 	cmd.AddCommand(newTokenCreateCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g))
