@@ -3,8 +3,9 @@
 // The CLI is its first client, the dashboard its second.
 //
 // Reads come straight from the store, so every client sees the history a
-// restarted cutover sees. Writes go through a Deployer, which validates
-// before it changes anything: a 4xx answer never changes state.
+// restarted cutover sees. Writes go through a Deployer (deployments) or
+// Pipelines (pipeline settings and executions), which validate before they
+// change anything: a 4xx answer never changes state.
 //
 // Every route needs a role (see internal/auth). The same routes are
 // served two ways: Local, for the unix socket, where every caller is

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,7 +68,7 @@ func (p *scriptedPipelines) Settings(ctx context.Context, app string) (pipeline.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.settings[app]
-	s.Mode = cmpOr(s.Mode, pipeline.ModeSuperseded)
+	s.Mode = cmp.Or(s.Mode, pipeline.ModeSuperseded)
 	if s.BuildTimeout == 0 {
 		s.BuildTimeout = pipeline.DefaultBuildTimeout
 	}
@@ -75,13 +76,6 @@ func (p *scriptedPipelines) Settings(ctx context.Context, app string) (pipeline.
 		s.ApprovalTimeout = pipeline.DefaultApprovalTimeout
 	}
 	return s, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (p *scriptedPipelines) SetSettings(ctx context.Context, app string, s pipeline.Settings) error {
