@@ -15,6 +15,7 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
 command -v node >/dev/null || need+=(nodejs) # examples/hello-node
+command -v chromium >/dev/null || need+=(chromium) # the dashboard's browser tests (internal/web)
 if [ "${#need[@]}" -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "scripts/test.sh: missing ${need[*]}; run as root to install them" >&2
