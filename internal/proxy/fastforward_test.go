@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // rawTarget is a target that answers from a script, byte for byte, to
@@ -21,6 +22,7 @@ import (
 type rawTarget struct {
 	addr  string
 	conns atomic.Int64 // connections accepted
+	open  atomic.Int64 // connections not yet closed
 }
 
 func newRawTarget(t *testing.T, respond func(c net.Conn, head string, n int) bool) *rawTarget {
@@ -38,7 +40,9 @@ func newRawTarget(t *testing.T, respond func(c net.Conn, head string, n int) boo
 				return
 			}
 			rt.conns.Add(1)
+			rt.open.Add(1)
 			go func() {
+				defer rt.open.Add(-1)
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for n := 0; ; n++ {
@@ -408,4 +412,97 @@ func normalizeHead(head, proxyAddr string) string {
 	lines := strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
 	slices.Sort(lines[1:])
 	return strings.ReplaceAll(strings.Join(lines, "\n"), proxyAddr, "PROXY")
+}
+
+func TestRequestsAreAbortedOnTheTarget(t *testing.T) {
+	// hang answers nothing and reports when the proxy closes the
+	// connection: the request was aborted, not left to run.
+	hang := func(t *testing.T) (target *rawTarget, got, closed chan struct{}) {
+		got, closed = make(chan struct{}, 1), make(chan struct{}, 1)
+		target = newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+			got <- struct{}{}
+			io.Copy(io.Discard, c) // until the proxy closes it
+			closed <- struct{}{}
+			return false
+		})
+		return target, got, closed
+	}
+
+	t.Run("deregistration delay over", func(t *testing.T) {
+		for _, fw := range forwarders {
+			t.Run(fw.name, func(t *testing.T) {
+				target, got, closed := hang(t)
+				other := newBackend(t, "other", nil)
+				g := group("app", target.addr)
+				g.DeregistrationDelay = 300 * time.Millisecond
+				p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), g))
+				res := make(chan outcome, 1)
+				go func() { res <- do(t, newClient(), "GET", baseURL(p, "web")+"/", false) }()
+				<-got
+				g.Targets = []string{other.addr}
+				mustApply(t, p, oneListener(forward("app", 1), g))
+				want := "502 Bad Gateway: target " + target.addr + " was deregistered\n"
+				if o := <-res; o.status != 502 || o.body != want {
+					t.Errorf("request cut by the drain: %d %q, want 502 %q", o.status, o.body, want)
+				}
+				<-closed
+				<-p.Drained("app", target.addr)
+			})
+		}
+	})
+
+	t.Run("client gone", func(t *testing.T) {
+		for _, fw := range forwarders {
+			t.Run(fw.name, func(t *testing.T) {
+				target, got, closed := hang(t)
+				p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), group("app", target.addr)))
+				ctx, cancel := context.WithCancel(context.Background())
+				req, _ := http.NewRequestWithContext(ctx, "GET", baseURL(p, "web")+"/", nil)
+				errc := make(chan error, 1)
+				go func() {
+					resp, err := newClient().Do(req)
+					if err == nil {
+						resp.Body.Close()
+					}
+					errc <- err
+				}()
+				<-got
+				cancel()
+				if err := <-errc; err == nil {
+					t.Fatal("the cancelled request succeeded")
+				}
+				<-closed
+				eventually(t, "the request to be recorded", func() bool {
+					return p.Metrics().Window("app", time.Minute).Requests == 1
+				})
+				if w := p.Metrics().Window("app", time.Minute); w.Errors != 0 {
+					t.Errorf("a request the client gave up on counts as a target error: %+v", w)
+				}
+				if st, _ := targetState(p, "app", target.addr); st.InFlight != 0 {
+					t.Errorf("%d requests in flight after the client left, want 0", st.InFlight)
+				}
+			})
+		}
+	})
+}
+
+func TestDrainedTargetsConnectionsAreClosed(t *testing.T) {
+	// ReverseProxy's Transport keeps idle connections until they time
+	// out; the fast path closes a target's connections when it drains.
+	target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return true
+	})
+	other := newBackend(t, "other", nil)
+	g := group("app", target.addr)
+	p := startProxy(t, oneListener(forward("app", 1), g))
+	if o := do(t, newClient(), "GET", baseURL(p, "web")+"/", false); o.status != 200 || target.open.Load() != 1 {
+		t.Fatalf("got %d with %d open connections, want 200 over one kept-alive connection", o.status, target.open.Load())
+	}
+	g.Targets = []string{other.addr}
+	mustApply(t, p, oneListener(forward("app", 1), g))
+	<-p.Drained("app", target.addr)
+	eventually(t, "the drained target's idle connection to be closed", func() bool {
+		return target.open.Load() == 0
+	})
 }
