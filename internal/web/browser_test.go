@@ -151,7 +151,6 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("the overview's card of shop lacks %q:\n%s", want, card)
 		}
 	}
-	screenshot(t, b, shots, "dashboard-overview.png")
 
 	// v2, shifted 25% a second; the page follows it without a reload.
 	load := startLoad(t, ctx, prod)
@@ -164,8 +163,8 @@ func TestDashboardInChromium(t *testing.T) {
 	run(t, b, chromedp.Evaluate[int]("window.notReloaded = 1"))
 	first := waitShare(t, b, func(share int) bool { return share > 0 && share < 100 })
 	firstPoints := chartPoints(t, b)
-	screenshot(t, b, shots, "dashboard-deployment.png")
 	later := waitShare(t, b, func(share int) bool { return share > first })
+	screenshot(t, b, shots, "dashboard-deployment.png")
 	if points := chartPoints(t, b); points == firstPoints {
 		t.Errorf("the chart's data points did not change: %q", points)
 	}
@@ -204,6 +203,11 @@ func TestDashboardInChromium(t *testing.T) {
 	if load.failed() > 0 {
 		t.Errorf("%d of %d requests failed during the deployment and rollback", load.failed(), load.sent())
 	}
+	do(t, b, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-app="shop"]`)))
+	if card := run(t, b, chromedp.Text(chromedp.CSS(`[data-app="shop"]`))); !strings.Contains(card, "RolledBack") {
+		t.Errorf("the overview does not show the rollback:\n%s", card)
+	}
+	screenshot(t, b, shots, "dashboard-overview.png")
 
 	// A pipeline execution: stages, and the build log streamed live.
 	ex, err := srv.Pipeline().Start(ctx, "shop", pipeline.StartOptions{})
@@ -215,6 +219,10 @@ func TestDashboardInChromium(t *testing.T) {
 	waitText(t, b, "#stages", "Build")
 	screenshot(t, b, shots, "dashboard-pipeline.png")
 	do(t, b, chromedp.Navigate(base+"/pipelines"), chromedp.WaitVisible(chromedp.CSS(`a[href="/pipelines/`+ex.ID+`"]`)))
+	if shots != "" { // the deployment page on a phone
+		do(t, b, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/deployments/"+d2.ID), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		screenshot(t, b, shots, "dashboard-phone.png")
+	}
 	if err := srv.Pipeline().Stop(ctx, ex.ID); err != nil {
 		t.Logf("stopping the execution: %v", err) // it may have ended
 	}

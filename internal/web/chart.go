@@ -11,11 +11,12 @@ import (
 
 // The charts are inline SVG drawn by the server: no chart library, and
 // a live update is just a new fragment. Coordinates are in a fixed
-// viewBox that CSS scales to the page's width.
+// viewBox that CSS scales to the page's width; deployment.html's
+// traffic chart has the same numbers.
 const (
-	chartW, chartH         = 600, 180
-	chartLeft, chartTop    = 40, 10
-	chartPlotW, chartPlotH = chartW - chartLeft - 10, chartH - chartTop - 24
+	chartW, chartH         = 800, 220
+	chartLeft, chartTop    = 44, 10
+	chartPlotW, chartPlotH = chartW - chartLeft - 10, chartH - chartTop - 28
 )
 
 // trafficChart is production traffic of the old and new revision over
@@ -94,16 +95,16 @@ type metricPanel struct {
 	Window    string
 	Rows      []metricRow
 	Threshold string // "" without an alarm on this metric
-	ThreshX   int    // where the threshold line is drawn, in the bar's 0-300 scale
+	ThreshPct int    // where the threshold line is drawn, in percent of the bar's track
 	Alarm     bool   // the new task set is above the threshold
 }
 
 type metricRow struct {
 	Label    string // "old (blue)", "new (green)"
-	Group    string // "blue", "green"
+	Role     string // "old", "new"
 	Value    string
 	Requests int64
-	BarW     int // 0-300
+	BarPct   int // the bar's length, in percent of the track
 }
 
 // metricPanels reads the error rate and p99 of both target groups over
@@ -116,10 +117,10 @@ func metricPanels(m Metrics, app string, g groups, alarms []config.Alarm) []metr
 			break
 		}
 	}
-	type set struct{ label, group string }
-	sets := []set{{"new (" + g.New + ")", g.New}}
+	type set struct{ label, role, group string }
+	sets := []set{{"new (" + g.New + ")", "new", g.New}}
 	if !g.rolling() && g.Old != "" {
-		sets = []set{{"old (" + g.Old + ")", g.Old}, {"new (" + g.New + ")", g.New}}
+		sets = []set{{"old (" + g.Old + ")", "old", g.Old}, {"new (" + g.New + ")", "new", g.New}}
 	}
 	stats := make([]struct {
 		errRate float64
@@ -171,13 +172,14 @@ func metricPanels(m Metrics, app string, g groups, alarms []config.Alarm) []metr
 		}
 		scale = max(scale, threshold) * 1.25
 		for i, s := range sets {
-			p.Rows = append(p.Rows, metricRow{
-				Label: s.label, Group: s.group, Value: format(value(i)), Requests: stats[i].reqs,
-				BarW: int(300 * value(i) / scale),
-			})
+			row := metricRow{Label: s.label, Role: s.role, Value: "no requests", Requests: stats[i].reqs}
+			if row.Requests > 0 {
+				row.Value, row.BarPct = format(value(i)), int(100*value(i)/scale)
+			}
+			p.Rows = append(p.Rows, row)
 		}
 		if threshold >= 0 {
-			p.ThreshX = int(300 * threshold / scale)
+			p.ThreshPct = int(100 * threshold / scale)
 			p.Alarm = value(len(sets)-1) > threshold && stats[len(sets)-1].reqs > 0
 		}
 		panels = append(panels, p)

@@ -33,15 +33,10 @@ func parsePages() map[string]*template.Template {
 }
 
 var funcs = template.FuncMap{
-	"ago":      ago,
-	"clock":    func(t time.Time) string { return formatClock(t) },
-	"duration": formatDuration,
-	"percent":  func(f float64) string { return fmt.Sprintf("%.2f%%", f*100) },
-	"lower":    strings.ToLower,
-	"add":      func(a, b int) int { return a + b },
-	// The metric bars: one row of 22 units per task set.
-	"rowY":       func(i, off int) int { return i*22 + off },
-	"barsHeight": func(rows int) int { return rows*22 + 2 },
+	"ago":   ago,
+	"clock": func(t time.Time) string { return formatClock(t) },
+	"took":  took,
+	"lower": strings.ToLower,
 	"shortCommit": func(c string) string {
 		if len(c) > 8 {
 			return c[:8]
@@ -123,6 +118,15 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return d.Round(time.Minute).String()
+}
+
+// took is how long a step from start to end took, "" unless it has
+// both (a skipped step has no start).
+func took(start, end time.Time) string {
+	if start.IsZero() || end.IsZero() {
+		return ""
+	}
+	return formatDuration(end.Sub(start))
 }
 
 // ago says how long before now t was, coarsely.
