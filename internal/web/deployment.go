@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/config"
@@ -172,5 +173,5 @@ func (h *Handler) doAction(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("recording a deployment action", "deployment", id, "action", name, "error", err)
 		}
 	}
-	http.Redirect(w, r, "/deployments/"+d.ID+"?msg="+urlQueryEscape(msg), http.StatusSeeOther)
+	http.Redirect(w, r, "/deployments/"+d.ID+"?msg="+url.QueryEscape(msg), http.StatusSeeOther)
 }

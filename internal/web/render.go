@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -86,8 +85,6 @@ func (h *Handler) fragment(page, name string, data any) (string, error) {
 	}
 	return buf.String(), nil
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // localPath returns next when it is a path on this site, else "/", so
 // the login form cannot send anyone elsewhere.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func (h *Handler) signedIn(role string, next http.HandlerFunc) http.Handler {
 		sess := h.session(r)
 		if sess == nil {
 			if r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream" {
-				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "sign in first: /login", http.StatusUnauthorized)
@@ -183,6 +184,11 @@ func (h *Handler) session(r *http.Request) *session {
 		}
 		h.sessions.end(sess.id)
 		return nil
+	}
+	if now := h.now(); now.Sub(tk.LastUsedAt) >= time.Minute { // as auth records API use
+		if err := h.store.TouchToken(context.WithoutCancel(r.Context()), tk.ID, now); err != nil {
+			h.log.Warn("recording a token's use", "token", tk.Name, "error", err)
+		}
 	}
 	return sess
 }

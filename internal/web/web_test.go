@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/store"
@@ -361,5 +363,70 @@ func TestDeploymentPage(t *testing.T) {
 	resp, body = get(t, c, f.srv.URL, "/")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-app="hello"`) || !strings.Contains(body, "green 25%") {
 		t.Errorf("overview %s lacks the app or its split:\n%s", resp.Status, body)
+	}
+}
+
+func TestDeploymentLiveStream(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser(t)
+	f.signIn(t, c, f.token(t, "rita", store.RoleRead))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // ends the stream of a failing test
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/deployments/"+f.dep.ID+"/live", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("%s %s", resp.Status, ct)
+	}
+	events := make(chan [2]string)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var name string
+		var data strings.Builder
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data.WriteString(strings.TrimPrefix(line, "data: ") + "\n")
+			case line == "" && name != "":
+				select {
+				case events <- [2]string{name, data.String()}:
+				case <-ctx.Done():
+					return
+				}
+				name = ""
+				data.Reset()
+			}
+		}
+	}()
+	// next returns the next traffic part.
+	next := func() string {
+		for ev := range events {
+			if ev[0] == "traffic" {
+				return ev[1]
+			}
+		}
+		t.Fatal("the stream ended")
+		return ""
+	}
+	if part := next(); !strings.Contains(part, `data-new-share="25"`) {
+		t.Fatalf("the first traffic part does not show 25%%:\n%s", part)
+	}
+	if _, err := f.store.RecordWeights(t.Context(), f.dep.ID, "production", map[string]int{"blue": 50, "green": 50}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if part := next(); strings.Contains(part, `data-new-share="50"`) {
+			break // the shift arrived without asking
+		}
 	}
 }
