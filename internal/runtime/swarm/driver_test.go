@@ -40,8 +40,8 @@ func TestStartServesHTTP(t *testing.T) {
 	task := start(t, d, spec)
 
 	host, _, err := net.SplitHostPort(task.Address)
-	if err != nil || host != "127.0.0.1" {
-		t.Errorf("Address = %q; want 127.0.0.1:<port> (the node's address)", task.Address)
+	if err != nil || host != e.nodeAddr {
+		t.Errorf("Address = %q; want %s:<port> (the node's address)", task.Address, e.nodeAddr)
 	}
 	if got, want := get(t, task.Address, "/"), "hello from "+spec.ID+"\n"; got != want {
 		t.Errorf("GET / = %q; want %q", got, want)
@@ -158,6 +158,7 @@ func TestExitAtOnceIsStartFailed(t *testing.T) {
 	e := requireEngine(t)
 	d := e.newDriver(t, Options{})
 	spec := e.spec(t, "a", map[string]string{"EXIT_NOW": "4"})
+	t.Cleanup(func() { remove(t, d, spec.ID) })
 
 	_, err := d.Start(t.Context(), spec)
 	if !errors.Is(err, runtime.ErrStartFailed) {
@@ -175,6 +176,7 @@ func TestUnsatisfiableConstraintFails(t *testing.T) {
 	d := e.newDriver(t, Options{StartTimeout: 3 * time.Second})
 	spec := e.spec(t, "a", nil)
 	spec.Labels[ConstraintLabel] = "node.labels.cutover-test-zone==nowhere"
+	t.Cleanup(func() { remove(t, d, spec.ID) })
 
 	_, err := d.Start(t.Context(), spec)
 	if !errors.Is(err, runtime.ErrStartFailed) {

@@ -42,7 +42,11 @@ type testEngine struct {
 	runID        string
 	client       *client.Client
 	image        string
+	nodeAddr     string // the manager node's address
 	createdSwarm bool
+	createdLink  bool
+	// multinodeErr says why the two-node test cannot run.
+	multinodeErr error
 	unreachable  bool
 	err          error
 }
@@ -91,13 +95,32 @@ func (e *testEngine) setup() {
 	}
 	e.client = c
 	if _, err := c.SwarmInspect(ctx, client.SwarmInspectOptions{}); err != nil {
-		// Not in a swarm: make this Engine a single-node one.
-		if _, err := c.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: "127.0.0.1"}); err != nil {
+		// Not in a swarm: make this Engine a single-node one, advertised
+		// on loopback, or on the private link a second node can join
+		// through for the two-node test.
+		advertise := "127.0.0.1"
+		if multinode() {
+			if err := createLink(); err != nil {
+				e.err = fmt.Errorf("creating the worker's network namespace: %w", err)
+				return
+			}
+			e.createdLink = true
+			advertise = managerAddr
+		}
+		if _, err := c.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: advertise}); err != nil {
 			e.err = fmt.Errorf("initialising a single-node swarm: %w", err)
 			return
 		}
 		e.createdSwarm = true
+	} else if multinode() {
+		e.multinodeErr = errors.New("the Engine is already in a swarm; the two-node test must create its own, advertised on " + managerAddr + " (docker swarm leave --force first)")
 	}
+	info, err := c.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		e.err = err
+		return
+	}
+	e.nodeAddr = info.Info.Swarm.NodeAddr
 	e.image = "cutover-swarm-test-app:" + e.runID
 	bin, err := buildApp(ctx)
 	if err != nil {
@@ -203,6 +226,9 @@ func (e *testEngine) cleanup() error {
 		if _, err := e.client.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "leaving the test swarm: %v\n", err)
 		}
+	}
+	if e.createdLink {
+		deleteLink()
 	}
 	if len(left) > 0 {
 		return fmt.Errorf("tests leaked %d services: %s", len(left), strings.Join(left, " "))

@@ -238,10 +238,40 @@ func (d *Driver) checkStarted(ctx context.Context, serviceID string) (runtime.Ta
 	if err != nil {
 		return runtime.Task{}, fmt.Errorf("watching the new task: %w", err)
 	}
+	if obs.exit == nil {
+		obs.exit = d.localExit(ctx, obs.task)
+	}
 	if obs.exit != nil {
 		return runtime.Task{}, fmt.Errorf("%w: %s at once; last output:\n%s", runtime.ErrStartFailed, obs.exit.Reason, d.lastLines(ctx, serviceID))
 	}
 	return d.taskFrom(svc, obs), nil
+}
+
+// localExit asks the local Engine about a task that runs on it. Swarm
+// reports a task's status some time after its container changed, so a
+// container that exited at once may still be "running" to Swarm at the
+// end of the start check; the Engine that runs it knows at once. It
+// returns nil for tasks on other nodes, and for running ones.
+func (d *Driver) localExit(ctx context.Context, t swarm.Task) *runtime.Exit {
+	cs := t.Status.ContainerStatus
+	if cs == nil || cs.ContainerID == "" || t.NodeID == "" || t.NodeID != d.localNode(ctx) {
+		return nil
+	}
+	inspected, err := d.client.ContainerInspect(ctx, cs.ContainerID, client.ContainerInspectOptions{})
+	if err != nil || inspected.Container.State == nil || inspected.Container.State.Running {
+		return nil
+	}
+	exit := exitFromCode(inspected.Container.State.ExitCode, time.Now())
+	return &exit
+}
+
+// localNode is the swarm node ID of the Engine the driver talks to.
+func (d *Driver) localNode(ctx context.Context) string {
+	info, err := d.client.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return ""
+	}
+	return info.Info.Swarm.NodeID
 }
 
 // lastLines returns the service's last output lines, for error messages.
