@@ -430,3 +430,32 @@ func TestDeploymentLiveStream(t *testing.T) {
 		}
 	}
 }
+
+func TestSecureCookieOverTLS(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, "tess", store.RoleRead)
+	srv := httptest.NewTLSServer(f.srv.Config.Handler)
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	resp, body := get(t, c, srv.URL, "/login")
+	if ck := resp.Cookies(); len(ck) != 1 || !ck[0].Secure {
+		t.Errorf("the login cookie over TLS: %+v, want Secure", ck)
+	}
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF field in the login form")
+	}
+	resp, _ = post(t, c, srv.URL, "/login", url.Values{"csrf": {m[1]}, "token": {tok}})
+	var secure bool
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie && ck.Value != "" {
+			secure = ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteStrictMode
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || !secure {
+		t.Errorf("sign-in over TLS: %s, session cookie Secure, HttpOnly and Strict: %v", resp.Status, secure)
+	}
+}
