@@ -10,9 +10,13 @@ import (
 	"github.com/cutover/cutover/internal/runtime"
 )
 
-// validID matches what Swarm accepts in a service name (at most 63
-// characters, letters, digits and '-') once "cutover-" is added.
-var validID = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,53}$`)
+// validID matches what Swarm accepts in a service name: letters and
+// digits, with '-' and '_' between them.
+var validID = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]+)*$`)
+
+// maxIDLen keeps service names within Swarm's 63 characters once
+// "cutover-" is added.
+const maxIDLen = 63 - len(servicePrefix)
 
 // minMemory is the smallest memory limit the Engine accepts.
 const minMemory = 6 << 20
@@ -26,8 +30,8 @@ func validate(spec runtime.TaskSpec) error {
 	switch {
 	case spec.ID == "":
 		return invalid("ID is required")
-	case !validID.MatchString(spec.ID):
-		return invalid("ID %q: use up to 54 letters, digits and '-', starting with a letter or digit (Swarm service names)", spec.ID)
+	case len(spec.ID) > maxIDLen || !validID.MatchString(spec.ID):
+		return invalid("ID %q: use up to %d letters and digits, with '-' or '_' between them (a Swarm service name)", spec.ID, maxIDLen)
 	case spec.Image == "":
 		return invalid("Image is required")
 	case spec.Port <= 0 || spec.Port > math.MaxUint16:
