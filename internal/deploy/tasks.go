@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -63,10 +64,37 @@ func (c *Controller) startTask(ctx context.Context, a *appState, s *taskSet, t *
 	c.mu.Lock()
 	t.addr, t.state = rt.Address, store.TaskRunning
 	c.mu.Unlock()
+	// Register once the task accepts connections: its first health check
+	// then passes, instead of failing and costing a whole interval.
+	waitListening(ctx, rt.Address, listenWait)
 	if err := c.applyProxy(ctx); err != nil {
 		c.log.Error("registering task", "task", t.id, "err", err)
 	}
 	c.watchTask(ctx, a, s, t)
+}
+
+// listenWait bounds how long a new task may take to accept connections
+// before it is registered anyway; its health checks then judge it.
+const listenWait = 10 * time.Second
+
+// waitListening returns once addr accepts a TCP connection, ctx ends or
+// limit passes, whichever comes first.
+func waitListening(ctx context.Context, addr string, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // watchTask waits for t to exit. An exit the scheduler did not ask for is

@@ -90,7 +90,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	driver, err := process.New(process.Options{StateDir: filepath.Join(opts.DataDir, "tasks"), Logger: log})
+	driver, err := process.New(process.Options{
+		StateDir: filepath.Join(opts.DataDir, "tasks"),
+		Logger:   log,
+		// A task that dies this soon is reported as failed to start; later
+		// deaths are caught by the scheduler. Kept short: it adds to every
+		// deployment.
+		StartCheck: 200 * time.Millisecond,
+	})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("starting the process runtime: %w", err)
