@@ -44,4 +44,6 @@ go version
 go vet ./...
 # The docker driver's tests fail instead of skipping when the engine is missing.
 export CUTOVER_REQUIRE_DOCKER=1
+# The dashboard's browser tests fail instead of skipping when Chromium is missing.
+export CUTOVER_REQUIRE_CHROMIUM=1
 go test -race -count=1 -timeout 25m "$@" ./...
