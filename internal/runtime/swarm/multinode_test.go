@@ -375,6 +375,18 @@ func TestMultinodeBlueGreenAndNodeLoss(t *testing.T) {
 		t.Errorf("%d of %d requests failed (first: %v); want none", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
 	}
 
+	// The same through cutover's controller and proxy: Swarm spreads the
+	// tasks over both nodes.
+	addrs := controllerBlueGreen(t, e, d, image)
+	hosts := map[string]bool{}
+	for _, a := range addrs {
+		h, _, _ := net.SplitHostPort(a)
+		hosts[h] = true
+	}
+	if len(addrs) != 2 || !hosts[managerAddr] || !hosts[workerAddr] {
+		t.Errorf("v2 tasks at %v; want one on each node", addrs)
+	}
+
 	// The worker's machine goes away: its task is reported as ended, so
 	// that cutover drains it and starts a replacement; the manager's task
 	// keeps running.
