@@ -36,6 +36,8 @@ import (
 	"github.com/cutover/cutover/internal/pipeline"
 	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/store"
 )
@@ -62,7 +64,9 @@ type Server struct {
 	log        *slog.Logger
 	store      *store.Store
 	proxy      *proxy.Proxy
-	driver     *process.Driver
+	procs      *process.Driver
+	images     *docker.Driver    // nil when no Docker Engine answers
+	driver     *runtime.Dispatch // procs for commands, images for images
 	controller *deploy.Controller
 	pipeline   *pipeline.Pipeline // see pipeline.go
 	pipeDone   chan struct{}      // closed when the pipeline's Run returns
@@ -90,7 +94,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	driver, err := process.New(process.Options{
+	procs, err := process.New(process.Options{
 		StateDir: filepath.Join(opts.DataDir, "tasks"),
 		Logger:   log,
 		// A task that dies this soon is reported as failed to start; later
@@ -102,16 +106,30 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("starting the process runtime: %w", err)
 	}
+	// The docker runtime is there when a Docker Engine answers; apps with
+	// runtime: docker fail clearly to start otherwise.
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	images, imagesErr := docker.New(dctx, docker.Options{Logger: log})
+	cancel()
+	if imagesErr != nil {
+		log.Debug("docker runtime unavailable", "err", imagesErr)
+		images = nil
+	}
 	s := &Server{
 		dataDir: opts.DataDir,
 		log:     log,
 		store:   st,
 		proxy:   proxy.New(proxy.Options{Logger: log}),
-		driver:  driver,
+		procs:   procs,
+		images:  images,
 		runDone: make(chan struct{}),
 	}
+	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr}
+	if images != nil {
+		s.driver.Images = images
+	}
 	s.controller = deploy.New(deploy.Options{
-		Store: st, Driver: driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
+		Store: st, Driver: s.driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})
@@ -387,5 +405,9 @@ func (s *Server) stopControl(ctx context.Context) error {
 func (s *Server) closeParts() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return errors.Join(s.proxy.Close(ctx), s.driver.Close(), s.store.Close())
+	errs := []error{s.proxy.Close(ctx), s.procs.Close()}
+	if s.images != nil {
+		errs = append(errs, s.images.Close())
+	}
+	return errors.Join(append(errs, s.store.Close())...)
 }
