@@ -58,6 +58,8 @@ func fastPathEligible(r *http.Request) bool {
 		h["Upgrade"] == nil && h["Expect"] == nil && h["Te"] == nil && h["Trailer"] == nil
 }
 
+// Forward sends r to its target on the fast path when it can, else
+// through next.
 func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r.Context())
 	if x == nil || !fastPathEligible(r) {
