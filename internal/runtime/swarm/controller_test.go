@@ -21,31 +21,37 @@ import (
 // deployment under load fails no request.
 func TestControllerBlueGreenOnSwarm(t *testing.T) {
 	e := requireEngine(t)
-	addrs := controllerBlueGreen(t, e, e.newDriver(t, Options{}), e.image)
-	if len(addrs) != 2 {
+	c := startController(t, e, e.newDriver(t, Options{}), e.image)
+	if addrs := c.blueGreen(t); len(addrs) != 2 {
 		t.Errorf("v2 tasks at %v; want 2", addrs)
 	}
 }
 
-// controllerBlueGreen deploys image as v1 then v2 with the controller
-// over d and cutover's proxy, with load on the production listener all
-// through v2's deployment, and fails the test if a request fails. It
-// returns the addresses of v2's running tasks.
-func controllerBlueGreen(t *testing.T, e *testEngine, d *Driver, image string) []string {
+// controllerEnv is cutover's deployment controller and proxy over a swarm
+// driver, with the test app registered.
+type controllerEnv struct {
+	ctrl *deploy.Controller
+	d    *Driver
+	cfg  config.App
+}
+
+// startController runs a controller over d and cutover's proxy, with the
+// app (image, 2 tasks) registered, until the test ends; its tasks are
+// removed then.
+func startController(t *testing.T, e *testEngine, d *Driver, image string) *controllerEnv {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), filepath.Join(dir, "cutover.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	p := proxy.New(proxy.Options{})
 	ctrl := deploy.New(deploy.Options{Store: st, Driver: d, Proxy: p, DataDir: dir, Tick: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ctrl.Run(ctx) }()
-	cfg := controllerApp(t, "sw"+e.runID, image, "v1")
-	defer func() {
+	c := &controllerEnv{ctrl: ctrl, d: d, cfg: controllerApp(t, "sw"+e.runID, image, "v1")}
+	t.Cleanup(func() {
 		cancel()
 		<-done
 		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -53,11 +59,12 @@ func controllerBlueGreen(t *testing.T, e *testEngine, d *Driver, image string) [
 		p.Close(cctx)
 		tasks, _ := d.List(cctx)
 		for _, task := range tasks {
-			if task.App == cfg.Name {
+			if task.App == c.cfg.Name {
 				d.Remove(cctx, task.ID)
 			}
 		}
-	}()
+		st.Close()
+	})
 	select {
 	case <-ctrl.Started():
 	case err := <-done:
@@ -65,38 +72,49 @@ func controllerBlueGreen(t *testing.T, e *testEngine, d *Driver, image string) [
 	case <-time.After(10 * time.Second):
 		t.Fatal("controller did not start")
 	}
-
-	if err := ctrl.PutApp(t.Context(), cfg); err != nil {
+	if err := ctrl.PutApp(t.Context(), c.cfg); err != nil {
 		t.Fatal(err)
 	}
-	deployAndWait(t, ctrl, cfg)
-	get(t, cfg.Listeners.Production, "/")
+	return c
+}
+
+// blueGreen deploys v1, then v2 with load on the production listener all
+// through v2's deployment, and fails the test if a request fails. It
+// returns the addresses of the running tasks.
+func (c *controllerEnv) blueGreen(t *testing.T) []string {
+	t.Helper()
+	deployAndWait(t, c.ctrl, c.cfg)
+	get(t, c.cfg.Listeners.Production, "/")
 
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Go(func() { load("http://"+cfg.Listeners.Production+"/", stop, &ok, &failed, &firstErr) })
+		wg.Go(func() { load("http://"+c.cfg.Listeners.Production+"/", stop, &ok, &failed, &firstErr) })
 	}
-	v2 := controllerApp(t, cfg.Name, image, "v2")
-	v2.Listeners = cfg.Listeners
-	deployAndWait(t, ctrl, v2)
+	v2 := controllerApp(t, c.cfg.Name, c.cfg.Service.Image, "v2")
+	v2.Listeners = c.cfg.Listeners
+	deployAndWait(t, c.ctrl, v2)
 	close(stop)
 	wg.Wait()
 	t.Logf("blue/green on swarm through cutover's proxy: %d requests, %d failed", ok.Load(), failed.Load())
 	if failed.Load() != 0 || ok.Load() == 0 {
 		t.Errorf("%d of %d requests failed (first: %v); want none", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
 	}
+	return c.running(t)
+}
 
-	// Only v2's tasks are left running.
-	tasks, err := d.List(t.Context())
+// running returns the addresses of the app's running tasks.
+func (c *controllerEnv) running(t *testing.T) []string {
+	t.Helper()
+	tasks, err := c.d.List(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var addrs []string
 	for _, task := range tasks {
-		if task.App == cfg.Name && task.Running {
+		if task.App == c.cfg.Name && task.Running {
 			addrs = append(addrs, task.Address)
 		}
 	}

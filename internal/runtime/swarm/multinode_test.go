@@ -377,7 +377,8 @@ func TestMultinodeBlueGreenAndNodeLoss(t *testing.T) {
 
 	// The same through cutover's controller and proxy: Swarm spreads the
 	// tasks over both nodes.
-	addrs := controllerBlueGreen(t, e, d, image)
+	c := startController(t, e, d, image)
+	addrs := c.blueGreen(t)
 	hosts := map[string]bool{}
 	for _, a := range addrs {
 		h, _, _ := net.SplitHostPort(a)
@@ -404,6 +405,29 @@ func TestMultinodeBlueGreenAndNodeLoss(t *testing.T) {
 		t.Errorf("manager's task = %+v; want it still running", listed)
 	}
 	get(t, green[0].Address, "/")
+
+	// The controller saw its task on the worker end too, and replaced it
+	// on the node that is left; the app keeps serving.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		addrs := c.running(t)
+		onManager := 0
+		for _, a := range addrs {
+			if h, _, _ := net.SplitHostPort(a); h == managerAddr {
+				onManager++
+			}
+		}
+		if onManager == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controller's tasks at %v two minutes after the node was lost; want 2 on %s", addrs, managerAddr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for range 10 {
+		get(t, c.cfg.Listeners.Production, "/")
+	}
 
 	// A replacement lands on the node that is left.
 	replacement := e.spec(t, "green-r", nil)
