@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -113,7 +114,7 @@ func (d *Driver) updateService(ctx context.Context, name string, change func(*sw
 // isOutOfSequence reports Swarm's answer to an update based on an old
 // version of the service.
 func isOutOfSequence(err error) bool {
-	return err != nil && (cerrdefs.IsConflict(err) || containsFold(err.Error(), "update out of sequence"))
+	return err != nil && (cerrdefs.IsConflict(err) || strings.Contains(strings.ToLower(err.Error()), "update out of sequence"))
 }
 
 // waitShutdown polls task taskID until it has shut down and returns how
