@@ -68,7 +68,7 @@ json_field() { sed -n 's/.*"'"$1"'": *"\([^"]*\)".*/\1/p' | head -1; }
 last_deployment() { cutover history hello --json | json_field "$1"; }
 
 write_config blue_green all_at_once "$termination"
-cutover up "$app" --api-addr "" >"$work/up.log" 2>&1 &
+"$work/cutover" --data "$data" up "$app" --api-addr "" >"$work/up.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
 	curl -fsS -o /dev/null "http://127.0.0.1:$prod/" 2>/dev/null && break

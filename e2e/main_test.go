@@ -86,7 +86,9 @@ func start(t *testing.T, args ...string) *process {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		// SIGINT: cutover stops its tasks too (SIGTERM would leave them
+		// running for the next cutover to adopt).
+		p.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-p.done:
 		case <-time.After(30 * time.Second):

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,7 +41,26 @@ func newHelloApp(t *testing.T, edit func(yaml string) string) *helloApp {
 		cfg = edit(cfg)
 	}
 	writeFile(t, filepath.Join(a.dir, "cutover.yaml"), cfg)
+	// Registered first, so it runs after cutover has been stopped.
+	t.Cleanup(func() { checkNoTasksLeft(t, a.data) })
 	return a
+}
+
+// checkNoTasksLeft fails the test if a process still runs in a release
+// directory under data: cutover must stop its tasks when it is stopped
+// with SIGINT. Leftovers are killed.
+func checkNoTasksLeft(t *testing.T, data string) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		cwd, err := os.Readlink(filepath.Join(p, "cwd"))
+		if err != nil || !strings.HasPrefix(cwd, data+string(filepath.Separator)) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(p))
+		t.Errorf("process %d still runs in %s after cutover stopped", pid, cwd)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 func (a *helloApp) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", a.prod) }
