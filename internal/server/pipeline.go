@@ -51,18 +51,6 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 // Pipeline returns the pipeline.
 func (s *Server) Pipeline() *pipeline.Pipeline { return s.pipeline }
 
-// withPipeline routes the pipeline's paths to it and the rest to api.
-func (s *Server) withPipeline(api http.Handler) http.Handler {
-	ph := s.pipeline.Handler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/git/") || strings.HasPrefix(r.URL.Path, "/hooks/") {
-			ph.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-}
-
 // pushURLs returns the URL of an app's built-in git remote on the API's
 // TCP listener, "" when there is none. An address on all interfaces is
 // named by the machine's host name.

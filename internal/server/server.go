@@ -319,8 +319,15 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
+		reg, err := s.newRegistry() // see registry.go
+		if err != nil {
+			ln.Close()
+			tln.Close()
+			return fmt.Errorf("starting the image registry: %w", err)
+		}
 		dash := s.newWeb() // see web.go
-		s.apiTCPSrv = &http.Server{Handler: withWeb(dash, s.withPipeline(h.Remote())), ReadHeaderTimeout: 10 * time.Second}
+		routes := tcpRoutes(h.Remote(), s.pipeline.Handler(), reg, dash)
+		s.apiTCPSrv = &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
 		s.apiTCPSrv.RegisterOnShutdown(h.CloseStreams)
 		s.apiTCPSrv.RegisterOnShutdown(dash.CloseStreams)
 		go s.apiTCPSrv.Serve(tln)

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"net/http"
-	"strings"
-
 	"github.com/cutover/cutover/internal/web"
 )
 
@@ -20,19 +17,5 @@ func (s *Server) newWeb() *web.Handler {
 		Metrics:  s.proxy.Metrics(),
 		Pipeline: s.pipeline,
 		Logger:   s.log,
-	})
-}
-
-// withWeb routes the API's and the pipeline's paths to next and the rest
-// to the dashboard.
-func withWeb(dashboard, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, prefix := range []string{"/api/", "/git/", "/hooks/"} {
-			if strings.HasPrefix(r.URL.Path, prefix) {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		dashboard.ServeHTTP(w, r)
 	})
 }

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+	"path/filepath"
+
+	"github.com/cutover/cutover/internal/auth"
+	"github.com/cutover/cutover/internal/registry"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// The built-in image registry (package registry) on the API's TCP
+// listener at /v2/, as OCI registries must be. Its credential is an API
+// token given as the password of HTTP basic auth (any user name): the
+// deploy role may push, the read role may pull. Blobs and manifests live
+// in <data>/registry and survive a restart.
+
+// newRegistry makes the registry handler.
+func (s *Server) newRegistry() (http.Handler, error) {
+	authn := auth.NewAuthenticator(s.store, s.log)
+	return registry.New(registry.Options{
+		Dir:    filepath.Join(s.dataDir, "registry"),
+		Logger: s.log,
+		Authorize: func(r *http.Request, push bool) bool {
+			_, token, ok := r.BasicAuth()
+			if !ok {
+				return false
+			}
+			req := r.Clone(r.Context())
+			req.Header.Set("Authorization", "Bearer "+token)
+			p, err := authn.Authenticate(req)
+			if err != nil {
+				return false
+			}
+			if push {
+				return p.Allows(store.RoleDeploy)
+			}
+			return p.Allows(store.RoleRead)
+		},
+	})
+}
+
+// tcpRoutes is what the API's TCP listener serves: the API, the
+// pipeline's git remote and webhooks, the registry, and the dashboard at
+// every other path.
+func tcpRoutes(api, pipeline, registry, dashboard http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/git/", pipeline)
+	mux.Handle("/hooks/", pipeline)
+	mux.Handle("/v2/", registry)
+	mux.Handle("/", dashboard)
+	return mux
+}
