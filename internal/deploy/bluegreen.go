@@ -295,8 +295,12 @@ func (c *Controller) shift(ctx context.Context, r *run, listener string, percent
 func (c *Controller) terminationWait(ctx context.Context, r *run, started time.Time) (string, string, error) {
 	drain(r.continued) // a Continue for this step is also in the record
 	c.mu.Lock()
-	skipped := r.rec.TerminationSkipped
+	skipped, first := r.rec.TerminationSkipped, r.from == nil
 	c.mu.Unlock()
+	if first {
+		// An app's first deployment has no original to roll back to.
+		return store.LifecycleSkipped, "no original task set", nil
+	}
 	if skipped {
 		return store.LifecycleSucceeded, "skipped", nil
 	}
@@ -315,10 +319,14 @@ func (c *Controller) terminationWait(ctx context.Context, r *run, started time.T
 // terminateOriginal deregisters, drains and stops the original task set.
 func (c *Controller) terminateOriginal(ctx context.Context, r *run, _ time.Time) (string, string, error) {
 	c.mu.Lock()
-	if r.from != nil {
+	first := r.from == nil
+	if !first {
 		r.from.desired = 0
 	}
 	c.mu.Unlock()
+	if first {
+		return store.LifecycleSkipped, "no original task set", nil
+	}
 	if err := c.waitEmpty(ctx, r.from); err != nil {
 		return "", "", fmt.Errorf("stopping the original task set: %w", err)
 	}
