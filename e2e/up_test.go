@@ -340,3 +340,59 @@ func TestErrorRateAlarmRollsBackCanary(t *testing.T) {
 		}
 	}
 }
+
+func TestRollingUpdateUnderLoad(t *testing.T) {
+	a := newHelloApp(t, func(cfg string) string {
+		cfg = strings.Replace(cfg, "strategy: blue_green", "strategy: rolling", 1)
+		cfg = strings.Replace(cfg, "  traffic: {type: linear, percent: 25, interval: 1s}\n", "", 1)
+		return cfg + "  rolling: {min_healthy_percent: 50, max_percent: 150}\n"
+	})
+	a.up(t, "1.0.0")
+	l := startLoad(a.url(), 8)
+
+	out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0")
+	if code != 0 {
+		t.Fatalf("rolling update exited %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "RollingUpdate") {
+		t.Errorf("deploy output does not show the rolling update:\n%s", out)
+	}
+	l.finish(t)
+	a.waitVersion(t, "2.0.0", 5*time.Second)
+	tasks, _ := run(t, "tasks", "hello", "--data", a.data, "--json")
+	var list []struct{ Revision, State string }
+	if err := json.Unmarshal([]byte(tasks), &list); err != nil {
+		t.Fatalf("tasks --json: %v\n%s", err, tasks)
+	}
+	live := 0
+	for _, task := range list {
+		if task.State != "stopped" {
+			live++
+			if task.Revision != "hello-r2" {
+				t.Errorf("task of %s still %s after the rolling update", task.Revision, task.State)
+			}
+		}
+	}
+	if live != 3 {
+		t.Errorf("%d live tasks after the rolling update, want 3", live)
+	}
+}
+
+func TestBadAppSpecChangesNothing(t *testing.T) {
+	a := newHelloApp(t, nil)
+	a.up(t, "1.0.0")
+	spec := readFile(t, filepath.Join(a.dir, "appspec.yaml"))
+	writeFile(t, filepath.Join(a.dir, "appspec.yaml"), strings.Replace(spec, "version: 0.0", "version: 0.1", 1))
+	out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0")
+	if code == 0 {
+		t.Fatalf("deploy with an invalid appspec.yaml exited 0:\n%s", out)
+	}
+	if !regexp.MustCompile(`appspec\.yaml:\d+:\d+: version: "0.1" is not supported; the only valid value is 0.0`).MatchString(out) {
+		t.Errorf("the error does not point at the field:\n%s", out)
+	}
+	a.waitVersion(t, "1.0.0", time.Second)
+	hist, _ := run(t, "history", "hello", "--data", a.data, "--json")
+	if strings.Contains(hist, "hello-d2") {
+		t.Errorf("a deployment was created from an invalid appspec:\n%s", hist)
+	}
+}
