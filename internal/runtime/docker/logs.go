@@ -37,12 +37,13 @@ func (d *Driver) logs(ctx context.Context, container string, opts runtime.LogOpt
 	if err != nil {
 		return nil, err
 	}
-	return demux(raw), nil
+	return Demux(raw), nil
 }
 
-// demux turns the Engine's multiplexed log stream (8-byte frame headers,
-// used for containers without a TTY) into plain text.
-func demux(raw io.ReadCloser) io.ReadCloser {
+// Demux turns the Engine's multiplexed log stream (8-byte frame headers,
+// used for containers and services without a TTY) into plain text.
+// Closing the result closes raw.
+func Demux(raw io.ReadCloser) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := stdcopy.StdCopy(pw, pw, raw)

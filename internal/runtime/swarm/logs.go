@@ -6,10 +6,10 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/runtime/docker"
 )
 
 // Logs returns task id's output, stdout and stderr interleaved as plain
@@ -37,28 +37,5 @@ func (d *Driver) logs(ctx context.Context, service string, opts runtime.LogOptio
 	if err != nil {
 		return nil, err
 	}
-	return demux(raw), nil
-}
-
-// demux turns the Engine's multiplexed log stream (8-byte frame headers,
-// used for tasks without a TTY) into plain text.
-func demux(raw io.ReadCloser) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, pw, raw)
-		pw.CloseWithError(err) // nil: readers see io.EOF
-	}()
-	return &demuxed{PipeReader: pr, raw: raw}
-}
-
-// demuxed closes both ends of a demux: the pipe and the Engine's stream,
-// which ends the copying goroutine.
-type demuxed struct {
-	*io.PipeReader
-	raw io.ReadCloser
-}
-
-func (r *demuxed) Close() error {
-	r.PipeReader.Close()
-	return r.raw.Close()
+	return docker.Demux(raw), nil
 }
