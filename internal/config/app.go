@@ -44,15 +44,18 @@ type Build struct {
 const (
 	RuntimeProcess = "process"
 	RuntimeDocker  = "docker"
+	// RuntimeSwarm runs the image as Swarm services, one per task, on
+	// the swarm whose manager the Docker Engine is.
+	RuntimeSwarm = "swarm"
 )
 
 // Service is how to run the app: the ECS service definition.
 type Service struct {
-	Runtime string // RuntimeProcess (default) or RuntimeDocker
+	Runtime string // RuntimeProcess (default), RuntimeDocker or RuntimeSwarm
 	// Command runs in the release directory (process runtime) or
-	// overrides the image's command (docker runtime). $PORT is given.
+	// overrides the image's command (docker and swarm). $PORT is given.
 	Command []string
-	Image   string // docker runtime
+	Image   string // docker and swarm runtimes
 	// Port is the port the app listens on: for the process runtime a
 	// free port is allocated and passed as $PORT; for docker it is the
 	// container port.
@@ -65,6 +68,9 @@ type Service struct {
 	// Release is the directory the process runtime runs Command in when
 	// no build made one; default the app's directory.
 	Release string
+	// Placement holds Swarm constraint expressions the nodes running the
+	// tasks must meet, e.g. "node.labels.zone==eu" (swarm runtime).
+	Placement []string
 }
 
 // Listeners are the app's production and test listener addresses.

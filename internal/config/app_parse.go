@@ -174,14 +174,14 @@ func (w *walker) app(root *yaml.Node) *App {
 
 func (w *walker) service(n *yaml.Node) Service {
 	s := Service{Runtime: RuntimeProcess, Count: DefaultCount, StopTimeout: DefaultStopTimeout}
-	f := w.fields(n, "service", "runtime", "command", "image", "port", "count", "env", "stop_timeout", "memory", "cpus", "release")
+	f := w.fields(n, "service", "runtime", "command", "image", "port", "count", "env", "stop_timeout", "memory", "cpus", "release", "placement")
 	if f == nil {
 		return s
 	}
 	if v := f["runtime"]; v != nil {
 		s.Runtime = w.str(v, "service.runtime")
-		if s.Runtime != RuntimeProcess && s.Runtime != RuntimeDocker {
-			w.errorf(v, "service.runtime", "%q is not a runtime; valid: process, docker", s.Runtime)
+		if s.Runtime != RuntimeProcess && s.Runtime != RuntimeDocker && s.Runtime != RuntimeSwarm {
+			w.errorf(v, "service.runtime", "%q is not a runtime; valid: process, docker, swarm", s.Runtime)
 		}
 	}
 	if v := f["command"]; v != nil {
@@ -214,7 +214,33 @@ func (w *walker) service(n *yaml.Node) Service {
 	if v := f["release"]; v != nil {
 		s.Release = w.str(v, "service.release")
 	}
+	if v := f["placement"]; v != nil {
+		s.Placement = w.placement(v, "service.placement")
+		if s.Runtime != RuntimeSwarm {
+			w.errorf(v, "service.placement", "applies to the swarm runtime only")
+		}
+	}
 	return s
+}
+
+// placement reads Swarm placement constraints: each an expression with
+// == or !=, such as node.labels.zone==eu or node.role!=manager.
+func (w *walker) placement(n *yaml.Node, path string) []string {
+	items := []*yaml.Node{resolve(n)}
+	if items[0].Kind != yaml.ScalarNode {
+		items = w.list(n, path)
+	}
+	var out []string
+	for i, item := range items {
+		field := index(path, i)
+		c := strings.TrimSpace(w.str(item, field))
+		if !strings.Contains(c, "==") && !strings.Contains(c, "!=") {
+			w.errorf(item, field, "%q is not a constraint; write e.g. node.labels.zone==eu or node.role!=manager", c)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // command reads a command: a list of arguments, or one string run by

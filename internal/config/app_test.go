@@ -122,6 +122,20 @@ func TestParseAppEmptyAlarmsTurnsDefaultOff(t *testing.T) {
 	}
 }
 
+func TestParseAppSwarm(t *testing.T) {
+	app, err := ParseApp("c.yaml", []byte("name: a\nservice:\n  runtime: swarm\n  image: web:1\n  port: 80\n  placement: [node.labels.zone==eu, ' node.role != manager ']\nlisteners: {production: ':1'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.Service.Runtime != RuntimeSwarm || app.Service.Image != "web:1" {
+		t.Errorf("runtime %q, image %q", app.Service.Runtime, app.Service.Image)
+	}
+	want := []string{"node.labels.zone==eu", "node.role != manager"}
+	if !reflect.DeepEqual(app.Service.Placement, want) {
+		t.Errorf("Placement = %q, want %q", app.Service.Placement, want)
+	}
+}
+
 func TestParseAppTraffic(t *testing.T) {
 	tests := []struct {
 		yaml string
@@ -160,7 +174,7 @@ func TestParseAppErrors(t *testing.T) {
 		{"bad name", "name: Hello_World\nservice: {command: x, port: 80}\nlisteners: {production: ':1'}\n",
 			[]string{`cutover.yaml:1:7: name: "Hello_World" is not a valid app name`}},
 		{"unknown service field", "name: a\nservice: {command: x, port: 80, replicas: 3}\nlisteners: {production: ':1'}\n",
-			[]string{"cutover.yaml:2:33: service.replicas: unknown field; valid fields: runtime, command, image, port, count, env, stop_timeout, memory, cpus, release"}},
+			[]string{"cutover.yaml:2:33: service.replicas: unknown field; valid fields: runtime, command, image, port, count, env, stop_timeout, memory, cpus, release, placement"}},
 		{"process without command", "name: a\nservice: {port: 80}\nlisteners: {production: ':1'}\n",
 			[]string{"service.command: missing; the process runtime needs a command"}},
 		{"port range", "name: a\nservice: {command: x, port: 70000}\nlisteners: {production: ':1'}\n",
@@ -168,7 +182,11 @@ func TestParseAppErrors(t *testing.T) {
 		{"bad env name", "name: a\nservice: {command: x, port: 80, env: {1X: a}}\nlisteners: {production: ':1'}\n",
 			[]string{`service.env.1X: "1X" is not a valid environment variable name`}},
 		{"bad runtime", "name: a\nservice: {runtime: k8s, command: x, port: 80}\nlisteners: {production: ':1'}\n",
-			[]string{`service.runtime: "k8s" is not a runtime; valid: process, docker`}},
+			[]string{`service.runtime: "k8s" is not a runtime; valid: process, docker, swarm`}},
+		{"placement without ==", "name: a\nservice: {runtime: swarm, image: a, port: 80, placement: [node.role==worker, zone]}\nlisteners: {production: ':1'}\n",
+			[]string{`service.placement[1]: "zone" is not a constraint`}},
+		{"placement on docker", "name: a\nservice: {runtime: docker, image: a, port: 80, placement: [node.role==worker]}\nlisteners: {production: ':1'}\n",
+			[]string{"service.placement: applies to the swarm runtime only"}},
 		{"health timeout", base + "health: {interval: 1s, timeout: 1s}\n", []string{"cutover.yaml:4:", "health.timeout:"}},
 		{"health threshold", base + "health: {healthy_threshold: 1}\n", []string{"health.healthy_threshold:", "2-10"}},
 		{"unknown traffic name", base + "deploy: {traffic: CodeDeployDefault.ECSLinear50}\n",

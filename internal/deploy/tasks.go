@@ -218,10 +218,17 @@ func taskSpec(id string, s *taskSet) runtime.TaskSpec {
 		Labels:      map[string]string{"cutover.task-set": s.color},
 		Resources:   runtime.Resources{MemoryBytes: cfg.Service.Memory, CPUs: cfg.Service.CPUs},
 	}
-	if cfg.Service.Runtime == config.RuntimeDocker {
+	switch cfg.Service.Runtime {
+	case config.RuntimeDocker, config.RuntimeSwarm:
 		spec.Image = s.rev.Artifact
 		if spec.Image == "" {
 			spec.Image = cfg.Service.Image
+		}
+		if cfg.Service.Runtime == config.RuntimeSwarm {
+			spec.Labels[runtime.LabelRuntime] = runtime.RuntimeSwarm
+			for i, c := range cfg.Service.Placement {
+				spec.Labels[fmt.Sprintf("%s.%d", runtime.LabelConstraint, i)] = c
+			}
 		}
 		return spec
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
+	"github.com/cutover/cutover/internal/runtime/swarm"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -66,7 +67,8 @@ type Server struct {
 	proxy      *proxy.Proxy
 	procs      *process.Driver
 	images     *docker.Driver    // nil when no Docker Engine answers
-	driver     *runtime.Dispatch // procs for commands, images for images
+	swarm      *swarm.Driver     // nil unless that Engine is a Swarm manager
+	driver     *runtime.Dispatch // procs for commands, images for images, swarm for swarm tasks
 	controller *deploy.Controller
 	pipeline   *pipeline.Pipeline // see pipeline.go
 	pipeDone   chan struct{}      // closed when the pipeline's Run returns
@@ -115,6 +117,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		log.Debug("docker runtime unavailable", "err", imagesErr)
 		images = nil
 	}
+	// The swarm runtime is there when that Engine is a Swarm manager.
+	var swarms *swarm.Driver
+	swarmErr := imagesErr
+	if images != nil {
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		swarms, swarmErr = swarm.New(sctx, swarm.Options{Logger: log})
+		cancel()
+		if swarmErr != nil {
+			log.Debug("swarm runtime unavailable", "err", swarmErr)
+			swarms = nil
+		}
+	}
 	s := &Server{
 		dataDir: opts.DataDir,
 		log:     log,
@@ -122,11 +136,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		proxy:   proxy.New(proxy.Options{Logger: log}),
 		procs:   procs,
 		images:  images,
+		swarm:   swarms,
 		runDone: make(chan struct{}),
 	}
-	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr}
+	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr, SwarmErr: swarmErr}
 	if images != nil {
 		s.driver.Images = images
+	}
+	if swarms != nil {
+		s.driver.Swarm = swarms
 	}
 	s.controller = deploy.New(deploy.Options{
 		Store: st, Driver: s.driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
@@ -415,6 +433,9 @@ func (s *Server) closeParts() error {
 	errs := []error{s.proxy.Close(ctx), s.procs.Close()}
 	if s.images != nil {
 		errs = append(errs, s.images.Close())
+	}
+	if s.swarm != nil {
+		errs = append(errs, s.swarm.Close())
 	}
 	return errors.Join(append(errs, s.store.Close())...)
 }

@@ -24,6 +24,10 @@ const (
 	labelPort     = "cutover.port"
 )
 
+// labelSwarmService is set by the Engine on the containers of Swarm
+// services.
+const labelSwarmService = "com.docker.swarm.service.id"
+
 // containerPrefix prefixes each task id to name its container.
 const containerPrefix = "cutover-"
 

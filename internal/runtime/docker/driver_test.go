@@ -439,3 +439,37 @@ func TestNewRejectsBadHostIP(t *testing.T) {
 		t.Errorf("New error = %v; want it to name the bad host IP", err)
 	}
 }
+
+// Swarm runs the swarm driver's services as containers carrying the same
+// cutover labels; they are that driver's tasks, not this one's.
+func TestListLeavesOutSwarmServiceContainers(t *testing.T) {
+	t.Parallel()
+	e := requireEngine(t)
+	d := e.newDriver(t, Options{})
+	plain := e.spec(t, "plain", nil)
+	start(t, d, plain)
+
+	// A container as Swarm creates one for a service named after a task.
+	swarmSpec := e.spec(t, "swarm", nil)
+	opts := d.createOptions(swarmSpec)
+	opts.Name = containerName(swarmSpec.ID) + ".1.x"
+	opts.Config.Labels[labelSwarmService] = "test-service-id"
+	created, err := e.client.ContainerCreate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("creating a container labelled as a Swarm service's: %v", err)
+	}
+	t.Cleanup(func() {
+		e.client.ContainerRemove(context.Background(), created.ID, client.ContainerRemoveOptions{Force: true})
+	})
+
+	findTask(t, d, plain.ID)
+	tasks, err := d.List(t.Context())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for _, task := range tasks {
+		if task.ID == swarmSpec.ID {
+			t.Errorf("List has the Swarm service's container as task %+v", task)
+		}
+	}
+}

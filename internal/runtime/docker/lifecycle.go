@@ -87,6 +87,8 @@ func (d *Driver) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 
 // List returns every task container the Engine holds, running or not,
 // whichever cutover process started it: this is how tasks are re-adopted.
+// Containers that Swarm runs for the swarm driver's services carry the
+// same labels and are left out: they are that driver's tasks.
 func (d *Driver) List(ctx context.Context) ([]runtime.Task, error) {
 	listed, err := d.client.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
@@ -97,6 +99,9 @@ func (d *Driver) List(ctx context.Context) ([]runtime.Task, error) {
 	}
 	tasks := make([]runtime.Task, 0, len(listed.Items))
 	for _, summary := range listed.Items {
+		if summary.Labels[labelSwarmService] != "" {
+			continue // a container of a Swarm service: the swarm driver's task
+		}
 		inspected, err := d.client.ContainerInspect(ctx, summary.ID, client.ContainerInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
 			continue // removed since it was listed
