@@ -40,7 +40,8 @@ func TestUpDockerRuntimeBlueGreen(t *testing.T) {
 	image := dockerImage(t)
 	prod, test := freePort(t), freePort(t)
 	dir, data := t.TempDir(), t.TempDir()
-	writeFile(t, filepath.Join(dir, "cutover.yaml"), fmt.Sprintf(`name: web
+	app := fmt.Sprintf("web-%08x", rand.Uint32()) // its containers are this test's alone
+	writeFile(t, filepath.Join(dir, "cutover.yaml"), fmt.Sprintf(`name: %s
 service:
   runtime: docker
   image: %s
@@ -54,7 +55,7 @@ deploy:
   traffic: {type: linear, percent: 50, interval: 1s}
   termination_wait: 1s
   deregistration_delay: 1s
-`, image, prod, test))
+`, app, image, prod, test))
 	start(t, "up", dir, "--data", data, "--api-addr", "")
 	url := fmt.Sprintf("http://127.0.0.1:%d/", prod)
 	client := newClient()
@@ -64,13 +65,13 @@ deploy:
 	})
 	t.Cleanup(func() {
 		// Tasks outlive cutover by design; the test removes its containers.
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app=web").Output()
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
 		for _, id := range strings.Fields(string(out)) {
 			exec.Command("docker", "rm", "-f", id).Run()
 		}
 	})
 	waitFor(t, "the first deployment to end", 60*time.Second, func() bool {
-		out, _ := run(t, "history", "web", "--data", data, "--json")
+		out, _ := run(t, "history", app, "--data", data, "--json")
 		return strings.Contains(out, `"status": "Succeeded"`)
 	})
 
@@ -85,8 +86,8 @@ deploy:
 			t.Fatalf("after the deployment production answers %q", body)
 		}
 	}
-	ps, _ := exec.Command("docker", "ps", "-q", "--filter", "label=cutover.app=web").Output()
+	ps, _ := exec.Command("docker", "ps", "-q", "--filter", "label=cutover.app="+app).Output()
 	if n := len(strings.Fields(string(ps))); n != 2 {
-		t.Errorf("%d containers of web run after the deployment, want 2 (the old ones stopped)", n)
+		t.Errorf("%d containers of %s run after the deployment, want 2 (the old ones stopped)", n, app)
 	}
 }

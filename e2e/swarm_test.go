@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,16 +41,17 @@ func services(t *testing.T, app string) []string {
 func TestUpSwarmRuntime(t *testing.T) {
 	image := dockerImage(t)
 	swarmManager(t)
+	app := fmt.Sprintf("web-%08x", rand.Uint32()) // its services are this test's alone
 	t.Cleanup(func() {
 		// Runs after cutover stopped (cleanups run last first): the tasks'
 		// services outlive cutover by design.
-		for _, id := range services(t, "web") {
+		for _, id := range services(t, app) {
 			exec.Command("docker", "service", "rm", id).Run()
 		}
 	})
 	prod, test := freePort(t), freePort(t)
 	dir, data := t.TempDir(), t.TempDir()
-	writeFile(t, filepath.Join(dir, "cutover.yaml"), fmt.Sprintf(`name: web
+	writeFile(t, filepath.Join(dir, "cutover.yaml"), fmt.Sprintf(`name: %s
 service:
   runtime: swarm
   image: %s
@@ -64,7 +66,7 @@ deploy:
   traffic: {type: linear, percent: 50, interval: 1s}
   termination_wait: 1s
   deregistration_delay: 1s
-`, image, prod, test))
+`, app, image, prod, test))
 	start(t, "up", dir, "--data", data, "--api-addr", "")
 	url := fmt.Sprintf("http://127.0.0.1:%d/", prod)
 	client := newClient()
@@ -73,10 +75,10 @@ deploy:
 		return code == 200 && body == "version 1\n"
 	})
 	waitFor(t, "the first deployment to end", 60*time.Second, func() bool {
-		out, _ := run(t, "history", "web", "--data", data, "--json")
+		out, _ := run(t, "history", app, "--data", data, "--json")
 		return strings.Contains(out, `"status": "Succeeded"`)
 	})
-	ids := services(t, "web")
+	ids := services(t, app)
 	if len(ids) != 2 {
 		t.Fatalf("%d Swarm services of web run, want 2 (one per task)", len(ids))
 	}
@@ -99,6 +101,6 @@ deploy:
 		}
 	}
 	waitFor(t, "the old task set's services to go", 30*time.Second, func() bool {
-		return len(services(t, "web")) == 2
+		return len(services(t, app)) == 2
 	})
 }

@@ -40,6 +40,12 @@ if ! docker info >/dev/null 2>&1; then
 	docker info >/dev/null 2>&1 || { echo "scripts/test.sh: dockerd did not start; see /var/log/cutover-test-dockerd.log" >&2; exit 1; }
 fi
 
+# The swarm driver's tests need a swarm. Made here, once, so that no test
+# package makes or leaves one while another package's tests use it.
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = inactive ]; then
+	docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+fi
+
 go version
 go vet ./...
 # The docker driver's tests fail instead of skipping when the engine is missing.

@@ -27,7 +27,7 @@ func (p *Pipeline) deployStage(ctx context.Context, x *execution, w *workspace) 
 
 	var artifact string
 	switch cfg.Service.Runtime {
-	case config.RuntimeDocker:
+	case config.RuntimeDocker, config.RuntimeSwarm:
 		image, err := p.image(ctx, x, w)
 		if err != nil {
 			return err
