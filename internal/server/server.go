@@ -18,6 +18,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,10 +111,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("starting the process runtime: %w", err)
 	}
+	// Containers and services carry this daemon's owner id, so another
+	// cutover on the same Engine never adopts or stops them.
+	owner, err := ownerID(opts.DataDir)
+	if err != nil {
+		procs.Close()
+		st.Close()
+		return nil, err
+	}
 	// The docker runtime is there when a Docker Engine answers; apps with
 	// runtime: docker fail clearly to start otherwise.
 	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	images, imagesErr := docker.New(dctx, docker.Options{Logger: log})
+	images, imagesErr := docker.New(dctx, docker.Options{Logger: log, Owner: owner})
 	cancel()
 	if imagesErr != nil {
 		log.Debug("docker runtime unavailable", "err", imagesErr)
@@ -122,7 +133,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	swarmErr := imagesErr
 	if images != nil {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		swarms, swarmErr = swarm.New(sctx, swarm.Options{Logger: log})
+		swarms, swarmErr = swarm.New(sctx, swarm.Options{Logger: log, Owner: owner})
 		cancel()
 		if swarmErr != nil {
 			log.Debug("swarm runtime unavailable", "err", swarmErr)
@@ -438,4 +449,24 @@ func (s *Server) closeParts() error {
 		errs = append(errs, s.swarm.Close())
 	}
 	return errors.Join(append(errs, s.store.Close())...)
+}
+
+// ownerID returns the id in <dataDir>/owner-id, made on first use: it
+// names this data directory's tasks on a shared Docker Engine or swarm.
+func ownerID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "owner-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("making the owner id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("writing the owner id: %w", err)
+	}
+	return id, nil
 }

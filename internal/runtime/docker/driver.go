@@ -22,6 +22,7 @@ const (
 	labelRevision = "cutover.revision"
 	labelTask     = "cutover.task"
 	labelPort     = "cutover.port"
+	labelOwner    = "cutover.owner"
 )
 
 // labelSwarmService is set by the Engine on the containers of Swarm
@@ -55,6 +56,11 @@ type Options struct {
 	// Network is the Docker network containers join; empty means the
 	// Engine's default bridge.
 	Network string
+	// Owner, when set, is put on every container as the label
+	// cutover.owner, and List returns only containers with it: several
+	// cutover daemons can share one Engine without adopting (or stopping)
+	// each other's tasks.
+	Owner string
 }
 
 // Driver runs tasks as Docker containers. It implements runtime.Driver.
@@ -65,6 +71,7 @@ type Driver struct {
 	hostIP     netip.Addr
 	startCheck time.Duration
 	network    string
+	owner      string
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -85,6 +92,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		hostIP:     hostIP,
 		startCheck: opts.StartCheck,
 		network:    opts.Network,
+		owner:      opts.Owner,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

@@ -473,3 +473,29 @@ func TestListLeavesOutSwarmServiceContainers(t *testing.T) {
 		}
 	}
 }
+
+func TestListKeepsToItsOwner(t *testing.T) {
+	t.Parallel()
+	e := requireEngine(t)
+	mine := e.newDriver(t, Options{Owner: "owner-a-" + randomHex(4)})
+	spec := e.spec(t, "owned", nil)
+	start(t, mine, spec)
+
+	// The same owner after a restart adopts the task; another daemon on
+	// the same Engine does not see it at all.
+	again := e.newDriver(t, Options{Owner: mine.owner})
+	findTask(t, again, spec.ID)
+	other := e.newDriver(t, Options{Owner: "owner-b-" + randomHex(4)})
+	tasks, err := other.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if task.ID == spec.ID {
+			t.Fatalf("a driver of another owner lists task %s", spec.ID)
+		}
+	}
+	if _, ok := findTask(t, again, spec.ID).Labels[labelOwner]; ok {
+		t.Error("the owner label leaks into Task.Labels")
+	}
+}

@@ -86,14 +86,16 @@ func (d *Driver) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 }
 
 // List returns every task container the Engine holds, running or not,
-// whichever cutover process started it: this is how tasks are re-adopted.
+// whichever cutover process started it (of this Owner, when set): this is
+// how tasks are re-adopted.
 // Containers that Swarm runs for the swarm driver's services carry the
 // same labels and are left out: they are that driver's tasks.
 func (d *Driver) List(ctx context.Context) ([]runtime.Task, error) {
-	listed, err := d.client.ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", labelManaged+"=true"),
-	})
+	filters := make(client.Filters).Add("label", labelManaged+"=true")
+	if d.owner != "" {
+		filters = filters.Add("label", labelOwner+"="+d.owner)
+	}
+	listed, err := d.client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
 	if err != nil {
 		return nil, fmt.Errorf("listing tasks: %w", err)
 	}

@@ -133,6 +133,9 @@ func (d *Driver) createOptions(spec runtime.TaskSpec) client.ContainerCreateOpti
 	labels[labelRevision] = spec.Revision
 	labels[labelTask] = spec.ID
 	labels[labelPort] = strconv.Itoa(spec.Port)
+	if d.owner != "" {
+		labels[labelOwner] = d.owner
+	}
 
 	env := make([]string, 0, len(spec.Env))
 	for name, value := range spec.Env {

@@ -72,7 +72,7 @@ func userLabels(labels map[string]string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range labels {
 		switch k {
-		case labelManaged, labelApp, labelRevision, labelTask, labelPort:
+		case labelManaged, labelApp, labelRevision, labelTask, labelPort, labelOwner:
 		default:
 			out[k] = v
 		}

@@ -24,6 +24,7 @@ const (
 	labelPort      = "cutover.port"
 	labelPublished = "cutover.published-port"
 	labelExit      = "cutover.exit"
+	labelOwner     = "cutover.owner"
 )
 
 // ConstraintLabel prefixes the TaskSpec labels that are placement
@@ -74,6 +75,10 @@ type Options struct {
 	StartTimeout time.Duration
 	// PollInterval is how often Wait asks Swarm about a task. Default 500ms.
 	PollInterval time.Duration
+	// Owner, when set, is put on every service as the label cutover.owner,
+	// and List returns only services with it: several cutover daemons can
+	// share one swarm without adopting (or stopping) each other's tasks.
+	Owner string
 }
 
 // Driver runs tasks as Swarm services. It implements runtime.Driver.
@@ -87,6 +92,7 @@ type Driver struct {
 	startCheck   time.Duration
 	startTimeout time.Duration
 	poll         time.Duration
+	owner        string
 
 	// portMu serialises port picking and service creation in this
 	// process, so that two Starts do not pick the same free port.
@@ -106,6 +112,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		startCheck:   opts.StartCheck,
 		startTimeout: opts.StartTimeout,
 		poll:         opts.PollInterval,
+		owner:        opts.Owner,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)

@@ -208,9 +208,11 @@ func (d *Driver) List(ctx context.Context) ([]runtime.Task, error) {
 
 // services lists the services the driver created.
 func (d *Driver) services(ctx context.Context) ([]swarm.Service, error) {
-	listed, err := d.client.ServiceList(ctx, client.ServiceListOptions{
-		Filters: make(client.Filters).Add("label", labelManaged+"=true"),
-	})
+	filters := make(client.Filters).Add("label", labelManaged+"=true")
+	if d.owner != "" {
+		filters = filters.Add("label", labelOwner+"="+d.owner)
+	}
+	listed, err := d.client.ServiceList(ctx, client.ServiceListOptions{Filters: filters})
 	if err != nil {
 		return nil, fmt.Errorf("listing services: %w", err)
 	}

@@ -153,6 +153,9 @@ func (d *Driver) serviceSpec(spec runtime.TaskSpec, port int) swarm.ServiceSpec 
 	labels[labelTask] = spec.ID
 	labels[labelPort] = strconv.Itoa(spec.Port)
 	labels[labelPublished] = strconv.Itoa(port)
+	if d.owner != "" {
+		labels[labelOwner] = d.owner
+	}
 
 	env := make([]string, 0, len(spec.Env))
 	for name, value := range spec.Env {

@@ -122,7 +122,7 @@ func userLabels(labels map[string]string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range labels {
 		switch k {
-		case labelManaged, labelApp, labelRevision, labelTask, labelPort, labelPublished, labelExit:
+		case labelManaged, labelApp, labelRevision, labelTask, labelPort, labelPublished, labelExit, labelOwner:
 		default:
 			out[k] = v
 		}
