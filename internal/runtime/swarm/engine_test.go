@@ -130,7 +130,8 @@ func (e *testEngine) setup() {
 	e.err = buildImage(ctx, c, e.image, e.runID, bin)
 }
 
-// buildApp builds testdata/app as a static Linux binary and returns it.
+// buildApp builds the docker driver's testdata/app as a static Linux
+// binary and returns it.
 func buildApp(ctx context.Context) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "cutover-swarm-test")
 	if err != nil {
@@ -138,7 +139,7 @@ func buildApp(ctx context.Context) ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "app")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./testdata/app")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "../docker/testdata/app") // the docker driver's test app
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goruntime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building test app: %v\n%s", err, out)

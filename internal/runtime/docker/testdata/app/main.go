@@ -1,4 +1,4 @@
-// Command app is the program the docker driver's tests run in containers
+// Command app is the program the docker and swarm drivers' tests run in containers
 // (FROM scratch, built with CGO_ENABLED=0). Environment:
 //
 //	PORT            port to listen on (default 8080)
