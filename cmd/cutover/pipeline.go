@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -264,7 +263,12 @@ func newPipelineLogsCmd(g *globalFlags) *cobra.Command {
 			}
 			defer rc.Close()
 			if g.json {
-				err = executionJSONLines(cmd.OutOrStdout(), args[0], rc)
+				err = jsonLines(cmd.OutOrStdout(), rc, func(line string) any {
+					return struct {
+						Execution string `json:"execution"`
+						Line      string `json:"line"`
+					}{args[0], line}
+				})
 			} else {
 				_, err = io.Copy(cmd.OutOrStdout(), rc)
 			}
@@ -276,22 +280,6 @@ func newPipelineLogsCmd(g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the execution runs")
 	return cmd
-}
-
-// executionJSONLines prints each line of r as {"execution": ..., "line": ...}.
-func executionJSONLines(w io.Writer, id string, r io.Reader) error {
-	enc := json.NewEncoder(w)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if err := enc.Encode(struct {
-			Execution string `json:"execution"`
-			Line      string `json:"line"`
-		}{id, sc.Text()}); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
 }
 
 // newPipelineAnswerCmd makes approve, reject and stop.

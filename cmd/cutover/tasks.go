@@ -74,7 +74,12 @@ func newLogsCmd(g *globalFlags) *cobra.Command {
 			}
 			defer rc.Close()
 			if g.json {
-				err = jsonLines(cmd.OutOrStdout(), args[0], rc)
+				err = jsonLines(cmd.OutOrStdout(), rc, func(line string) any {
+					return struct {
+						Task string `json:"task"`
+						Line string `json:"line"`
+					}{args[0], line}
+				})
 			} else {
 				_, err = io.Copy(cmd.OutOrStdout(), rc)
 			}
@@ -89,16 +94,14 @@ func newLogsCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-// jsonLines prints each line of r as {"task": ..., "line": ...}.
-func jsonLines(w io.Writer, task string, r io.Reader) error {
+// jsonLines prints, for each line of r, the JSON of wrap(line) on a line
+// of its own: `logs --json` and `pipeline logs --json`.
+func jsonLines(w io.Writer, r io.Reader, wrap func(line string) any) error {
 	enc := json.NewEncoder(w)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if err := enc.Encode(struct {
-			Task string `json:"task"`
-			Line string `json:"line"`
-		}{task, sc.Text()}); err != nil {
+		if err := enc.Encode(wrap(sc.Text())); err != nil {
 			return err
 		}
 	}
