@@ -261,21 +261,12 @@ func newPipelineLogsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer rc.Close()
-			if g.json {
-				err = jsonLines(cmd.OutOrStdout(), rc, func(line string) any {
-					return struct {
-						Execution string `json:"execution"`
-						Line      string `json:"line"`
-					}{args[0], line}
-				})
-			} else {
-				_, err = io.Copy(cmd.OutOrStdout(), rc)
-			}
-			if cmd.Context().Err() != nil {
-				return nil // interrupted while following
-			}
-			return err
+			return printLog(cmd, g, rc, func(line string) any {
+				return struct {
+					Execution string `json:"execution"`
+					Line      string `json:"line"`
+				}{args[0], line}
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the execution runs")

@@ -72,26 +72,34 @@ func newLogsCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer rc.Close()
-			if g.json {
-				err = jsonLines(cmd.OutOrStdout(), rc, func(line string) any {
-					return struct {
-						Task string `json:"task"`
-						Line string `json:"line"`
-					}{args[0], line}
-				})
-			} else {
-				_, err = io.Copy(cmd.OutOrStdout(), rc)
-			}
-			if cmd.Context().Err() != nil {
-				return nil // interrupted while following
-			}
-			return err
+			return printLog(cmd, g, rc, func(line string) any {
+				return struct {
+					Task string `json:"task"`
+					Line string `json:"line"`
+				}{args[0], line}
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
 	cmd.Flags().IntVarP(&tail, "tail", "n", -1, "only the last N lines (default: all)")
 	return cmd
+}
+
+// printLog copies a log stream to the command's output, as it is or, with
+// --json, as the JSON of wrap(line) per line; it closes rc. Stopping a
+// follow with Ctrl-C is not an error.
+func printLog(cmd *cobra.Command, g *globalFlags, rc io.ReadCloser, wrap func(line string) any) error {
+	defer rc.Close()
+	var err error
+	if g.json {
+		err = jsonLines(cmd.OutOrStdout(), rc, wrap)
+	} else {
+		_, err = io.Copy(cmd.OutOrStdout(), rc)
+	}
+	if cmd.Context().Err() != nil {
+		return nil // interrupted while following
+	}
+	return err
 }
 
 // jsonLines prints, for each line of r, the JSON of wrap(line) on a line
