@@ -4,7 +4,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/cutover/cutover/internal/auth"
 )
@@ -90,4 +92,33 @@ func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.
 		Secure:   r.TLS != nil,
 		SameSite: http.SameSiteStrictMode,
 	}
+}
+
+// localPath returns next when it is a path on this site, else "/", so
+// the login form cannot send anyone elsewhere.
+func localPath(next string) string {
+	if !isLocalPath(next) {
+		return "/"
+	}
+	return next
+}
+
+// isLocalPath reports whether p is an absolute path on this site, both as
+// given and once percent-decoded: it starts with a single "/" (not "//" or
+// "/\", which browsers read as another host) and holds no backslash and
+// no control character (browsers drop tabs and newlines, so "/\t/host"
+// would become "//host").
+func isLocalPath(p string) bool {
+	decoded, err := url.PathUnescape(p)
+	if err != nil {
+		return false
+	}
+	for _, s := range []string{p, decoded} {
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") ||
+			strings.ContainsRune(s, '\\') || strings.ContainsFunc(s, unicode.IsControl) {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }

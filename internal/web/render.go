@@ -86,15 +86,6 @@ func (h *Handler) fragment(page, name string, data any) (string, error) {
 	return buf.String(), nil
 }
 
-// localPath returns next when it is a path on this site, else "/", so
-// the login form cannot send anyone elsewhere.
-func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
 func formatClock(t time.Time) string {
 	if t.IsZero() {
 		return ""
