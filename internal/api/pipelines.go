@@ -161,11 +161,15 @@ func (h *Handler) startExecution(w http.ResponseWriter, r *http.Request) {
 	if !decodeOptional(w, r, &req) {
 		return
 	}
-	for name, v := range map[string]string{"commit": req.Commit, "branch": req.Branch} {
-		if strings.HasPrefix(v, "-") || strings.ContainsAny(v, " \t\n\r") {
-			problem(w, http.StatusBadRequest, fmt.Sprintf("%s %q: not a git %s", name, v, name))
+	if req.Commit != "" {
+		if err := pipeline.CheckCommitName(req.Commit); err != nil {
+			problem(w, http.StatusBadRequest, err.Error())
 			return
 		}
+	}
+	if strings.HasPrefix(req.Branch, "-") || strings.ContainsAny(req.Branch, " \t\n\r") {
+		problem(w, http.StatusBadRequest, fmt.Sprintf("branch %q: not a git branch", req.Branch))
+		return
 	}
 	a, err := h.store.GetApp(ctx, app)
 	if err != nil {
@@ -380,6 +384,8 @@ func pipelineStatus(err error) (status int, ok bool) {
 		return http.StatusConflict, true
 	case errors.Is(err, pipeline.ErrNotRunning):
 		return http.StatusServiceUnavailable, true
+	case errors.Is(err, pipeline.ErrBadCommit):
+		return http.StatusBadRequest, true
 	}
 	return 0, false
 }

@@ -163,8 +163,11 @@ func TestExecutionRoutes(t *testing.T) {
 	if _, err := c.StartExecution(ctx, "nope", StartRequest{}); !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound {
 		t.Errorf("start of an unknown app: %v, want 404", err)
 	}
-	if _, err := c.StartExecution(ctx, "hello", StartRequest{Commit: "--upload-pack=x"}); !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
-		t.Errorf("start with an option as the commit: %v, want 400", err)
+	for _, commit := range []string{"--upload-pack=x", "--orphan=x", "HEAD", "main", "refs/heads/main", "abc12", "abc1234 "} {
+		_, err := c.StartExecution(ctx, "hello", StartRequest{Commit: commit})
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(apiErr.Error(), "not a commit id") {
+			t.Errorf("start with commit %q: %v, want 400 saying it is not a commit id", commit, err)
+		}
 	}
 	list, err := c.Executions(ctx, "hello", 10)
 	if err != nil || len(list) != 2 || list[0].ID != "hello-e2" {

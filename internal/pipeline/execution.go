@@ -38,7 +38,8 @@ type StartOptions struct {
 	Repo string
 	// Branch defaults to cutover.yaml's source.branch.
 	Branch string
-	// Commit, when set, is built instead of the branch's tip.
+	// Commit, when set, is built instead of the branch's tip: a commit
+	// id, full or abbreviated (CheckCommitName), never a ref.
 	Commit  string
 	Trigger string // default TriggerManual
 }
@@ -72,6 +73,11 @@ type decision struct {
 // recorded. It returns before the execution ends; follow it with Get,
 // the event log or StreamLog.
 func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (store.Execution, error) {
+	if opts.Commit != "" {
+		if err := CheckCommitName(opts.Commit); err != nil {
+			return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, err)
+		}
+	}
 	cfg, err := p.appConfig(ctx, app)
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, err)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cutover/cutover/internal/store"
 )
@@ -18,6 +20,10 @@ import (
 // maxWebhookBody bounds a webhook's body; GitHub caps payloads at 25 MB
 // but push events are far smaller.
 const maxWebhookBody = 5 << 20
+
+// deliveryWindow is how long a delivery is remembered: the same delivery
+// sent again within it starts nothing.
+const deliveryWindow = 24 * time.Hour
 
 // forge is a webhook sender: how it signs and names its events.
 type forge struct {
@@ -28,6 +34,12 @@ type forge struct {
 	// verify checks the request's signature against secret.
 	verify    func(h http.Header, body []byte, secret string) bool
 	pushEvent string
+	// signature is the header that holds the request's signature or token.
+	signature string
+	// deliveryIDs are the headers that may name the delivery, most
+	// specific first; a forge sends the same id when it sends a delivery
+	// again.
+	deliveryIDs []string
 }
 
 var forges = []forge{
@@ -37,7 +49,9 @@ var forges = []forge{
 		verify: func(h http.Header, body []byte, secret string) bool {
 			return validHMAC(h.Get("X-Gitea-Signature"), body, secret)
 		},
-		pushEvent: "push",
+		pushEvent:   "push",
+		signature:   "X-Gitea-Signature",
+		deliveryIDs: []string{"X-Gitea-Delivery"},
 	},
 	{
 		name:  "github",
@@ -46,7 +60,9 @@ var forges = []forge{
 			sig, ok := strings.CutPrefix(h.Get("X-Hub-Signature-256"), "sha256=")
 			return ok && validHMAC(sig, body, secret)
 		},
-		pushEvent: "push",
+		pushEvent:   "push",
+		signature:   "X-Hub-Signature-256",
+		deliveryIDs: []string{"X-GitHub-Delivery"},
 	},
 	{
 		name:  "gitlab",
@@ -55,7 +71,9 @@ var forges = []forge{
 			token := h.Get("X-Gitlab-Token")
 			return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1
 		},
-		pushEvent: "Push Hook",
+		pushEvent:   "Push Hook",
+		signature:   "X-Gitlab-Token",
+		deliveryIDs: []string{"Idempotency-Key", "X-Gitlab-Event-UUID"},
 	},
 }
 
@@ -136,17 +154,75 @@ func (p *Pipeline) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeWebhook(w, http.StatusAccepted, "branch deletion ignored", "")
 		return
 	}
-	ctx := store.WithActor(r.Context(), "webhook:"+f.name)
-	e, err := p.Start(ctx, app, StartOptions{Branch: branch, Commit: push.After, Trigger: TriggerWebhook})
-	if errors.Is(err, ErrNotRunning) {
-		writeWebhook(w, http.StatusServiceUnavailable, err.Error(), "")
+	if err := CheckCommitID(push.After); err != nil {
+		writeWebhook(w, http.StatusBadRequest, "push event's after: "+err.Error(), "")
 		return
 	}
+	p.startFromWebhook(w, r, f, body, StartOptions{Branch: branch, Commit: push.After, Trigger: TriggerWebhook})
+}
+
+// startFromWebhook starts an execution for a push delivery unless the
+// same delivery was acted on within deliveryWindow. A forge sending it
+// again (a retry after a timeout, a redelivery) or anyone replaying it
+// is answered 200 with the execution it started the first time, and
+// nothing starts.
+func (p *Pipeline) startFromWebhook(w http.ResponseWriter, r *http.Request, f *forge, body []byte, opts StartOptions) {
+	app := r.PathValue("app")
+	ctx := store.WithActor(r.Context(), "webhook:"+f.name)
+	keys := f.deliveryKeys(r.Header, body)
+	prev, fresh, err := p.store.ClaimDelivery(ctx, app, keys, deliveryWindow)
 	if err != nil {
 		writeWebhook(w, http.StatusInternalServerError, err.Error(), "")
 		return
 	}
+	if !fresh {
+		msg := fmt.Sprintf("delivery already received at %s: no new execution", prev.ReceivedAt.Format(time.RFC3339))
+		writeWebhook(w, http.StatusOK, msg, prev.Execution)
+		return
+	}
+	e, err := p.Start(ctx, app, opts)
+	if err != nil {
+		// Nothing started: the same delivery sent again may start it.
+		if err := p.store.ReleaseDelivery(context.WithoutCancel(ctx), app, keys); err != nil {
+			p.log.Error("forgetting a webhook delivery that started nothing", "app", app, "error", err)
+		}
+		writeWebhook(w, startStatus(err), err.Error(), "")
+		return
+	}
+	if err := p.store.SetDeliveryExecution(ctx, app, keys, e.ID); err != nil {
+		p.log.Warn("recording the execution a webhook delivery started", "execution", e.ID, "error", err)
+	}
 	writeWebhook(w, http.StatusCreated, "execution started", e.ID)
+}
+
+// startStatus is the webhook answer to Start's error.
+func startStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotRunning):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBadCommit):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// deliveryKeys returns the keys a delivery is remembered under: always a
+// hash of its signature and body, and the forge's delivery id when it
+// sends one. Delivery ids are not signed, so a replay with another id
+// is still known by its hash.
+func (f *forge) deliveryKeys(h http.Header, body []byte) []string {
+	sum := sha256.New()
+	sum.Write([]byte(h.Get(f.signature)))
+	sum.Write([]byte{0})
+	sum.Write(body)
+	keys := []string{f.name + ":sha256:" + hex.EncodeToString(sum.Sum(nil))}
+	for _, name := range f.deliveryIDs {
+		if id := h.Get(name); id != "" {
+			keys = append(keys, f.name+":id:"+id)
+			break
+		}
+	}
+	return keys
 }
 
 func writeWebhook(w http.ResponseWriter, code int, msg, execution string) {

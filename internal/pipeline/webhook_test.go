@@ -168,3 +168,104 @@ func TestUnauthenticatedPushRefused(t *testing.T) {
 		t.Fatalf("the pushed branch is not in the built-in remote: %q", out)
 	}
 }
+
+// githubHeaders returns a GitHub push delivery's headers for body, with
+// delivery id when it is not "".
+func githubHeaders(secret string, body []byte, id string) map[string]string {
+	h := map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(secret, body)}
+	if id != "" {
+		h["X-GitHub-Delivery"] = id
+	}
+	return h
+}
+
+func TestWebhookRefusesCommitsThatAreNotIDs(t *testing.T) {
+	h := newHarness(t)
+	h.newRepo()
+	ctx := context.Background()
+	secret, err := h.pipe.Secret(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []string{
+		"--orphan=x",
+		"--upload-pack=touch /tmp/pwned",
+		"-b",
+		"HEAD",
+		"main",
+		"refs/heads/main",
+		"FETCH_HEAD",
+		"abc1234", // abbreviated: forges send full ids
+		"g123456789012345678901234567890123456789",  // 40 characters, not hex
+		"0123456789abcdef0123456789abcdef01234567 ", // trailing space
+	} {
+		t.Run(after, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"ref": "refs/heads/main", "after": after})
+			code, resp := postHook(t, h, "web", body, githubHeaders(secret, body, ""))
+			if code != http.StatusBadRequest || !strings.Contains(resp.Message, "not a commit id") || resp.Execution != "" {
+				t.Fatalf("answer %d %+v, want 400 saying it is not a commit id", code, resp)
+			}
+		})
+	}
+	if es, _ := h.pipe.List(ctx, "web", 0); len(es) != 0 {
+		t.Fatalf("refused webhooks started executions: %+v", es)
+	}
+}
+
+func TestWebhookReplayStartsNothing(t *testing.T) {
+	h := newHarness(t)
+	repo := h.newRepo()
+	ctx := context.Background()
+	secret, err := h.pipe.Secret(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := h.commit(repo, "version 2", map[string]string{"version.txt": "2\n", "GATED": "x"})
+	body, _ := json.Marshal(map[string]string{"ref": "refs/heads/main", "after": head, "before": "1"})
+	code, first := postHook(t, h, "web", body, githubHeaders(secret, body, "d-1"))
+	if code != http.StatusCreated || first.Execution == "" {
+		t.Fatalf("first delivery: %d %+v", code, first)
+	}
+	h.waitStage(first.Execution, StageBuild, store.StageInProgress)
+
+	other, _ := json.Marshal(map[string]string{"ref": "refs/heads/main", "after": head, "before": "2"})
+	tests := []struct {
+		name    string
+		body    []byte
+		headers map[string]string
+	}{
+		{"the same delivery", body, githubHeaders(secret, body, "d-1")},
+		{"another id", body, githubHeaders(secret, body, "d-2")},
+		{"no id", body, githubHeaders(secret, body, "")},
+		{"the same id, another body", other, githubHeaders(secret, other, "d-1")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, resp := postHook(t, h, "web", tt.body, tt.headers)
+			if code != http.StatusOK || resp.Execution != first.Execution || !strings.Contains(resp.Message, "already received") {
+				t.Fatalf("answer %d %+v, want 200 naming execution %s", code, resp, first.Execution)
+			}
+		})
+	}
+	if es, _ := h.pipe.List(ctx, "web", 0); len(es) != 1 {
+		t.Fatalf("replayed deliveries started executions: %d in all, want 1", len(es))
+	}
+
+	// GitLab sends a retry with the same Idempotency-Key.
+	gitlab := map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret, "Idempotency-Key": "k-1"}
+	code, resp := postHook(t, h, "web", other, gitlab)
+	if code != http.StatusCreated || resp.Execution == "" {
+		t.Fatalf("a new GitLab delivery: %d %+v", code, resp)
+	}
+	code, again := postHook(t, h, "web", other, gitlab)
+	if code != http.StatusOK || again.Execution != resp.Execution {
+		t.Fatalf("the GitLab retry: %d %+v, want 200 naming %s", code, again, resp.Execution)
+	}
+
+	for _, id := range []string{first.Execution, resp.Execution} {
+		if err := h.pipe.Stop(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		h.wait(id)
+	}
+}

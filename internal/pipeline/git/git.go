@@ -91,7 +91,13 @@ func Checkout(ctx context.Context, repo, branch, commit, dir string) (Commit, er
 	if commit != "" {
 		target = commit
 	}
-	if _, err := run(ctx, dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target); err != nil {
+	// checkout takes no --end-of-options: resolve the target to a full
+	// object id first, which can never be read as an option.
+	oid, err := run(ctx, dir, "rev-parse", "--verify", "--end-of-options", target+"^{commit}")
+	if err != nil {
+		return fail(fmt.Errorf("resolving %s: %w", target, err))
+	}
+	if _, err := run(ctx, dir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", oid); err != nil {
 		return fail(err)
 	}
 	out, err := run(ctx, dir, "log", "-1", "--format=%H%n%s")
@@ -111,7 +117,7 @@ func InitBare(ctx context.Context, dir, branch string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("creating repository %s: %w", dir, err)
 	}
-	if _, err := run(ctx, "", "init", "-q", "--bare", "--initial-branch="+branch, dir); err != nil {
+	if _, err := run(ctx, "", "init", "-q", "--bare", "--initial-branch="+branch, "--", dir); err != nil {
 		return fmt.Errorf("creating repository %s: %w", dir, err)
 	}
 	return nil

@@ -84,6 +84,25 @@ func TestLsRemoteAndCheckout(t *testing.T) {
 	}
 }
 
+// TestCheckoutNeverTakesTheCommitAsAnOption: a commit that looks like an
+// option is resolved as a revision, and fails as one.
+func TestCheckoutNeverTakesTheCommitAsAnOption(t *testing.T) {
+	ctx := context.Background()
+	work := newWorkRepo(t)
+	for _, commit := range []string{"--orphan=x", "--detach", "-f", "--upload-pack=touch /tmp/pwned"} {
+		t.Run(commit, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "src")
+			_, err := Checkout(ctx, work, "main", commit, dir)
+			if err == nil || !strings.Contains(err.Error(), "resolving "+commit) {
+				t.Fatalf("Checkout(%q) = %v, want an error resolving it as a revision", commit, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "a.txt")); err == nil {
+				t.Fatal("something was checked out")
+			}
+		})
+	}
+}
+
 func TestPushOverSmartHTTP(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
