@@ -211,6 +211,10 @@ type AppStatus struct {
 }
 
 func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error) {
+	a, err := appForCaller(ctx, a)
+	if err != nil {
+		return AppStatus{}, err
+	}
 	s := AppStatus{App: a}
 	tasks, err := h.store.ListTasks(ctx, store.TaskFilter{App: a.Name})
 	if err != nil {
