@@ -97,7 +97,7 @@ func freePort(t *testing.T) int {
 func daemon(t *testing.T) *server.Server {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := server.Start(ctx, server.Options{DataDir: t.TempDir(), API: api.TCPOptions{Addr: "127.0.0.1:0"}})
+	srv, err := server.Start(ctx, server.Options{DataDir: t.TempDir(), API: api.TCPOptions{Addr: "127.0.0.1:0"}, InProcessDataPlane: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,8 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API token for an http(s) server (env CUTOVER_TOKEN)")
 	root.AddCommand(
 		newProxyCmd(g),
+		newDataPlaneCmd(g),
+		newUpgradeCmd(g),
 		newUpCmd(g),
 		newDeployCmd(g),
 		newBuildCmd(g),

@@ -44,9 +44,14 @@ the app in dir unless it already runs this exact release; then serve until
 interrupted. Other commands (deploy, status, continue, stop, rollback) talk to
 it through the socket in the data directory.
 
-Ctrl-C (SIGINT) stops cutover and the app's tasks gracefully. SIGTERM stops
-cutover only: its tasks keep running, and the next 'cutover up' on the same
-data directory adopts them again.`,
+The load balancer runs as a process of its own (the data plane, see
+'cutover dataplane'), which 'cutover up' starts or finds running.
+
+Ctrl-C (SIGINT) stops everything: the control plane, the data plane (after
+its connections drain) and the app's tasks. SIGTERM (or kill -9) stops the
+control plane only: the data plane keeps serving and the tasks keep running,
+and the next 'cutover up' on the same data directory attaches to them again.
+'cutover upgrade' replaces both planes with the binary on disk, hitless.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -63,7 +68,8 @@ data directory adopts them again.`,
 			}
 			log := g.logger(cmd.ErrOrStderr())
 			ctx := cmd.Context()
-			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts}
+			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts,
+				Inherited: server.InheritedListeners()}
 			srv, err := server.Start(ctx, opts)
 			if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
 				// The default port belongs to another cutover (another
@@ -107,6 +113,9 @@ data directory adopts them again.`,
 			case <-srv.Done():
 				srv.Close(context.Background())
 				return fmt.Errorf("the deployment controller stopped: %w", srv.Err())
+			case <-srv.UpgradeRequested():
+				fmt.Fprintln(out, "upgrading: the data plane was replaced; restarting the control plane into", srv.Executable())
+				return restartInto(srv)
 			case s := <-sig:
 				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
@@ -114,7 +123,7 @@ data directory adopts them again.`,
 					fmt.Fprintln(out, "stopping cutover and the app's tasks")
 					return srv.CloseAndStopTasks(sctx)
 				}
-				fmt.Fprintln(out, "stopping cutover; the tasks keep running")
+				fmt.Fprintln(out, "stopping cutover's control plane; the data plane and the tasks keep running")
 				return srv.Close(sctx)
 			}
 		},
@@ -136,4 +145,25 @@ func follow(ctx context.Context, c *api.Client, id string, out interface{ Write(
 		fmt.Fprintf(out, "following %s: %v\n", id, err)
 	}
 	return p
+}
+
+// restartInto closes the server, keeping its API sockets open, and
+// executes cutover's binary again with the same arguments: the new
+// process serves the kept sockets and attaches to the data plane and the
+// tasks, which never stopped.
+func restartInto(srv *server.Server) error {
+	files, env, err := srv.KeepListeners()
+	if err != nil {
+		return fmt.Errorf("upgrading: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the control plane for the upgrade:", err)
+	}
+	err = syscall.Exec(srv.Executable(), os.Args, append(os.Environ(), env))
+	for _, f := range files {
+		f.Close()
+	}
+	return fmt.Errorf("upgrading: starting %s: %w", srv.Executable(), err)
 }

@@ -70,7 +70,10 @@ type Options struct {
 	// PushURL returns the URL of an app's built-in git remote; nil or
 	// "" when cutover serves none.
 	PushURL func(app string) string
-	Logger  *slog.Logger // nil: discard
+	// System is cutover itself, for its info and upgrade; nil: those
+	// routes answer 501.
+	System System
+	Logger *slog.Logger // nil: discard
 }
 
 // Handler serves the API. It is not an http.Handler itself: serve Local
@@ -86,6 +89,7 @@ type Handler struct {
 
 	pipelines Pipelines
 	pushURLOf func(app string) string
+	system    System
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -115,6 +119,7 @@ func New(opts Options) *Handler {
 
 		pipelines: opts.Pipelines,
 		pushURLOf: opts.PushURL,
+		system:    opts.System,
 	}
 	d := opts.Deployer
 	pl := h.withPipelines
@@ -131,6 +136,8 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/tasks", store.RoleRead, h.listTasks},
 		{"GET", "/api/v1/tasks/{id}/logs", store.RoleRead, h.taskLogs},
 		{"GET", "/api/v1/events", store.RoleRead, h.events},
+		{"GET", "/api/v1/system", store.RoleRead, h.systemInfo},
+		{"POST", "/api/v1/system/upgrade", store.RoleAdmin, h.upgrade},
 		{"GET", "/api/v1/pipelines/{app}", store.RoleRead, pl(h.getPipeline)},
 		{"PUT", "/api/v1/pipelines/{app}", store.RoleAdmin, pl(h.putPipeline)},
 		{"GET", "/api/v1/pipelines/{app}/secret", store.RoleAdmin, pl(h.pipelineSecret)},

@@ -83,7 +83,7 @@ func serveBoth(t *testing.T, d *scriptedDeployer) *testAPI {
 	}
 	d.st = st
 	p := &scriptedPipelines{st: st}
-	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}, Pipelines: p,
+	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}, Pipelines: p, System: recordingSystem{},
 		PushURL: func(app string) string { return "http://127.0.0.1:9190/git/" + app + ".git" }})
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	uln, err := net.Listen("unix", sock)
@@ -235,4 +235,16 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	if _, err := io.ReadAll(resp.Body); err != nil {
 		t.Errorf("the stream did not end cleanly: %v", err)
 	}
+}
+
+// recordingSystem stands in for the daemon's System in the route tests;
+// the real upgrade is driven end to end in e2e/restart_test.go.
+type recordingSystem struct{}
+
+func (recordingSystem) Info(context.Context) (SystemInfo, error) {
+	return SystemInfo{PID: 1, Instance: "test"}, nil
+}
+
+func (recordingSystem) Upgrade(context.Context) (UpgradeResult, error) {
+	return UpgradeResult{Instance: "test"}, nil
 }

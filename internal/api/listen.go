@@ -20,6 +20,9 @@ type TCPOptions struct {
 	// Insecure allows plain HTTP on an address other machines reach:
 	// tokens then cross the network in clear text.
 	Insecure bool
+	// Inherited is a socket bound to Addr before, kept across an upgrade
+	// of cutover; ListenTCP serves it instead of binding anew.
+	Inherited net.Listener
 }
 
 // ErrInsecureBind refuses plain HTTP on a non-loopback address without
@@ -56,16 +59,28 @@ func ListenTCP(ctx context.Context, opts TCPOptions, log *slog.Logger) (net.List
 		}
 		log.Warn("the API serves plain HTTP on an address other machines can reach: tokens cross the network in clear text", "addr", addr)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("API: listening on %s: %w", addr, err)
+	ln := opts.Inherited
+	if ln == nil {
+		var lc net.ListenConfig
+		if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+			return nil, fmt.Errorf("API: listening on %s: %w", addr, err)
+		}
 	}
 	if useTLS {
-		ln = tls.NewListener(ln, cfg)
+		return &tlsListener{Listener: tls.NewListener(ln, cfg), raw: ln}, nil
 	}
 	return ln, nil
 }
+
+// tlsListener is a TLS listener that gives its TCP socket (Raw) for an
+// upgrade to keep.
+type tlsListener struct {
+	net.Listener
+	raw net.Listener
+}
+
+// Raw returns the TCP listener under TLS.
+func (l *tlsListener) Raw() net.Listener { return l.raw }
 
 // isLoopback reports whether every address host:port names is a loopback
 // one. An empty host (all interfaces) is not.

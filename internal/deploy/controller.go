@@ -17,14 +17,18 @@ import (
 	"github.com/cutover/cutover/internal/store"
 )
 
-// Router is what the controller needs from the load balancer
-// (*proxy.Proxy implements it).
+// Router is what the controller needs from the load balancer: the data
+// plane process through *dataplane.Conn, or an in-process *proxy.Proxy.
 type Router interface {
+	// Apply moves the load balancer to the whole desired configuration.
 	Apply(ctx context.Context, cfg proxy.Config) error
 	Drained(group, target string) <-chan struct{}
+	// Targets returns every target's state; Changed is closed at the
+	// next change of it, so schedulers wake on health events.
 	Targets() []proxy.TargetState
+	Changed() <-chan struct{}
 	Addr(listener string) net.Addr
-	Metrics() *metrics.Registry
+	Window(group string, d time.Duration) metrics.WindowStats
 }
 
 // Options are the Controller's dependencies.

@@ -17,7 +17,7 @@ func (c *Controller) monitorAlarms(ctx context.Context, r *run) {
 	if len(alarms) == 0 {
 		return
 	}
-	m := c.router.Metrics()
+	m := c.router
 	green, blue := groupName(r.app.name, r.rec.Green), groupName(r.app.name, r.rec.Blue)
 	start := time.Now()
 	t := time.NewTicker(time.Second)

@@ -17,11 +17,13 @@ func (c *Controller) startScheduler(a *appState) {
 		t := time.NewTicker(c.tick)
 		defer t.Stop()
 		for {
+			changed := c.router.Changed()
 			c.reconcile(ctx, a)
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-changed: // a health event
 			}
 		}
 	})

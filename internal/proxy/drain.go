@@ -8,6 +8,7 @@ import "time"
 func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 	t.draining.Store(true)
 	g.checker.Remove(t.addr)
+	g.changed()
 	g.log.Info("target draining", "target", t.addr, "in_flight", t.inFlight.Load(), "deregistration_delay", delay)
 	t.drainTimer = time.AfterFunc(delay, func() { g.drainDelayOver(t) })
 	// A request that acquired t before draining was set is counted in
@@ -24,6 +25,7 @@ func (g *targetGroup) stopDrain(t *target) {
 	t.drainTimer.Stop()
 	t.drainTimer = nil
 	t.draining.Store(false)
+	g.changed()
 	g.log.Info("target registered again while draining", "target", t.addr)
 }
 
@@ -66,6 +68,7 @@ func (g *targetGroup) finishDrain(t *target, why string) {
 		t.drainTimer.Stop()
 	}
 	close(t.drained)
+	g.changed()
 	g.metrics.ForgetTarget(g.name, t.addr)
 	g.log.Info("target drained", "target", t.addr, "why", why)
 	g.publish()

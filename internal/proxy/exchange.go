@@ -94,11 +94,17 @@ type responseRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// draining, for an HTTP/1 client, is the listener's flag: once set,
+	// the response closes the connection (see listener.handOver).
+	draining *atomic.Bool
 }
 
 func (w *responseRecorder) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		if w.draining != nil && w.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -106,6 +112,9 @@ func (w *responseRecorder) WriteHeader(code int) {
 func (w *responseRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		if w.draining != nil && w.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)

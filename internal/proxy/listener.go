@@ -37,6 +37,10 @@ type listener struct {
 	routes   atomic.Pointer[routeTable]
 	cert     atomic.Pointer[tls.Certificate]
 	inFlight atomic.Int64 // requests and upgraded connections
+	conns    atomic.Int64 // open client connections, not counting hijacked ones
+	// draining is set once the socket has been handed to a successor:
+	// every HTTP/1 response then asks the client to reconnect.
+	draining atomic.Bool
 
 	// baseCtx is the parent of every request's context; cancelling it
 	// cuts what is left after a graceful shutdown, upgraded connections
@@ -48,7 +52,7 @@ type listener struct {
 
 // bind opens the socket of lc. Nothing serves on it until serve.
 func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
-	ln, err := net.Listen("tcp", lc.Address)
+	ln, err := p.listen(lc.Address)
 	if err != nil {
 		// "listen tcp :8080: bind: address already in use" says less
 		// than the bare system error does in this context.
@@ -83,6 +87,7 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 		Protocols:         protocols,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return l.baseCtx },
+		ConnState:         l.connState,
 	}
 	if l.tls {
 		l.srv.TLSConfig = &tls.Config{
@@ -106,10 +111,43 @@ func (l *listener) serve(name string) {
 		} else {
 			err = l.srv.Serve(l.ln)
 		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			l.log.Error("listener failed", "address", l.addr, "err", err)
 		}
 	}()
+}
+
+// listen returns the socket handed over for address, or binds a new one.
+// Called with p.mu held.
+func (p *Proxy) listen(address string) (net.Listener, error) {
+	if ln := p.inherited[address]; ln != nil {
+		delete(p.inherited, address)
+		return ln, nil
+	}
+	return net.Listen("tcp", address)
+}
+
+// connState counts the listener's open connections.
+func (l *listener) connState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		l.conns.Add(1)
+	case http.StateHijacked, http.StateClosed:
+		l.conns.Add(-1)
+	}
+}
+
+// handOver stops accepting on the socket, which a successor now accepts
+// on too, and asks every keep-alive client to reconnect: each HTTP/1
+// response from now on carries Connection: close. It waits until the
+// connections are gone or settle is over; shutdown does the rest.
+func (l *listener) handOver(ctx context.Context, settle time.Duration) {
+	l.draining.Store(true)
+	l.ln.Close()
+	<-l.served
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	waitIdle(ctx, &l.conns)
 }
 
 // shutdown stops accepting, lets requests and upgraded connections finish
@@ -147,6 +185,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
+	if l.draining.Load() && r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 
 	rt := l.routes.Load()
 	act := rt.match(r)
@@ -167,6 +208,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{listener: rt.listener, metrics: l.metrics, act: act, start: start}
 	x.ctx, x.cancel = context.WithCancelCause(r.Context())
 	x.w.ResponseWriter = w
+	if r.ProtoMajor == 1 {
+		x.w.draining = &l.draining
+	}
 	x.requestID = r.Header.Get("X-Request-Id")
 	if !saneRequestID(x.requestID) {
 		x.requestID = l.ids.next()

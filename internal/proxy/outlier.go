@@ -48,6 +48,7 @@ func (g *targetGroup) eject(t *target, s *groupSettings) {
 		return
 	}
 	t.ejectedUntil.Store(now + int64(s.ejection))
+	g.changed()
 	g.log.Warn("target ejected", "target", t.addr,
 		"consecutive_failures", s.consecutiveFailures, "ejection", s.ejection)
 }

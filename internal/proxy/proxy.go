@@ -23,6 +23,11 @@ type Options struct {
 	// By default, bodiless HTTP/1.x requests take a faster HTTP/1.1 path
 	// with the same behaviour (see fastForwarder).
 	DisableFastPath bool
+	// Inherited are listening sockets handed over by the process this one
+	// replaces, by the address they were configured with. Apply takes one
+	// for a listener of that address instead of binding anew; Close closes
+	// those never taken.
+	Inherited map[string]net.Listener
 }
 
 // States a target can be in, as Targets reports them (ALB's names). ALB's
@@ -54,6 +59,10 @@ type Proxy struct {
 	fwd     Forwarder // rp, or the fast path in front of it
 	ids     *requestIDs
 	wg      sync.WaitGroup // background work: retiring listeners, closing checkers
+	changes changes        // see Changed
+	// inherited are listening sockets handed over by a previous process,
+	// by configured address; bind takes them before binding anew.
+	inherited map[string]net.Listener
 
 	// stopping is cancelled when Close starts; retiring listeners then
 	// stop waiting for their grace period.
@@ -90,6 +99,7 @@ func New(opts Options) *Proxy {
 		ids:       newRequestIDs(),
 		listeners: make(map[string]*listener),
 		groups:    make(map[string]*targetGroup),
+		inherited: maps.Clone(opts.Inherited),
 	}
 	p.stopping, p.stop = context.WithCancel(context.Background())
 	return p
@@ -223,6 +233,7 @@ func (p *Proxy) applyGroups(tgs []TargetGroupConfig) map[string]*targetGroup {
 		}
 		if g == nil || !g.update(tgc) {
 			g = newTargetGroup(tgc.Name, p.log, p.metrics, &p.wg)
+			g.onChange = p.changes.signal
 			g.update(tgc)
 		}
 		groups[tgc.Name] = g
@@ -234,6 +245,7 @@ func (p *Proxy) applyGroups(tgs []TargetGroupConfig) map[string]*targetGroup {
 		}
 	}
 	p.groups = groups
+	p.changes.signal()
 	return groups
 }
 
@@ -311,6 +323,10 @@ func (p *Proxy) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	for _, ln := range p.inherited {
+		ln.Close()
+	}
+	p.inherited = nil
 	listeners := p.listeners
 	groups := append(slices.Collect(maps.Values(p.groups)), p.retired...)
 	p.listeners, p.groups, p.retired = nil, nil, nil

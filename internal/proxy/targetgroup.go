@@ -29,6 +29,8 @@ type targetGroup struct {
 	log     *slog.Logger
 	metrics *metrics.Registry
 	wg      *sync.WaitGroup // the Proxy's: background work to wait for on Close
+	// onChange, when set, is told of every change Targets would show.
+	onChange func()
 
 	settings atomic.Pointer[groupSettings]
 	// active lists the registered, non-draining targets in config order.
@@ -157,6 +159,14 @@ func (g *targetGroup) register(t *target, s health.Status, reason string) {
 	t.health.Store(int32(s))
 	t.reason = reason
 	g.checker.Add(t.addr)
+	g.changed()
+}
+
+// changed tells the proxy's listeners of a state change.
+func (g *targetGroup) changed() {
+	if g.onChange != nil {
+		g.onChange()
+	}
 }
 
 // publish stores the lists the request path and health callbacks read.
@@ -200,6 +210,7 @@ func (g *targetGroup) setHealth(t *target, s health.Status, reason string) {
 		return
 	}
 	t.health.Store(int32(s))
+	g.changed()
 	attrs := []any{"target", t.addr}
 	if reason != "" {
 		attrs = append(attrs, "reason", reason)

@@ -7,13 +7,18 @@
 //
 //	cutover.db        the store (SQLite, WAL)
 //	cutover.sock      the API (mode 0600)
+//	dataplane.sock    the data plane's control socket (mode 0600)
+//	dataplane.json    the configuration the data plane serves
+//	dataplane.log     the data plane's log
 //	tasks/            the process runtime's task state and logs
 //	releases/<app>/   immutable release directories, by content digest
 //	deployments/      per-deployment files (hook logs)
 //
-// Restarting the daemon on the same data directory resumes from the store:
-// running tasks are re-adopted, the load balancer is rebuilt with the
-// weights the store holds, and active deployments carry on.
+// The load balancer runs as a process of its own (package dataplane),
+// which Start finds running or starts; it outlives this daemon. Restarting
+// the daemon on the same data directory resumes from the store: running
+// tasks are re-adopted, the data plane is given the configuration the
+// store implies (it serves on meanwhile), and active deployments carry on.
 package server
 
 import (
@@ -35,9 +40,9 @@ import (
 
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/deploy"
 	"github.com/cutover/cutover/internal/pipeline"
-	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/runtime/docker"
@@ -60,6 +65,16 @@ type Options struct {
 	// tokens, besides the unix socket; see api.ListenTCP. (`cutover up`
 	// sets 127.0.0.1:9190 by default.)
 	API api.TCPOptions
+	// Executable is the cutover binary that runs the data plane
+	// (`cutover dataplane`) and that `cutover upgrade` restarts into;
+	// default: this process's executable.
+	Executable string
+	// InProcessDataPlane runs the data plane inside this process and stops
+	// it with the server, for tests that do not need the process boundary.
+	InProcessDataPlane bool
+	// Inherited are the API's listening sockets kept across an upgrade
+	// (see InheritedListeners); nil binds them anew.
+	Inherited map[string]net.Listener
 }
 
 // Server is a running cutover daemon.
@@ -67,7 +82,10 @@ type Server struct {
 	dataDir    string
 	log        *slog.Logger
 	store      *store.Store
-	proxy      *proxy.Proxy
+	dp         *dataplane.Conn
+	inproc     *dataplane.InProcess // nil unless the data plane runs in here
+	exe        string
+	upgrades   chan struct{} // a value when an upgrade asks the caller to re-exec
 	procs      *process.Driver
 	images     *docker.Driver    // nil when no Docker Engine answers
 	swarm      *swarm.Driver     // nil unless that Engine is a Swarm manager
@@ -78,6 +96,11 @@ type Server struct {
 
 	apiSrv     *http.Server
 	apiTCPSrv  *http.Server
+	apiLn      net.Listener // the unix socket
+	apiTCPRaw  net.Listener // the TCP socket under any TLS
+	inherited  map[string]net.Listener
+	instance   string
+	started    time.Time
 	apiAddr    net.Addr
 	metricsSrv *http.Server
 	runDone    chan struct{} // closed when the controller's Run returns
@@ -144,12 +167,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		dataDir: opts.DataDir,
 		log:     log,
 		store:   st,
-		proxy:   proxy.New(proxy.Options{Logger: log}),
 		procs:   procs,
 		images:  images,
 		swarm:   swarms,
 		runDone: make(chan struct{}),
 	}
+	if err := s.attachDataPlane(ctx, opts); err != nil {
+		procs.Close()
+		st.Close()
+		return nil, err
+	}
+	s.inherited, s.started, s.upgrades = opts.Inherited, time.Now(), make(chan struct{}, 1)
+	s.instance = newInstanceID()
 	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr, SwarmErr: swarmErr}
 	if images != nil {
 		s.driver.Images = images
@@ -158,7 +187,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.driver.Swarm = swarms
 	}
 	s.controller = deploy.New(deploy.Options{
-		Store: st, Driver: s.driver, Proxy: s.proxy, Logger: log, DataDir: opts.DataDir,
+		Store: st, Driver: s.driver, Proxy: s.dp, Logger: log, DataDir: opts.DataDir,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})
@@ -194,8 +223,8 @@ func (s *Server) Controller() *deploy.Controller { return s.controller }
 // Store returns the store.
 func (s *Server) Store() *store.Store { return s.store }
 
-// Proxy returns the load balancer.
-func (s *Server) Proxy() *proxy.Proxy { return s.proxy }
+// DataPlane returns the connection to the data plane.
+func (s *Server) DataPlane() *dataplane.Conn { return s.dp }
 
 // SocketPath returns the API socket's path.
 func (s *Server) SocketPath() string { return filepath.Join(s.dataDir, SocketName) }
@@ -320,29 +349,25 @@ func (s *Server) Rollback(ctx context.Context, id string) error {
 }
 
 func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
-	path := s.SocketPath()
-	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		conn.Close()
-		return fmt.Errorf("another cutover already serves %s", s.dataDir)
-	}
-	os.Remove(path) // a stale socket of a cutover that died
-	ln, err := net.Listen("unix", path)
+	ln, err := s.listenUnix()
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", path, err)
+		return err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("restricting %s: %w", path, err)
-	}
+	s.apiLn = ln
 	var tln net.Listener
 	if tcp.Addr != "" {
+		tcp.Inherited = s.inherited["api-tcp"]
 		if tln, err = api.ListenTCP(ctx, tcp, s.log); err != nil {
 			ln.Close()
 			return err
 		}
 		s.apiAddr = tln.Addr()
+		s.apiTCPRaw = tln
+		if r, ok := tln.(interface{ Raw() net.Listener }); ok {
+			s.apiTCPRaw = r.Raw()
+		}
 	}
-	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log,
+	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log, System: s,
 		Pipelines: s.pipeline, PushURL: s.pushURLs(tcp)})
 	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
@@ -364,6 +389,36 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	return nil
 }
 
+// listenUnix binds the API's unix socket, or takes the one an upgrade
+// kept.
+func (s *Server) listenUnix() (net.Listener, error) {
+	if ln := s.inherited["api"]; ln != nil {
+		return ln, nil
+	}
+	path := s.SocketPath()
+	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("another cutover already serves %s", s.dataDir)
+	}
+	os.Remove(path) // a stale socket of a cutover that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("restricting %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// newInstanceID names one start of the control plane.
+func newInstanceID() string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return hex.EncodeToString(raw[:])
+}
+
 // APIAddr returns the address the API listens on over TCP, nil when it
 // does not.
 func (s *Server) APIAddr() net.Addr { return s.apiAddr }
@@ -374,7 +429,7 @@ func (s *Server) listenMetrics(addr string) error {
 		return fmt.Errorf("metrics endpoint: listening on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.proxy.Metrics().Handler())
+	mux.HandleFunc("GET /metrics", s.serveMetrics)
 	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.metricsSrv.Serve(ln)
 	return nil
@@ -390,7 +445,7 @@ func (s *Server) Close(ctx context.Context) error {
 // balancer finishes its in-flight requests first, then every task gets
 // SIGTERM and its stop timeout, and the store records them as stopped.
 func (s *Server) CloseAndStopTasks(ctx context.Context) error {
-	errs := []error{s.stopControl(ctx), s.proxy.Close(ctx)}
+	errs := []error{s.stopControl(ctx), s.dp.Stop(ctx)}
 	tasks, err := s.driver.List(ctx)
 	errs = append(errs, err)
 	var wg sync.WaitGroup
@@ -439,9 +494,10 @@ func (s *Server) stopControl(ctx context.Context) error {
 }
 
 func (s *Server) closeParts() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	errs := []error{s.proxy.Close(ctx), s.procs.Close()}
+	errs := []error{s.dp.Close(), s.procs.Close()}
+	if s.inproc != nil {
+		s.inproc.Shutdown()
+	}
 	if s.images != nil {
 		errs = append(errs, s.images.Close())
 	}

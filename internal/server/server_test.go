@@ -26,7 +26,7 @@ import (
 func start(t *testing.T) *Server {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Start(ctx, Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), API: api.TCPOptions{Addr: "127.0.0.1:0"}})
+	s, err := Start(ctx, Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), API: api.TCPOptions{Addr: "127.0.0.1:0"}, InProcessDataPlane: true})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

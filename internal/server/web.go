@@ -14,7 +14,7 @@ func (s *Server) newWeb() *web.Handler {
 	return web.New(web.Options{
 		Store:    s.store,
 		Deployer: s,
-		Metrics:  s.proxy.Metrics(),
+		Metrics:  s.dp,
 		Pipeline: s.pipeline,
 		Logger:   s.log,
 	})

@@ -104,7 +104,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	prod := freePort(t)
 	dir := newAppRepo(t, prod)
-	srv, err := server.Start(ctx, server.Options{DataDir: filepath.Join(t.TempDir(), "data"), API: api.TCPOptions{Addr: "127.0.0.1:0"}})
+	srv, err := server.Start(ctx, server.Options{DataDir: filepath.Join(t.TempDir(), "data"), API: api.TCPOptions{Addr: "127.0.0.1:0"}, InProcessDataPlane: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,104 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Launcher starts data plane processes: Path dataplane --data DIR
+// [--takeover], in a session of their own so that they outlive the
+// control plane, logging to <data>/dataplane.log.
+type Launcher struct {
+	Path    string   // the cutover binary
+	Env     []string // nil: the control plane's environment
+	DataDir string
+}
+
+// Start starts a data plane and returns its pid once it serves the
+// control socket (a successor: once it has taken over).
+func (l Launcher) Start(ctx context.Context, takeover bool) (int, error) {
+	logf, err := os.OpenFile(filepath.Join(l.DataDir, LogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("opening the data plane log: %w", err)
+	}
+	defer logf.Close()
+	args := []string{"dataplane", "--data", l.DataDir}
+	if takeover {
+		args = append(args, "--takeover")
+	}
+	cmd := exec.Command(l.Path, args...)
+	cmd.Env = l.Env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting the data plane (%s): %w", l.Path, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // reaps it if it dies while we run
+	pid := cmd.Process.Pid
+	c := NewClient(filepath.Join(l.DataDir, SocketName))
+	defer c.CloseIdleConnections()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.CloseIdleConnections()
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Status(sctx)
+		cancel()
+		if err == nil && st.PID == pid {
+			return pid, nil
+		}
+		select {
+		case err := <-exited:
+			return 0, fmt.Errorf("the data plane exited at start (%v); see %s", err, filepath.Join(l.DataDir, LogName))
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			return 0, fmt.Errorf("waiting for the data plane to serve: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// InProcess runs data planes inside this process, for tests that do not
+// need the process boundary. Shutdown stops them.
+type InProcess struct {
+	DataDir string
+	Logger  *slog.Logger
+
+	mu     sync.Mutex
+	cancel []context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start runs a data plane in a goroutine and returns this process's pid
+// once it serves.
+func (p *InProcess) Start(ctx context.Context, takeover bool) (int, error) {
+	s, err := start(ctx, Options{DataDir: p.DataDir, Logger: p.Logger, TakeOver: takeover})
+	if err != nil {
+		return 0, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.mu.Lock()
+	p.cancel = append(p.cancel, cancel)
+	p.mu.Unlock()
+	p.wg.Go(func() { s.wait(runCtx) })
+	return os.Getpid(), nil
+}
+
+// Shutdown stops every data plane started here and waits for them.
+func (p *InProcess) Shutdown() {
+	p.mu.Lock()
+	for _, c := range p.cancel {
+		c()
+	}
+	p.cancel = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
