@@ -379,7 +379,9 @@ func (b *builder) stopShell() {
 	}
 }
 
-// exports reads env.exported-variables from the shell.
+// exports reads env.exported-variables from the shell. A value that
+// holds a secret value is kept with it masked, as in the log: exported
+// variables go into the execution record, which every read token sees.
 func (b *builder) exports(ctx context.Context) map[string]string {
 	names := b.spec.Env.ExportedVariables
 	out := map[string]string{}
@@ -412,9 +414,22 @@ func (b *builder) exports(ctx context.Context) map[string]string {
 			b.log.printf("Exported variable %s is not set", name)
 			continue
 		}
-		out[name] = string(data)
+		out[name] = b.maskExported(name, string(data))
 	}
 	return out
+}
+
+// maskExported returns the exported value with the secret values in it
+// masked, and says so in the log.
+func (b *builder) maskExported(name, value string) string {
+	if b.log.mask == nil {
+		return value
+	}
+	masked := b.log.mask.Replace(value)
+	if masked != value {
+		b.log.printf("Exported variable %s holds a secret value: it is exported masked", name)
+	}
+	return masked
 }
 
 func (b *builder) uploadArtifacts() (PhaseResult, []string) {

@@ -82,6 +82,54 @@ func TestSecretsAreSetAndMasked(t *testing.T) {
 	}
 }
 
+// TestExportedSecretsAreMasked: a secret copied into an exported variable
+// is exported masked, as the log shows it; exported variables go into
+// the execution record.
+func TestExportedSecretsAreMasked(t *testing.T) {
+	res, log, _ := runBuild(t, `version: 0.2
+env:
+  parameter-store:
+    NPM_TOKEN: /ci/npm-token
+  secrets-manager:
+    DB_PASSWORD: prod/db:password
+    CERT: prod/cert
+  exported-variables: [COPY, URL, DERIVED_CERT, PLAIN]
+phases:
+  build:
+    commands:
+      - COPY=$NPM_TOKEN
+      - URL="postgres://app:$DB_PASSWORD@db/app"
+      - DERIVED_CERT="cert:$CERT"
+      - PLAIN=v1.2.3
+`, nil, Options{Secrets: map[string]string{
+		"/ci/npm-token":    "hunter2-npm",
+		"prod/db:password": "s3cret-pass",
+		"prod/cert":        "BEGIN\nbody-line\nEND",
+	}})
+	if !res.Succeeded {
+		t.Fatalf("build failed: %+v", res)
+	}
+	want := map[string]string{
+		"COPY":         "***",
+		"URL":          "postgres://app:***@db/app",
+		"DERIVED_CERT": "cert:***",
+		"PLAIN":        "v1.2.3",
+	}
+	for k, v := range want {
+		if res.Exported[k] != v {
+			t.Errorf("exported %s = %q, want %q", k, res.Exported[k], v)
+		}
+	}
+	for _, name := range []string{"COPY", "URL", "DERIVED_CERT"} {
+		if !strings.Contains(log, "Exported variable "+name+" holds a secret value") {
+			t.Errorf("the log does not say that %s was masked", name)
+		}
+	}
+	if strings.Contains(log, "Exported variable PLAIN holds") {
+		t.Error("the log says a plain variable was masked")
+	}
+}
+
 func TestMissingSecretStopsTheBuild(t *testing.T) {
 	spec, err := config.ParseBuildspec("buildspec.yml", []byte(secretBuildspec))
 	if err != nil {
