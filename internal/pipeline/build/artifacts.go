@@ -1,12 +1,14 @@
 package build
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/cutover/cutover/internal/config"
 )
@@ -24,10 +26,17 @@ func collectArtifacts(srcDir string, a *config.BuildArtifacts, outDir string) ([
 	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("CLIENT_ERROR: base-directory %s is not a directory in the source", a.BaseDirectory)
 	}
+	root, err := filepath.EvalSymlinks(srcDir)
+	if err != nil {
+		return nil, fmt.Errorf("collecting artifacts: resolving the source directory: %w", err)
+	}
+	if _, err := checkInside(root, base); err != nil {
+		return nil, fmt.Errorf("CLIENT_ERROR: base-directory %s: %w", a.BaseDirectory, err)
+	}
 	hits := make([]int, len(a.Files))
 	selected := map[string]string{} // artifact path -> source path
 	var order []string
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -77,7 +86,7 @@ func collectArtifacts(srcDir string, a *config.BuildArtifacts, outDir string) ([
 	for _, name := range order {
 		src := filepath.Join(base, filepath.FromSlash(selected[name]))
 		dst := filepath.Join(outDir, filepath.FromSlash(name))
-		if err := copyArtifact(src, dst, a.EnableSymlinks); err != nil {
+		if err := copyArtifact(root, src, dst, a.EnableSymlinks); err != nil {
 			return nil, fmt.Errorf("copying artifact %s: %w", selected[name], err)
 		}
 	}
@@ -87,13 +96,24 @@ func collectArtifacts(srcDir string, a *config.BuildArtifacts, outDir string) ([
 
 // copyArtifact copies one file; a symlink is kept as a symlink with
 // enable-symlinks, and otherwise replaced by the file it points to.
-func copyArtifact(src, dst string, keepSymlinks bool) error {
+// Either way a symlink must resolve inside root, the build's source
+// directory: a link to /etc/hostname must not bring the host's file
+// into a release.
+func copyArtifact(root, src, dst string, keepSymlinks bool) error {
 	li, err := os.Lstat(src)
 	if err != nil {
 		return err
 	}
-	if li.Mode()&fs.ModeSymlink != 0 && keepSymlinks {
-		return copySymlink(src, dst)
+	if li.Mode()&fs.ModeSymlink != 0 {
+		dest, err := checkInside(root, src)
+		if err != nil {
+			return err
+		}
+		if keepSymlinks {
+			return copySymlink(src, dst)
+		}
+		// Copy what was checked, not what the link may say by now.
+		src = dest
 	}
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -103,4 +123,40 @@ func copyArtifact(src, dst string, keepSymlinks bool) error {
 		return fmt.Errorf("%s is not a regular file", src)
 	}
 	return copyFile(src, dst, fi.Mode())
+}
+
+// checkInside returns where p resolves, symlinks followed, or an error
+// naming p and where it resolves when that is outside root (a resolved
+// path). A dangling symlink resolves to where it points.
+func checkInside(root, p string) (string, error) {
+	dest, err := resolve(p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, dest)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s resolves to %s, outside the build's source directory %s; refused", p, dest, root)
+	}
+	return dest, nil
+}
+
+// resolve returns p with every symlink followed; for a dangling symlink,
+// the path it points to, resolved against its resolved directory.
+func resolve(p string) (string, error) {
+	dest, err := filepath.EvalSymlinks(p)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return dest, err
+	}
+	target, err := os.Readlink(p)
+	if err != nil {
+		return "", err
+	}
+	if filepath.IsAbs(target) {
+		return filepath.Clean(target), nil
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, target), nil
 }
