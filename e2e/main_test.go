@@ -75,8 +75,14 @@ func (p *process) output() string {
 // start runs cutover with args in the background; the test stops it.
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startBin(t, cutoverBin, args...)
+}
+
+// startBin is start with another cutover binary.
+func startBin(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
 	p := &process{done: make(chan struct{})}
-	p.cmd = exec.Command(cutoverBin, args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

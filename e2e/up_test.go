@@ -47,14 +47,17 @@ func newHelloApp(t *testing.T, edit func(yaml string) string) *helloApp {
 }
 
 // checkNoTasksLeft fails the test if a process still runs in a release
-// directory under data: cutover must stop its tasks when it is stopped
-// with SIGINT. Leftovers are killed.
+// directory under data, or in data itself (the data plane): cutover must
+// stop its tasks and its data plane when it is stopped with SIGINT.
+// Leftovers are killed.
 func checkNoTasksLeft(t *testing.T, data string) {
 	t.Helper()
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
 		cwd, err := os.Readlink(filepath.Join(p, "cwd"))
-		if err != nil || !strings.HasPrefix(cwd, data+string(filepath.Separator)) {
+		// Tasks run in release directories under data; the data plane
+		// runs in data itself.
+		if err != nil || (cwd != data && !strings.HasPrefix(cwd, data+string(filepath.Separator))) {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(p))

@@ -40,7 +40,7 @@ SIGINT or SIGTERM drain the connections and stop it.`,
 				return err
 			}
 			return dataplane.Run(ctx, dataplane.Options{
-				DataDir: dir, Logger: g.logger(cmd.ErrOrStderr()), TakeOver: takeover, Executable: exe,
+				DataDir: dir, Logger: g.logger(cmd.ErrOrStderr()), TakeOver: takeover, Executable: exe, Build: version,
 			})
 		},
 	}

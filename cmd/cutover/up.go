@@ -69,7 +69,7 @@ and the next 'cutover up' on the same data directory attaches to them again.
 			log := g.logger(cmd.ErrOrStderr())
 			ctx := cmd.Context()
 			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts,
-				Inherited: server.InheritedListeners()}
+				Inherited: server.InheritedListeners(), Version: version}
 			srv, err := server.Start(ctx, opts)
 			if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
 				// The default port belongs to another cutover (another

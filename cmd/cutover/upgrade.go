@@ -45,6 +45,8 @@ progress carry on. Needs the admin role.`,
 			}
 			fmt.Fprintf(out, "control plane: restarted (pid %d, instance %s → %s) and answered after %s\n",
 				info.PID, res.Instance, info.Instance, time.Since(restarted).Round(time.Millisecond))
+			fmt.Fprintf(out, "now running: control plane %s, data plane %s (pid %d)\n",
+				info.Version, info.DataPlane.Version, info.DataPlane.PID)
 			return nil
 		},
 	}

@@ -24,6 +24,7 @@ type SystemInfo struct {
 	PID        int       `json:"pid"`
 	Started    time.Time `json:"started"`
 	Executable string    `json:"executable"`
+	Version    string    `json:"version"` // of the binary the control plane runs
 	// Instance changes at every start of the control plane, upgrades
 	// included (the pid stays the same across those).
 	Instance  string        `json:"instance"`
@@ -35,6 +36,7 @@ type DataPlaneInfo struct {
 	PID           int               `json:"pid"`
 	Started       time.Time         `json:"started"`
 	Executable    string            `json:"executable"`
+	Version       string            `json:"version"` // of the binary it runs
 	ConfigVersion uint64            `json:"config_version"`
 	Listeners     map[string]string `json:"listeners"`
 	Error         string            `json:"error,omitempty"`

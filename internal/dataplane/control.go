@@ -20,6 +20,7 @@ type Status struct {
 	PID        int
 	Started    time.Time
 	Executable string
+	Build      string            // the binary's version
 	Version    uint64            // of the configuration served
 	Listeners  map[string]string // name → bound address
 	// Predecessor is the pid of a data plane this one took over from
@@ -61,7 +62,7 @@ func (s *Server) serveControl() {
 }
 
 func (s *Server) status() Status {
-	st := Status{PID: os.Getpid(), Started: s.started, Executable: s.exe, Listeners: map[string]string{}}
+	st := Status{PID: os.Getpid(), Started: s.started, Executable: s.exe, Build: s.build, Listeners: map[string]string{}}
 	s.mu.Lock()
 	st.Version = s.version
 	s.mu.Unlock()

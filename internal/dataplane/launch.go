@@ -35,6 +35,7 @@ func (l Launcher) Start(ctx context.Context, takeover bool) (int, error) {
 	}
 	cmd := exec.Command(l.Path, args...)
 	cmd.Env = l.Env
+	cmd.Dir = l.DataDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -37,8 +37,9 @@ type Options struct {
 	// Settle is how long a predecessor lets keep-alive clients finish
 	// their current request before closing idle connections; default 1s.
 	Settle time.Duration
-	// Executable is reported in the status, for `cutover upgrade`.
-	Executable string
+	// Executable and Build (its version) are reported in the status,
+	// for `cutover upgrade`.
+	Executable, Build string
 }
 
 // Server is a running data plane.
@@ -47,6 +48,7 @@ type Server struct {
 	dataDir string
 	settle  time.Duration
 	exe     string
+	build   string
 	started time.Time
 	proxy   *proxy.Proxy
 	ctl     *http.Server
@@ -88,7 +90,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		log: log, dataDir: opts.DataDir, settle: opts.Settle, exe: opts.Executable,
+		log: log, dataDir: opts.DataDir, settle: opts.Settle, exe: opts.Executable, build: opts.Build,
 		started: time.Now(), exit: make(chan exitReason, 1), predDrn: map[string]bool{},
 	}
 	if s.settle <= 0 {

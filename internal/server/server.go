@@ -72,6 +72,8 @@ type Options struct {
 	// InProcessDataPlane runs the data plane inside this process and stops
 	// it with the server, for tests that do not need the process boundary.
 	InProcessDataPlane bool
+	// Version is the running binary's version, for `cutover upgrade`.
+	Version string
 	// Inherited are the API's listening sockets kept across an upgrade
 	// (see InheritedListeners); nil binds them anew.
 	Inherited map[string]net.Listener
@@ -100,6 +102,7 @@ type Server struct {
 	apiTCPRaw  net.Listener // the TCP socket under any TLS
 	inherited  map[string]net.Listener
 	instance   string
+	version    string
 	started    time.Time
 	apiAddr    net.Addr
 	metricsSrv *http.Server
@@ -178,7 +181,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.inherited, s.started, s.upgrades = opts.Inherited, time.Now(), make(chan struct{}, 1)
-	s.instance = newInstanceID()
+	s.instance, s.version = newInstanceID(), opts.Version
 	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr, SwarmErr: swarmErr}
 	if images != nil {
 		s.driver.Images = images

@@ -27,13 +27,13 @@ const listenFDsEnv = "CUTOVER_LISTEN_FDS"
 
 // Info describes the running control plane and data plane.
 func (s *Server) Info(ctx context.Context) (api.SystemInfo, error) {
-	info := api.SystemInfo{PID: os.Getpid(), Started: s.started, Executable: s.exe, Instance: s.instance}
+	info := api.SystemInfo{PID: os.Getpid(), Started: s.started, Executable: s.exe, Version: s.version, Instance: s.instance}
 	st, err := s.dp.Client().Status(ctx)
 	if err != nil {
 		info.DataPlane.Error = err.Error()
 		return info, nil
 	}
-	info.DataPlane = api.DataPlaneInfo{PID: st.PID, Started: st.Started, Executable: st.Executable,
+	info.DataPlane = api.DataPlaneInfo{PID: st.PID, Started: st.Started, Executable: st.Executable, Version: st.Build,
 		ConfigVersion: st.Version, Listeners: st.Listeners}
 	return info, nil
 }
