@@ -5,9 +5,15 @@
 # loopback, a backend directly and through each proxy with equivalent
 # settings: one worker/thread/core each (GOMAXPROCS=1, worker_processes 1,
 # nbthread 1), keep-alive to the backend, the proxy pinned to CPU 0 and the
-# backend and wrk to CPU 1. Prints requests/s, p50 and p99 per path, the
-# memory (RSS) of each proxy holding 10,000 idle client connections, and as
-# its last line:
+# backend and wrk to CPU 1. cutover's load balancer is measured twice: as the
+# standalone `cutover proxy --config lb.yaml` ("cutover"), and as the data
+# plane process `cutover up` runs ("dataplane": `cutover dataplane`, given
+# the same listener and target group, health check included, by a
+# PUT /v1/config on its control socket), each on its own port. Prints
+# requests/s, p50 and p99 per path, the memory (RSS) of each proxy holding
+# 10,000 idle client connections, the data plane against the standalone
+# proxy, the standalone proxy's ratios to nginx, and as its last line the
+# data plane's:
 #
 #   cutover/nginx throughput ratio: X.XX p99 ratio: Y.YY
 #
@@ -110,6 +116,25 @@ GOMAXPROCS=1 taskset -c 0 "$work/cutover" proxy --config "$work/lb.yaml" --log-l
 pids+=($!)
 cutover_pid=$!
 
+# The same load balancer as the data plane process: the listener and target
+# group of lb.yaml above as the proxy.Config JSON the control plane pushes
+# (Go field names, durations in nanoseconds).
+mkdir -p "$work/dp"
+GOMAXPROCS=1 taskset -c 0 "$work/cutover" dataplane --data "$work/dp" --log-level warn &
+pids+=($!)
+dataplane_pid=$!
+for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
+curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<EOF
+{"Version": 1, "Config": {
+	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18104",
+		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
+	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
+		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
+}}
+EOF
+grep -q '"bench":"127.0.0.1:18104"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
+[ "$(cat "$work/dp/dataplane.pid")" = "$dataplane_pid" ] || { echo "bench: the data plane runs as another process than started" >&2; exit 1; }
+
 wait_up() { # url
 	for _ in $(seq 1 100); do
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
@@ -118,7 +143,7 @@ wait_up() { # url
 	echo "bench: $1 did not come up" >&2
 	exit 1
 }
-for port in 18001 18101 18102 18103; do wait_up "http://127.0.0.1:$port/"; done
+for port in 18001 18101 18102 18103 18104; do wait_up "http://127.0.0.1:$port/"; done
 
 # to_ms converts wrk's "1.23ms" / "850.00us" / "1.02s" to milliseconds.
 to_ms() {
@@ -137,7 +162,7 @@ measure() { # name url
 	rps[$1]=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
 	p50[$1]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
 	p99[$1]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-	printf '%-8s %10s req/s   p50 %8s ms   p99 %8s ms   %s\n' "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "$errs"
+	printf '%-9s %10s req/s   p50 %8s ms   p99 %8s ms   %s\n' "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "$errs"
 }
 
 echo "wrk -t1 -c$conns -d${secs}s, proxies on CPU 0 with one worker each, backend and wrk on CPU 1"
@@ -145,6 +170,7 @@ measure direct http://$backend/
 measure nginx http://127.0.0.1:18101/
 measure haproxy http://127.0.0.1:18102/
 measure cutover http://127.0.0.1:18103/
+measure dataplane http://127.0.0.1:18104/
 
 rss_kb() { # pid...: summed VmRSS of the processes
 	local sum=0
@@ -164,7 +190,7 @@ idle_rss() { # name port pid...
 	sleep 1
 	after=$(rss_kb "$@")
 	kill "$ic"; wait "$ic" 2>/dev/null || true
-	printf '%-8s RSS %6d KiB idle, %6d KiB with %d idle client connections (+%.1f KiB each)\n' \
+	printf '%-9s RSS %6d KiB idle, %6d KiB with %d idle client connections (+%.1f KiB each)\n' \
 		"$name" "$before" "$after" "$idle" "$(awk -v a="$after" -v b="$before" -v n="$idle" 'BEGIN {printf "%.2f", (a-b)/n}')"
 }
 echo
@@ -172,7 +198,12 @@ echo "memory with $idle idle client connections"
 idle_rss nginx 18101 "$nginx_pid" $(pgrep -P "$nginx_pid")
 idle_rss haproxy 18102 "$haproxy_pid" $(pgrep -P "$haproxy_pid" || true)
 idle_rss cutover 18103 "$cutover_pid"
+idle_rss dataplane 18104 "$dataplane_pid"
 
 echo
+awk -v d="${rps[dataplane]}" -v c="${rps[cutover]}" -v dp="${p99[dataplane]}" -v cp="${p99[cutover]}" \
+	'BEGIN { printf "data plane/standalone throughput ratio: %.2f p99 ratio: %.2f\n", d / c, dp / cp }'
 awk -v c="${rps[cutover]}" -v n="${rps[nginx]}" -v cp="${p99[cutover]}" -v np="${p99[nginx]}" \
+	'BEGIN { printf "standalone cutover proxy/nginx throughput ratio: %.2f p99 ratio: %.2f\n", c / n, cp / np }'
+awk -v c="${rps[dataplane]}" -v n="${rps[nginx]}" -v cp="${p99[dataplane]}" -v np="${p99[nginx]}" \
 	'BEGIN { printf "cutover/nginx throughput ratio: %.2f p99 ratio: %.2f\n", c / n, cp / np }'
