@@ -94,7 +94,7 @@ and the next 'cutover up' on the same data directory attaches to them again.
 
 			d, started, err := srv.Up(ctx, api.DeployRequest{Dir: abs, Env: overrides})
 			if err != nil {
-				srv.Close(context.Background())
+				srv.CloseAfterFailedStart(context.Background())
 				return err
 			}
 			if d.ID != "" {

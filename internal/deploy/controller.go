@@ -152,31 +152,47 @@ func (c *Controller) goLocked(fn func(ctx context.Context)) {
 // deployment: a new configuration reaches running tasks with the next
 // deployment; listeners, the health check, the deregistration delay and
 // the task count apply at once. Like Deploy, it first waits until Run has
-// resumed (or ctx ends).
+// resumed (or ctx ends). To deploy a new configuration, give it to Deploy
+// instead: a refused or rolled-back deployment then leaves the app as it
+// was.
 func (c *Controller) PutApp(ctx context.Context, app config.App) error {
 	if err := c.waitStarted(ctx); err != nil {
 		return fmt.Errorf("putting app %s: %w", app.Name, err)
 	}
+	if err := c.checkApp(app); err != nil {
+		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	}
+	if err := c.adoptConfig(ctx, app); err != nil {
+		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	}
+	return c.applyProxy(ctx)
+}
+
+// checkApp refuses a configuration the controller cannot run.
+func (c *Controller) checkApp(app config.App) error {
 	if app.Name == "" {
-		return errors.New("putting app: the app has no name")
+		return errors.New("the app has no name")
 	}
 	if app.Deploy.Strategy == config.StrategyRolling {
 		if _, _, err := RollingBounds(app.Service.Count, app.Deploy.Rolling.MinHealthyPercent, app.Deploy.Rolling.MaxPercent); err != nil {
-			return fmt.Errorf("putting app %s: %w", app.Name, err)
+			return err
 		}
 	}
-	spec, err := json.Marshal(app)
-	if err != nil {
-		return fmt.Errorf("putting app %s: encoding its configuration: %w", app.Name, err)
-	}
 	if app.Listeners.Production == "" {
-		return fmt.Errorf("putting app %s: it has no production listener", app.Name)
+		return errors.New("it has no production listener")
 	}
 	if app.Listeners.Production == app.Listeners.Test {
-		return fmt.Errorf("putting app %s: the production and test listeners are both %s; give the test listener its own address", app.Name, app.Listeners.Test)
+		return fmt.Errorf("the production and test listeners are both %s; give the test listener its own address", app.Listeners.Test)
 	}
-	if err := c.checkListeners(app); err != nil {
-		return fmt.Errorf("putting app %s: %w", app.Name, err)
+	return c.checkListeners(app)
+}
+
+// adoptConfig makes app the app's configuration, in the store and in
+// memory, registering the app if it is new. The caller applies the proxy.
+func (c *Controller) adoptConfig(ctx context.Context, app config.App) error {
+	spec, err := json.Marshal(app)
+	if err != nil {
+		return fmt.Errorf("encoding its configuration: %w", err)
 	}
 	_, err = c.store.UpdateApp(ctx, app.Name, func(a *store.App) error {
 		a.Spec, a.DesiredCount = spec, app.Service.Count
@@ -186,10 +202,10 @@ func (c *Controller) PutApp(ctx context.Context, app config.App) error {
 		err = c.store.PutApp(ctx, store.App{Name: app.Name, Spec: spec, DesiredCount: app.Service.Count})
 	}
 	if err != nil {
-		return fmt.Errorf("putting app %s: %w", app.Name, err)
+		return err
 	}
-
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	a := c.apps[app.Name]
 	if a == nil {
 		a = &appState{name: app.Name, color: colorBlue, test: colorBlue, prod: map[string]int{colorBlue: 100}}
@@ -202,8 +218,7 @@ func (c *Controller) PutApp(ctx context.Context, app config.App) error {
 			s.desired = app.Service.Count
 		}
 	}
-	c.mu.Unlock()
-	return c.applyProxy(ctx)
+	return nil
 }
 
 // checkListeners refuses an app that would take over the default action

@@ -310,3 +310,56 @@ func TestProgressDeadlineFailsAHungStep(t *testing.T) {
 		t.Errorf("production answers %v, want v1 only", got)
 	}
 }
+
+// A deployment that is refused, or that does not succeed, leaves the app's
+// configuration (its count, health check, delays) as it was.
+func TestRefusedOrRolledBackDeployLeavesTheAppAsItWas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	stored := func() (int, int) {
+		a, err := e.store.GetApp(t.Context(), "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg config.App
+		if err := json.Unmarshal(a.Spec, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		return a.DesiredCount, cfg.Service.Count
+	}
+
+	// A deployment in its ready wait holds the app; a second one is refused.
+	held := e.appConfig("v2")
+	held.Deploy.ReadyWait = config.ReadyWait{Wait: 2 * time.Second, Manual: true}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigger := e.appConfig("v3")
+	bigger.Service.Count = 5
+	if _, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &bigger}); !errors.Is(err, store.ErrDeploymentInProgress) {
+		t.Fatalf("second Deploy: %v, want ErrDeploymentInProgress", err)
+	}
+	if desired, count := stored(); desired != 2 || count != 2 {
+		t.Errorf("after a refused deploy of count 5 the app has desired %d, count %d; want 2", desired, count)
+	}
+	if d = e.wait(d.ID); d.Status != store.DeploymentStopped {
+		t.Fatalf("held deployment ended %s (%s)", d.Status, d.Error)
+	}
+
+	// A bigger version whose health check fails is rolled back, count too.
+	bad := e.appConfig("v4")
+	bad.Service.Count = 3
+	bad.Service.Env["HEALTH"] = "fail"
+	if d := e.deploy(bad); d.Status != store.DeploymentRolledBack {
+		t.Fatalf("failing deployment ended %s (%s), want RolledBack", d.Status, d.Error)
+	}
+	if desired, count := stored(); desired != 2 || count != 2 {
+		t.Errorf("after a rolled-back deploy of count 3 the app has desired %d, count %d; want 2", desired, count)
+	}
+	waitFor(t, 20*time.Second, "2 live tasks of the original", func() bool {
+		live := e.liveTasks("web")
+		return len(live) == 1 && live[d.FromRevision] == 2
+	})
+}

@@ -46,6 +46,9 @@ type runRecord struct {
 	// ReadyContinued and TerminationSkipped record Continue calls.
 	ReadyContinued     bool `json:"ready_continued,omitempty"`
 	TerminationSkipped bool `json:"termination_skipped,omitempty"`
+	// PrevSpec is the app's configuration before this deployment, put
+	// back unless the deployment succeeds.
+	PrevSpec json.RawMessage `json:"prev_spec,omitempty"`
 }
 
 type abortRecord struct {
@@ -65,9 +68,18 @@ var ErrNotActive = errors.New("deployment is not active")
 // strategy. It returns once the deployment is recorded; Wait follows it.
 // It refuses while another deployment of the app is active. It first
 // waits until Run has resumed (or ctx ends).
+//
+// Deploy is the one way to change a running app's configuration: with
+// spec.Config, an app that does not exist yet is registered; for one that
+// does, the new configuration (listeners, count, health check, delays)
+// takes effect only once the deployment is accepted, and a deployment
+// that does not succeed puts the previous configuration back.
 func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) (store.Deployment, error) {
 	if err := c.waitStarted(ctx); err != nil {
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	}
+	if err := c.registerNew(ctx, app, spec.Config); err != nil {
+		return store.Deployment{}, err
 	}
 	c.mu.Lock()
 	a := c.apps[app]
@@ -93,10 +105,8 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 			return store.Deployment{}, fmt.Errorf("deploying %s: the configuration is for app %q", app, cfg.Name)
 		}
 	}
-	if cfg.Deploy.Strategy == config.StrategyRolling {
-		if _, _, err := RollingBounds(cfg.Service.Count, cfg.Deploy.Rolling.MinHealthyPercent, cfg.Deploy.Rolling.MaxPercent); err != nil {
-			return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
-		}
+	if err := c.checkApp(cfg); err != nil {
+		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -107,7 +117,11 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
 	}
 
-	rec := runRecord{Blue: blue, Green: otherColor(blue)}
+	prev, err := c.store.GetApp(ctx, app)
+	if err != nil {
+		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	}
+	rec := runRecord{Blue: blue, Green: otherColor(blue), PrevSpec: prev.Spec}
 	if cfg.Deploy.Strategy == config.StrategyRolling {
 		rec.Green = blue // a rolling update replaces tasks within one target group
 	}
@@ -129,6 +143,14 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 			return d, fmt.Errorf("deploying %s: recording the plan: %w", app, err)
 		}
 	}
+	if spec.Config != nil {
+		if err := c.adoptConfig(ctx, cfg); err != nil {
+			return d, fmt.Errorf("deploying %s: %w", app, err)
+		}
+		if err := c.applyProxy(ctx); err != nil {
+			return d, fmt.Errorf("deploying %s: %w", app, err)
+		}
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,6 +158,43 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 	a.run = r
 	c.startRun(r)
 	return d, nil
+}
+
+// registerNew registers an app that does not exist yet from cfg, so that
+// its first deployment can start.
+func (c *Controller) registerNew(ctx context.Context, app string, cfg *config.App) error {
+	c.mu.Lock()
+	known := c.apps[app] != nil
+	c.mu.Unlock()
+	if known || cfg == nil || cfg.Name != app {
+		return nil
+	}
+	if err := c.checkApp(*cfg); err != nil {
+		return fmt.Errorf("deploying %s: %w", app, err)
+	}
+	if err := c.adoptConfig(ctx, *cfg); err != nil {
+		return fmt.Errorf("deploying %s: %w", app, err)
+	}
+	return nil
+}
+
+// restoreConfig puts back the configuration the app had before a
+// deployment that did not succeed.
+func (c *Controller) restoreConfig(ctx context.Context, r *run) {
+	if len(r.rec.PrevSpec) == 0 {
+		return
+	}
+	var prev config.App
+	if err := json.Unmarshal(r.rec.PrevSpec, &prev); err != nil || prev.Name == "" {
+		return // the app had no configuration before: it is new
+	}
+	if err := c.adoptConfig(ctx, prev); err != nil {
+		c.log.Error("restoring the configuration after the deployment", "deployment", r.d.ID, "err", err)
+		return
+	}
+	if err := c.applyProxy(ctx); err != nil {
+		c.log.Error("restoring the load balancer after the deployment", "deployment", r.d.ID, "err", err)
+	}
 }
 
 // refuseActive returns a clear error when the app has an active deployment.
@@ -317,13 +376,16 @@ func (c *Controller) finish(ctx context.Context, r *run, status, reason string) 
 			c.store.EndLifecycleEvent(ctx, r.d.ID, e.Seq, store.LifecycleSkipped, "")
 		}
 	}
+	c.mu.Lock()
+	r.app.run = nil
+	c.mu.Unlock()
+	if status != store.DeploymentSucceeded {
+		c.restoreConfig(ctx, r)
+	}
 	_, err = c.store.UpdateDeployment(ctx, r.d.ID, func(d *store.Deployment) error {
 		d.Status, d.Error = status, reason
 		return nil
 	})
-	c.mu.Lock()
-	r.app.run = nil
-	c.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("ending deployment %s: %w", r.d.ID, err)
 	}

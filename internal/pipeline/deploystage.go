@@ -43,9 +43,6 @@ func (p *Pipeline) deployStage(ctx context.Context, x *execution, w *workspace) 
 	}
 	p.update(bg, x.id, func(e *store.Execution) { e.Artifact = artifact })
 
-	if err := p.deployer.PutApp(ctx, cfg); err != nil {
-		return fmt.Errorf("registering the configuration: %w", err)
-	}
 	d, err := p.startDeployment(ctx, x, deploy.RevisionSpec{Artifact: artifact, Commit: x.commit, Config: &cfg})
 	if err != nil {
 		return err

@@ -22,7 +22,6 @@ import (
 // Deployer is the part of the deployment controller the Deploy stage
 // uses (*deploy.Controller implements it).
 type Deployer interface {
-	PutApp(ctx context.Context, app config.App) error
 	Deploy(ctx context.Context, app string, spec deploy.RevisionSpec) (store.Deployment, error)
 	Wait(ctx context.Context, deploymentID string) (store.Deployment, error)
 }

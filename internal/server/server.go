@@ -250,9 +250,6 @@ func (s *Server) DeployDir(ctx context.Context, req api.DeployRequest) (store.De
 	if err != nil {
 		return store.Deployment{}, err
 	}
-	if err := s.controller.PutApp(ctx, *app); err != nil {
-		return store.Deployment{}, err
-	}
 	return s.controller.Deploy(ctx, app.Name, deploy.RevisionSpec{Artifact: artifact, Config: app})
 }
 
@@ -272,9 +269,6 @@ func (s *Server) Up(ctx context.Context, req api.DeployRequest) (d store.Deploym
 	if active, err := s.store.ActiveDeployment(ctx, app.Name); err == nil {
 		return active, false, nil // resumed by the controller; follow it
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return d, false, err
-	}
-	if err := s.controller.PutApp(ctx, *app); err != nil {
 		return d, false, err
 	}
 	d, err = s.controller.Deploy(ctx, app.Name, deploy.RevisionSpec{Artifact: artifact, Config: app})
@@ -442,6 +436,17 @@ func (s *Server) listenMetrics(addr string) error {
 // restarted cutover re-adopts them.
 func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(s.stopControl(ctx), s.closeParts())
+}
+
+// CloseAfterFailedStart is Close for a `cutover up` that could not
+// deploy: a data plane that serves nothing yet is stopped too, so that
+// nothing is left running for nothing.
+func (s *Server) CloseAfterFailedStart(ctx context.Context) error {
+	st, err := s.dp.Client().Status(ctx)
+	if err == nil && st.Version == 0 {
+		return errors.Join(s.stopControl(ctx), s.dp.Stop(ctx), s.closeParts())
+	}
+	return s.Close(ctx)
 }
 
 // CloseAndStopTasks stops cutover and the tasks it runs: the load

@@ -1,5 +1,6 @@
 // Command web is a tiny app for the end-to-end tests: it answers / with
-// its VERSION and /status with 200, on $PORT (default 8080), and shuts
+// its VERSION and /status with 200, /stream with a line every 100ms for a
+// minute and /ws with a WebSocket echo, on $PORT (default 8080), and shuts
 // down gracefully on SIGTERM.
 package main
 
@@ -10,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 func main() {
@@ -21,6 +25,8 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "version %s\n", version) })
+	mux.HandleFunc("/stream", stream)
+	mux.HandleFunc("/ws", echo)
 	srv := &http.Server{Addr: ":" + port, Handler: mux}
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -31,5 +37,41 @@ func main() {
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// stream sends a numbered line every 100ms for a minute.
+func stream(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for i := range 600 {
+		if _, err := fmt.Fprintf(w, "tick %d\n", i); err != nil {
+			return
+		}
+		rc.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// echo answers each WebSocket message with itself.
+func echo(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		if err := c.Write(r.Context(), typ, msg); err != nil {
+			return
+		}
 	}
 }
