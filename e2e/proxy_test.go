@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,4 +251,68 @@ func TestProxyGracefulShutdownFinishesRequests(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cutover proxy did not exit after SIGTERM")
 	}
+}
+
+// `cutover proxy upgrade` and SIGUSR2 replace the standalone load
+// balancer with the binary on disk under load, without a failed request.
+func TestProxyUpgradeUnderLoad(t *testing.T) {
+	p, cfgPath, ports, _, _ := startProxy(t)
+	current := p.cmd.Process.Pid
+	t.Cleanup(func() {
+		// Successors are not the test's children: stop the last one by pid.
+		syscall.Kill(current, syscall.SIGTERM)
+		waitFor(t, "the last proxy to exit", 30*time.Second, func() bool { return !alive(current) })
+	})
+	l := startStrictLoad(fmt.Sprintf("127.0.0.1:%d", ports.prod), 8)
+	time.Sleep(300 * time.Millisecond)
+	pidRE := regexp.MustCompile(`pid (\d+) serves now`)
+	for i := range 4 {
+		old := current
+		if i == 3 {
+			syscall.Kill(current, syscall.SIGUSR2)
+			waitFor(t, "a new proxy to answer", 10*time.Second, func() bool {
+				current = adminPID(ports.admin)
+				return current != 0 && current != old
+			})
+			waitFor(t, "the old proxy to drain and exit", 10*time.Second, func() bool { return !alive(old) })
+			break
+		}
+		out, code := run(t, "proxy", "upgrade", "--config", cfgPath)
+		m := pidRE.FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("cutover proxy upgrade exited %d:\n%s", code, out)
+		}
+		current, _ = strconv.Atoi(m[1])
+		waitFor(t, "the old proxy to drain and exit", 10*time.Second, func() bool { return !alive(old) })
+	}
+	time.Sleep(300 * time.Millisecond)
+	l.finish(t)
+	out, code := run(t, "proxy", "targets", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, "healthy") {
+		t.Errorf("cutover proxy targets after the upgrades (exit %d):\n%s", code, out)
+	}
+}
+
+// alive reports whether pid runs; a zombie (exited, not yet reaped) does
+// not. The upgraded proxy's old process stays a zombie until its output
+// pipe, shared with its successor, closes.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// adminPID asks a standalone proxy's admin endpoint for its pid.
+func adminPID(port int) int {
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", port))
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	var st struct{ PID int }
+	json.NewDecoder(res.Body).Decode(&st)
+	return st.PID
 }

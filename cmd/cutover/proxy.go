@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -29,7 +30,11 @@ func newProxyCmd(g *globalFlags) *cobra.Command {
 
 SIGHUP or 'cutover proxy reload' re-reads the file without dropping a
 connection; an invalid file is refused and the running configuration keeps
-serving. SIGINT or SIGTERM shut down gracefully.`,
+serving. SIGUSR2 or 'cutover proxy upgrade' replaces the process with the
+binary on disk without dropping a connection: the new process inherits the
+listening sockets and serves, then this one drains and exits (as nginx
+does; the new process has a new pid). SIGINT or SIGTERM shut down
+gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := g.logger(cmd.ErrOrStderr())
@@ -42,10 +47,21 @@ serving. SIGINT or SIGTERM shut down gracefully.`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			usr2 := make(chan os.Signal, 1)
+			signal.Notify(usr2, syscall.SIGUSR2)
+			defer signal.Stop(usr2)
 			for {
 				select {
 				case <-hup:
 					srv.Reload(ctx) // errors are logged; the old config keeps serving
+				case <-usr2:
+					if upgradeProxy(srv, log, nil, shutdownTimeout) {
+						return nil
+					}
+				case req := <-srv.Upgrades():
+					if upgradeProxy(srv, log, &req, shutdownTimeout) {
+						return nil
+					}
 				case <-ctx.Done():
 					log.Info("shutting down", "timeout", shutdownTimeout)
 					sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -128,10 +144,23 @@ serving. SIGINT or SIGTERM shut down gracefully.`,
 			return tw.Flush()
 		},
 	}
-	for _, c := range []*cobra.Command{reload, targets} {
+	upgrade := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Replace a running 'cutover proxy' with the binary on disk, hitless (as SIGUSR2)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := adminCall(cmd.Context(), http.MethodPost, adminAddr(), "/upgrade")
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), body)
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{reload, targets, upgrade} {
 		c.Flags().StringVar(&admin, "admin", "", "admin address of the running proxy (default: from --config, else "+config.DefaultAdmin+")")
 	}
-	cmd.AddCommand(reload, targets)
+	cmd.AddCommand(reload, targets, upgrade)
 	return cmd
 }
 
@@ -157,4 +186,32 @@ func adminCall(ctx context.Context, method, addr, path string) (string, error) {
 		return "", fmt.Errorf("%s", strings.TrimSpace(string(body)))
 	}
 	return string(body), nil
+}
+
+// upgradeProxy starts the binary on disk as this proxy's successor and,
+// once it serves, drains this process; it reports whether it did. A
+// failed upgrade is logged (and answered to req) and this process keeps
+// serving.
+func upgradeProxy(srv *lb.Server, log *slog.Logger, req *lb.UpgradeRequest, drain time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exe, err := os.Executable()
+	pid := 0
+	if err == nil {
+		pid, err = srv.StartSuccessor(ctx, exe, os.Args[1:])
+	}
+	if req != nil {
+		req.Reply(pid, err)
+	}
+	if err != nil {
+		log.Error("upgrade failed; this process keeps serving", "err", err)
+		return false
+	}
+	log.Info("upgraded: the new process serves; draining this one", "pid", pid, "drain", drain)
+	dctx, dcancel := context.WithTimeout(context.Background(), drain)
+	defer dcancel()
+	if err := srv.HandOver(dctx); err != nil {
+		log.Warn("draining after the upgrade", "err", err)
+	}
+	return true
 }

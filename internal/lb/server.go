@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type Server struct {
 
 	adminSrv *http.Server
 	adminLn  net.Listener
+
+	upgrades chan UpgradeRequest // see Upgrades
 }
 
 // Start loads the configuration at path, starts the proxy and the admin
@@ -43,20 +46,27 @@ func Start(ctx context.Context, path string, log *slog.Logger) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{path: path, log: log, proxy: proxy.New(proxy.Options{Logger: log}), admin: cfg.Admin}
-	if err := s.proxy.Apply(ctx, cfg.Proxy); err != nil {
+	inh := takeInherited()
+	s := &Server{path: path, log: log, admin: cfg.Admin, upgrades: make(chan UpgradeRequest),
+		proxy: proxy.New(proxy.Options{Logger: log, Inherited: inh.listeners})}
+	if err := s.proxy.Apply(ctx, inh.withHealthy(cfg.Proxy)); err != nil {
 		s.proxy.Close(ctx)
+		inh.close()
 		return nil, fmt.Errorf("starting load balancer from %s: %w", path, err)
 	}
 	if cfg.Admin != "off" {
-		if err := s.startAdmin(cfg.Admin); err != nil {
+		if err := s.startAdmin(cfg.Admin, inh.admin); err != nil {
 			s.proxy.Close(ctx)
+			inh.close()
 			return nil, err
 		}
+	} else if inh.admin != nil {
+		inh.admin.Close()
 	}
 	for _, l := range cfg.Proxy.Listeners {
 		log.Info("listener up", "listener", l.Name, "address", s.proxy.Addr(l.Name).String())
 	}
+	inh.serving()
 	return s, nil
 }
 
@@ -103,15 +113,20 @@ func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Server) startAdmin(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("admin endpoint: listening on %s: %w", addr, err)
+func (s *Server) startAdmin(addr string, inherited net.Listener) error {
+	ln := inherited
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("admin endpoint: listening on %s: %w", addr, err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.proxy.Metrics().Handler())
 	mux.HandleFunc("GET /targets", s.handleTargets)
 	mux.HandleFunc("POST /reload", s.handleReload)
+	mux.HandleFunc("POST /upgrade", s.handleUpgrade)
+	mux.HandleFunc("GET /status", s.handleStatus)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -124,6 +139,16 @@ func (s *Server) startAdmin(addr string) error {
 	}()
 	s.log.Info("admin endpoint up", "address", ln.Addr().String())
 	return nil
+}
+
+// handleStatus tells which process serves: its pid changes with each
+// upgrade.
+func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(struct {
+		PID    int    `json:"pid"`
+		Config string `json:"config"`
+	}{os.Getpid(), s.path})
 }
 
 func (s *Server) handleTargets(w http.ResponseWriter, _ *http.Request) {
