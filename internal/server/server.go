@@ -118,8 +118,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+	// The data directory is the owner's only, whatever the umask: it holds
+	// the store, the sockets, the logs and the releases.
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting the data directory: %w", err)
 	}
 	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "cutover.db"))
 	if err != nil {
@@ -529,7 +534,7 @@ func ownerID(dataDir string) (string, error) {
 		return "", fmt.Errorf("making the owner id: %w", err)
 	}
 	id := hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("writing the owner id: %w", err)
 	}
 	return id, nil

@@ -131,6 +131,9 @@ func (s *Store) GetPipeline(ctx context.Context, app string) (Pipeline, error) {
 		return Pipeline{}, fmt.Errorf("getting pipeline of app %s: %w", app, err)
 	}
 	p.Settings, p.CreatedAt, p.UpdatedAt = settings.raw, created.t, updated.t
+	if p.Secret, err = s.sealer.open(p.Secret); err != nil {
+		return Pipeline{}, fmt.Errorf("getting pipeline of app %s: %w", app, err)
+	}
 	return p, nil
 }
 
@@ -149,7 +152,7 @@ func (s *Store) PutPipeline(ctx context.Context, p Pipeline) (Pipeline, error) {
 		err := t.QueryRowContext(ctx, `INSERT INTO pipelines (app, secret, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (app) DO UPDATE SET secret = excluded.secret, settings = excluded.settings, updated_at = excluded.updated_at
 			RETURNING created_at`,
-			p.App, p.Secret, nullJSON(p.Settings), formatTime(t.now), formatTime(t.now)).Scan(&created)
+			p.App, s.sealer.seal(p.Secret), nullJSON(p.Settings), formatTime(t.now), formatTime(t.now)).Scan(&created)
 		if err != nil {
 			return err
 		}

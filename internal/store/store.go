@@ -29,6 +29,8 @@ type Store struct {
 
 	now func() time.Time
 
+	sealer *sealer // encrypts secrets at rest; see seal.go
+
 	changed *broadcast // signalled after each commit that appended events
 
 	mu      sync.Mutex     // guards closed and subs.Add
@@ -85,6 +87,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
+	if err := restrictFiles(path); err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
 
 	w, err := openDB(path, o, false)
 	if err != nil {
@@ -117,13 +122,25 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 
-	return &Store{
+	sl, err := loadSealer(path)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	s := &Store{
 		w:       w,
 		r:       r,
 		now:     o.now,
+		sealer:  sl,
 		changed: newBroadcast(),
 		closing: make(chan struct{}),
-	}, nil
+	}
+	if err := s.sealClearSecrets(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // openDB opens a pool on path. Every connection gets its pragmas from
@@ -203,6 +220,24 @@ func (s *Store) write(ctx context.Context, what string, fn func(*tx) error) erro
 	}
 	if t.events > 0 {
 		s.changed.signal()
+	}
+	return nil
+}
+
+// restrictFiles makes the database and its WAL and shared-memory files
+// the owner's only (0600), whatever the umask: the database is created
+// before SQLite opens it, and SQLite gives the files it creates next to
+// it the database's mode.
+func restrictFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
