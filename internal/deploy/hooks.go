@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -100,7 +101,9 @@ func execHook(ctx context.Context, dir string, command []string, p HookPayload, 
 	}
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	// Only the variables that locate tools and the locale, never
+	// cutover's credentials: a hook is the app's code.
+	cmd.Env = append(runtime.InheritedEnv(os.Environ()),
 		"CUTOVER_DEPLOYMENT_ID="+p.DeploymentID,
 		"CUTOVER_APP="+p.App,
 		"CUTOVER_REVISION="+p.Revision,

@@ -448,3 +448,25 @@ phases:
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A build sees none of cutover's own environment but the variables that
+// locate tools and the locale: not its cloud credentials, not its tokens.
+func TestBuildDoesNotSeeTheDaemonsEnvironment(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-secret")
+	t.Setenv("CUTOVER_TOKEN", "daemon-token")
+	_, _, opts := runBuild(t, `version: 0.2
+phases:
+  build:
+    commands:
+      - env > env.txt
+`, nil, Options{})
+	env := readFile(t, filepath.Join(opts.SrcDir, "env.txt"))
+	for _, leak := range []string{"daemon-secret", "daemon-token"} {
+		if strings.Contains(env, leak) {
+			t.Errorf("the build saw %q in its environment:\n%s", leak, env)
+		}
+	}
+	if !strings.Contains(env, "PATH=") || !strings.Contains(env, "CODEBUILD_BUILD_ID=") {
+		t.Errorf("the build lacks PATH or CODEBUILD_BUILD_ID:\n%s", env)
+	}
+}

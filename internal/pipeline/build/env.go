@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/runtime"
 )
 
 // environ returns the build's environment. Later sources win, as in
-// CodeBuild where a StartBuild override beats the buildspec: the
-// environment of the cutover process, then env.variables and the secret
+// CodeBuild where a StartBuild override beats the buildspec: the few
+// variables of cutover's environment that locate tools and the locale
+// (runtime.InheritedEnv; never cutover's credentials or other apps'
+// secrets), then env.variables and the secret
 // variables of the buildspec, then opts.Env, then the built-in
 // CODEBUILD_* variables, which cannot be overridden. Values are literal:
 // "$PATH:/x" is not expanded.
 func environ(spec *config.Buildspec, opts Options, secrets map[string]string, start time.Time, succeeding bool) []string {
 	env := map[string]string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range runtime.InheritedEnv(os.Environ()) {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}

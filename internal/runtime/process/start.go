@@ -205,11 +205,9 @@ func (d *Driver) limitResources(spec runtime.TaskSpec) (dir string, fd int) {
 // cutover's environment base, then spec.Env, then the driver's variables.
 func taskEnv(spec runtime.TaskSpec, port int, base []string) []string {
 	env := make(map[string]string)
-	for _, kv := range base {
-		name, value, ok := strings.Cut(kv, "=")
-		if ok && inherited(name) {
-			env[name] = value
-		}
+	for _, kv := range runtime.InheritedEnv(base) {
+		name, value, _ := strings.Cut(kv, "=")
+		env[name] = value
 	}
 	if env["PATH"] == "" {
 		env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
@@ -225,14 +223,4 @@ func taskEnv(spec runtime.TaskSpec, port int, base []string) []string {
 		out = append(out, name+"="+env[name])
 	}
 	return out
-}
-
-// inherited reports whether a task inherits the variable name from
-// cutover's environment.
-func inherited(name string) bool {
-	switch name {
-	case "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "TZ", "LANG":
-		return true
-	}
-	return strings.HasPrefix(name, "LC_")
 }
