@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -182,7 +183,7 @@ func (c *Controller) install(ctx context.Context, r *run, _ time.Time) (string, 
 			return store.LifecycleSucceeded, fmt.Sprintf("%d tasks healthy in %s", n.healthy, groupName(a.name, r.to.color)), nil
 		}
 		if failures >= threshold {
-			return "", "", fmt.Errorf("%d tasks of the replacement failed to start, exited or failed their health checks (threshold %d)", failures, threshold)
+			return "", "", fmt.Errorf("%d tasks of the replacement failed to start, exited or failed their health checks (circuit-breaker threshold %d failed tasks)", failures, threshold)
 		}
 		select {
 		case <-ctx.Done():
@@ -194,7 +195,7 @@ func (c *Controller) install(ctx context.Context, r *run, _ time.Time) (string, 
 
 // allowTestTraffic points the test listener at the replacement.
 func (c *Controller) allowTestTraffic(ctx context.Context, r *run, _ time.Time) (string, string, error) {
-	if r.app.cfg.Listeners.Test == "" {
+	if c.listeners(r.app).Test == "" {
 		return store.LifecycleSkipped, "no test listener", nil
 	}
 	if err := c.shift(ctx, r, "test", 100); err != nil {
@@ -423,7 +424,7 @@ func (c *Controller) routeToOriginal(ctx context.Context, r *run) error {
 	if _, err := c.store.RecordWeights(context.WithoutCancel(ctx), r.d.ID, "production", weights); err != nil {
 		return err
 	}
-	if r.app.cfg.Listeners.Test != "" {
+	if c.listeners(r.app).Test != "" {
 		if _, err := c.store.RecordWeights(context.WithoutCancel(ctx), r.d.ID, "test", weights); err != nil {
 			return err
 		}
@@ -455,4 +456,11 @@ func drain(ch chan struct{}) {
 	case <-ch:
 	default:
 	}
+}
+
+// listeners returns the app's listeners; a.cfg changes under c.mu.
+func (c *Controller) listeners(a *appState) config.Listeners {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return a.cfg.Listeners
 }

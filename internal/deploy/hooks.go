@@ -65,9 +65,10 @@ func (c *Controller) runHook(ctx context.Context, r *run, event string, h config
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ls := c.listeners(r.app)
 	p := HookPayload{
 		DeploymentID: r.d.ID, LifecycleEvent: event, App: r.app.name, Revision: r.rev.ID,
-		TestURL: c.listenerURL(r.app.cfg.Listeners.Test), ProductionURL: c.listenerURL(r.app.cfg.Listeners.Production),
+		TestURL: c.listenerURL(ls.Test), ProductionURL: c.listenerURL(ls.Production),
 	}
 	logw, closeLog := c.hookLog(r.d.ID)
 	defer closeLog()

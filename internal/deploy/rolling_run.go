@@ -123,7 +123,7 @@ func (c *Controller) roll(ctx context.Context, r *run, target *taskSet, breaker 
 			return nil
 		}
 		if breaker && failures >= threshold {
-			return fmt.Errorf("%w (%d failed, threshold %d)", errCircuitBreaker, failures, threshold)
+			return fmt.Errorf("%w (%d tasks failed; circuit-breaker threshold %d)", errCircuitBreaker, failures, threshold)
 		}
 		select {
 		case <-ctx.Done():

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -283,6 +284,9 @@ func (s *Server) Up(ctx context.Context, req api.DeployRequest) (d store.Deploym
 // prepare loads and checks the app and makes its release directory.
 func (s *Server) prepare(req api.DeployRequest) (*config.App, string, error) {
 	app, err := config.LoadApp(req.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+	}
 	if err != nil {
 		return nil, "", err
 	}

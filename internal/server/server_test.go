@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,15 @@ func TestRegistryPushAndPullWithTokens(t *testing.T) {
 func isStatus(err error, code int) bool {
 	var terr *transport.Error
 	return errors.As(err, &terr) && terr.StatusCode == code
+}
+
+// A deploy of a directory that does not exist is the caller's mistake:
+// 400, not 500.
+func TestDeployOfAMissingDirectoryIsABadRequest(t *testing.T) {
+	s := start(t)
+	_, err := api.NewClient(s.SocketPath()).Deploy(context.Background(), api.DeployRequest{Dir: "/missing-dir"})
+	var apiErr *api.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "/missing-dir") {
+		t.Errorf("deploying /missing-dir: %v; want a 400 answer naming the directory", err)
+	}
 }
