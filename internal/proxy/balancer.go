@@ -56,6 +56,9 @@ func (g *targetGroup) pickAcquire(exclude *target) *target {
 		if t.acquire() {
 			return t
 		}
+		// t started draining meanwhile. startDrain may have seen this
+		// request's count and left the drain to the last release.
+		g.release(t)
 	}
 	return nil
 }

@@ -44,14 +44,12 @@ func newTarget(addr string) *target {
 }
 
 // acquire counts a new request on t. It fails when t started draining
-// after it was picked; the caller picks again.
+// after it was picked; the count stays, and the caller undoes it with
+// targetGroup.release (which completes the drain if it was the last)
+// and picks again.
 func (t *target) acquire() bool {
 	t.inFlight.Add(1)
-	if t.draining.Load() {
-		t.inFlight.Add(-1)
-		return false
-	}
-	return true
+	return !t.draining.Load()
 }
 
 func (t *target) healthStatus() health.Status {
