@@ -26,7 +26,9 @@ type strictLoad struct {
 	sent   atomic.Int64
 	non2xx atomic.Int64
 	socket atomic.Int64
-	first  atomic.Value // string: the first failure
+	// connect counts failed connects (also in socket): refused, or timed out.
+	connect atomic.Int64
+	first   atomic.Value // string: the first failure
 }
 
 func startStrictLoad(addr string, workers int) *strictLoad {
@@ -54,6 +56,7 @@ func (l *strictLoad) worker() {
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", l.addr, 5*time.Second)
 			if err != nil {
+				l.connect.Add(1)
 				l.fail(&l.socket, "connect: "+err.Error())
 				time.Sleep(10 * time.Millisecond)
 				continue

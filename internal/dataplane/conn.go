@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -31,9 +33,12 @@ type Conn struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when watch returns
 
-	pushMu  sync.Mutex // serializes pushes
+	dataDir string
+
+	pushMu  sync.Mutex // serializes pushes; guards the fields below
 	version uint64
-	last    *proxy.Config // the last configuration acknowledged
+	last    *proxy.Config       // the last configuration acknowledged
+	held    map[string]*os.File // copies of its listening sockets; see keep.go
 
 	mu        sync.Mutex // guards the fields below
 	targets   []proxy.TargetState
@@ -46,7 +51,7 @@ type Conn struct {
 // once it serves; takeover replaces the one running. Launcher starts a
 // process; InProcess runs one inside this process, for tests.
 type Starter interface {
-	Start(ctx context.Context, takeover bool) (pid int, err error)
+	Start(ctx context.Context, takeover bool, sockets map[string]*os.File) (pid int, err error)
 }
 
 // AttachOptions configure Attach.
@@ -71,6 +76,7 @@ func Attach(ctx context.Context, opts AttachOptions) (*Conn, error) {
 		launcher: opts.Launcher,
 		log:      log,
 		onEvent:  opts.OnEvent,
+		dataDir:  opts.DataDir,
 		done:     make(chan struct{}),
 		changes:  make(chan struct{}),
 	}
@@ -78,7 +84,7 @@ func Attach(ctx context.Context, opts AttachOptions) (*Conn, error) {
 	st, err := c.client.Status(sctx)
 	cancel()
 	if err != nil {
-		pid, err := opts.Launcher.Start(ctx, false)
+		pid, err := opts.Launcher.Start(ctx, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +153,9 @@ func (c *Conn) reconnect() error {
 		sleep(c.ctx, 20*time.Millisecond)
 	}
 	if err != nil {
-		pid, serr := c.launcher.Start(c.ctx, false)
+		c.pushMu.Lock()
+		pid, serr := c.launcher.Start(c.ctx, false, c.held)
+		c.pushMu.Unlock()
 		if serr != nil {
 			return fmt.Errorf("the data plane is gone (%v) and could not be restarted: %w", err, serr)
 		}
@@ -216,6 +224,11 @@ func (c *Conn) pushLocked(ctx context.Context, cfg proxy.Config) (Ack, error) {
 			c.mu.Lock()
 			c.listeners = ack.Listeners
 			c.mu.Unlock()
+			addrs := make([]string, len(cfg.Listeners))
+			for i, l := range cfg.Listeners {
+				addrs[i] = l.Address
+			}
+			c.keepSockets(ctx, addrs)
 			return ack, nil
 		case errors.Is(err, errStale):
 			c.version = ack.Version // another push got there first; go past it
@@ -316,7 +329,7 @@ func (c *Conn) Upgrade(ctx context.Context) (oldPID, newPID int, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("asking the running data plane: %w", err)
 	}
-	newPID, err = c.launcher.Start(ctx, true)
+	newPID, err = c.launcher.Start(ctx, true, nil)
 	if err != nil {
 		return st.PID, 0, fmt.Errorf("starting the new data plane: %w", err)
 	}
@@ -328,6 +341,7 @@ func (c *Conn) Upgrade(ctx context.Context) (oldPID, newPID int, err error) {
 func (c *Conn) Stop(ctx context.Context) error {
 	c.cancel()
 	<-c.done
+	c.dropSockets() // else the sockets would stay open with nobody accepting
 	return c.client.Stop(ctx)
 }
 
@@ -335,6 +349,14 @@ func (c *Conn) Stop(ctx context.Context) error {
 func (c *Conn) Close() error {
 	c.cancel()
 	<-c.done
+	c.dropSockets()
 	c.client.CloseIdleConnections()
 	return nil
+}
+
+func (c *Conn) dropSockets() {
+	c.pushMu.Lock()
+	defer c.pushMu.Unlock()
+	closeAll(slices.Collect(maps.Values(c.held)))
+	c.held = nil
 }

@@ -57,6 +57,7 @@ func (s *Server) serveControl() {
 	mux.Handle("GET /metrics", s.proxy.Metrics().Handler())
 	mux.HandleFunc("POST /v1/stop", s.handleStop)
 	mux.HandleFunc("POST /v1/handover", s.handleHandover)
+	mux.HandleFunc("POST /v1/sockets", s.handleSockets)
 	s.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.ctl.Serve(s.ctlLn)
 }

@@ -54,7 +54,11 @@ type handoverReady struct {
 func sendSockets(c *net.UnixConn, files []*os.File, st handoverState) error {
 	fds := make([]int, len(files))
 	for i, f := range files {
-		fds[i] = int(f.Fd())
+		fd, err := rawFD(f)
+		if err != nil {
+			return err
+		}
+		fds[i] = fd
 	}
 	if _, _, err := c.WriteMsgUnix([]byte{'F'}, syscall.UnixRights(fds...), nil); err != nil {
 		return fmt.Errorf("passing %d sockets: %w", len(fds), err)
@@ -143,29 +147,39 @@ type predecessor struct {
 // dialHandover asks the data plane on sock to hand over, and returns its
 // sockets and state.
 func dialHandover(sock string) (*predecessor, map[string]*os.File, handoverState, error) {
+	uc, br, files, st, err := dialSockets(sock, "/v1/handover", handoverProtocol)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	return &predecessor{conn: uc, br: br, done: make(chan struct{})}, files, st, nil
+}
+
+// dialSockets asks the data plane on sock for its sockets on path with
+// the Upgrade protocol, and returns them by name with the state sent.
+func dialSockets(sock, path, protocol string) (*net.UnixConn, *bufio.Reader, map[string]*os.File, handoverState, error) {
 	var st handoverState
 	c, err := net.DialTimeout("unix", sock, 5*time.Second)
 	if err != nil {
-		return nil, nil, st, fmt.Errorf("connecting to the running data plane: %w", err)
+		return nil, nil, nil, st, fmt.Errorf("connecting to the running data plane: %w", err)
 	}
 	uc := c.(*net.UnixConn)
-	req := "POST /v1/handover HTTP/1.1\r\nHost: dataplane\r\nConnection: Upgrade\r\nUpgrade: " + handoverProtocol + "\r\nContent-Length: 0\r\n\r\n"
+	req := "POST " + path + " HTTP/1.1\r\nHost: dataplane\r\nConnection: Upgrade\r\nUpgrade: " + protocol + "\r\nContent-Length: 0\r\n\r\n"
 	if _, err := uc.Write([]byte(req)); err != nil {
 		uc.Close()
-		return nil, nil, st, fmt.Errorf("asking for the hand-over: %w", err)
+		return nil, nil, nil, st, fmt.Errorf("asking for the sockets: %w", err)
 	}
 	rr := &rightsReader{c: uc}
 	br := bufio.NewReader(rr)
 	if err := readUpgrade(br); err != nil {
 		uc.Close()
-		return nil, nil, st, err
+		return nil, nil, nil, st, err
 	}
 	files, st, err := receiveSockets(br, rr)
 	if err != nil {
 		uc.Close()
-		return nil, nil, st, err
+		return nil, nil, nil, st, err
 	}
-	return &predecessor{conn: uc, br: br, done: make(chan struct{})}, files, st, nil
+	return uc, br, files, st, nil
 }
 
 // readUpgrade reads the predecessor's answer head: 101, or an error.
@@ -211,3 +225,19 @@ func (p *predecessor) ready() error {
 }
 
 var errHandoverAborted = errors.New("the successor did not take over")
+
+// rawFD returns f's descriptor without f.Fd's side effect: Fd puts the
+// descriptor in blocking mode, and that mode belongs to the socket, which
+// the proxy's own listener shares. A blocking listener cannot be closed
+// while a goroutine waits in accept.
+func rawFD(f *os.File) (int, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var fd int
+	if err := sc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return 0, err
+	}
+	return fd, nil
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,8 +24,9 @@ type Launcher struct {
 }
 
 // Start starts a data plane and returns its pid once it serves the
-// control socket (a successor: once it has taken over).
-func (l Launcher) Start(ctx context.Context, takeover bool) (int, error) {
+// control socket (a successor: once it has taken over). A fresh data
+// plane inherits sockets (by configured address) instead of binding them.
+func (l Launcher) Start(ctx context.Context, takeover bool, sockets map[string]*os.File) (int, error) {
 	logf, err := os.OpenFile(filepath.Join(l.DataDir, LogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("opening the data plane log: %w", err)
@@ -35,6 +38,17 @@ func (l Launcher) Start(ctx context.Context, takeover bool) (int, error) {
 	}
 	cmd := exec.Command(l.Path, args...)
 	cmd.Env = l.Env
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	var names []string
+	for addr, f := range sockets {
+		names = append(names, addr+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	if len(names) > 0 {
+		cmd.Env = append(cmd.Env, socketsEnv+"="+strings.Join(names, ","))
+	}
 	cmd.Dir = l.DataDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -79,8 +93,8 @@ type InProcess struct {
 }
 
 // Start runs a data plane in a goroutine and returns this process's pid
-// once it serves.
-func (p *InProcess) Start(ctx context.Context, takeover bool) (int, error) {
+// once it serves. It binds its own sockets.
+func (p *InProcess) Start(ctx context.Context, takeover bool, _ map[string]*os.File) (int, error) {
 	s, err := start(ctx, Options{DataDir: p.DataDir, Logger: p.Logger, TakeOver: takeover})
 	if err != nil {
 		return 0, err

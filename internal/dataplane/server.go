@@ -97,11 +97,15 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 		s.settle = time.Second
 	}
 	s.streams, s.endStream = context.WithCancel(context.Background())
+	inherited := takeInheritedSockets()
 	var err error
 	if opts.TakeOver {
+		for _, ln := range inherited {
+			ln.Close()
+		}
 		err = s.takeOver(ctx)
 	} else {
-		err = s.startFresh(ctx)
+		err = s.startFresh(ctx, inherited)
 	}
 	if err != nil {
 		return nil, err
@@ -111,10 +115,14 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 // startFresh binds the control socket and serves the configuration kept
-// in the data directory, if any.
-func (s *Server) startFresh(ctx context.Context) error {
+// in the data directory, if any, on the listening sockets a launcher
+// passed (the control plane's copies, after a crash) or on new ones.
+func (s *Server) startFresh(ctx context.Context, inherited map[string]net.Listener) error {
 	sock := filepath.Join(s.dataDir, SocketName)
 	if st, err := NewClient(sock).Status(ctx); err == nil {
+		for _, ln := range inherited {
+			ln.Close()
+		}
 		return fmt.Errorf("a data plane (pid %d) already serves %s; use --takeover to replace it", st.PID, s.dataDir)
 	}
 	os.Remove(sock) // a stale socket of a data plane that died
@@ -128,7 +136,7 @@ func (s *Server) startFresh(ctx context.Context) error {
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false) // a successor may serve it
 	s.ctlLn = ln
-	s.proxy = proxy.New(proxy.Options{Logger: s.log})
+	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited})
 	if v, cfg, ok := s.loadState(); ok {
 		// The targets' health is unknown after a crash. They start healthy,
 		// as the controller's re-adopted tasks do, so production serves at

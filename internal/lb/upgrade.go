@@ -8,10 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cutover/cutover/internal/proxy"
@@ -155,11 +155,9 @@ func (s *Server) StartSuccessor(ctx context.Context, exe string, args []string) 
 		}
 	}
 	hj, _ := json.Marshal(healthy)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), inheritEnv+"="+strings.Join(env, ","), healthyEnv+"="+string(hj))
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = os.Stdout, os.Stderr, files
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("starting %s: %w", exe, err)
+	proc, err := forkExec(exe, args, append(os.Environ(), inheritEnv+"="+strings.Join(env, ","), healthyEnv+"="+string(hj)), files)
+	if err != nil {
+		return 0, err
 	}
 	w.Close() // the successor holds the only write end now
 	ready := make(chan error, 1)
@@ -171,16 +169,38 @@ func (s *Server) StartSuccessor(ctx context.Context, exe string, args []string) 
 	select {
 	case err := <-ready:
 		if err != nil {
-			cmd.Wait()
+			proc.Wait()
 			return 0, fmt.Errorf("the new process exited before it served (see its log above)")
 		}
 	case <-ctx.Done():
-		cmd.Process.Kill()
-		cmd.Wait()
+		proc.Kill()
+		proc.Wait()
 		return 0, fmt.Errorf("waiting for the new process to serve: %w", ctx.Err())
 	}
-	go cmd.Process.Release()
-	return cmd.Process.Pid, nil
+	go proc.Wait() // reaps it should it exit while this process still drains
+	return proc.Pid, nil
+}
+
+// forkExec starts exe with args and env, with stdio and files as its
+// descriptors 0, 1, 2, 3, ... os/exec is not used: it takes descriptors
+// with File.Fd, which makes the sockets blocking, and a blocking listener
+// of this process could then not be closed while it waits in accept.
+func forkExec(exe string, args, env []string, files []*os.File) (*os.Process, error) {
+	fds := []uintptr{os.Stdin.Fd(), os.Stdout.Fd(), os.Stderr.Fd()}
+	for _, f := range files {
+		sc, err := f.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		if err := sc.Control(func(fd uintptr) { fds = append(fds, fd) }); err != nil {
+			return nil, err
+		}
+	}
+	pid, err := syscall.ForkExec(exe, append([]string{exe}, args...), &syscall.ProcAttr{Env: env, Files: fds})
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", exe, err)
+	}
+	return os.FindProcess(pid)
 }
 
 func closeAll(files []*os.File) {

@@ -90,13 +90,24 @@ func (s *Server) KeepListeners() ([]*os.File, string, error) {
 		if err != nil {
 			return fmt.Errorf("keeping the %s socket: %w", name, err)
 		}
-		// Kept open across exec: clear close-on-exec.
-		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); e != 0 {
+		// Kept open across exec: clear close-on-exec. (Not through f.Fd,
+		// which would make the shared socket blocking.)
+		var fd uintptr
+		sc, err := f.SyscallConn()
+		if err == nil {
+			err = sc.Control(func(u uintptr) {
+				fd = u
+				if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, u, syscall.F_SETFD, 0); e != 0 {
+					err = e
+				}
+			})
+		}
+		if err != nil {
 			f.Close()
-			return fmt.Errorf("keeping the %s socket: %w", name, e)
+			return fmt.Errorf("keeping the %s socket: %w", name, err)
 		}
 		files = append(files, f)
-		names = append(names, name+"="+strconv.Itoa(int(f.Fd())))
+		names = append(names, name+"="+strconv.Itoa(int(fd)))
 		return nil
 	}
 	if err := keep("api", s.apiLn); err != nil {
