@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -337,12 +339,42 @@ func (c *Conn) Upgrade(ctx context.Context) (oldPID, newPID int, err error) {
 	return st.PID, newPID, nil
 }
 
-// Stop stops the data plane: it drains its connections and exits.
+// Stop stops the data plane: it drains its connections and exits. Stop
+// returns once the process has exited.
 func (c *Conn) Stop(ctx context.Context) error {
 	c.cancel()
 	<-c.done
 	c.dropSockets() // else the sockets would stay open with nobody accepting
-	return c.client.Stop(ctx)
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	st, err := c.client.Status(sctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("stopping the data plane: %w", err)
+	}
+	if err := c.client.Stop(ctx); err != nil {
+		return fmt.Errorf("stopping the data plane: %w", err)
+	}
+	// A predecessor still draining after a hand-over ends by itself, at
+	// its drain limit; wait for it too.
+	for _, pid := range []int{st.PID, st.Predecessor} {
+		for pid != 0 && pid != os.Getpid() && running(pid) { // in-process data planes end with their Run
+			if ctx.Err() != nil {
+				return fmt.Errorf("waiting for the data plane (pid %d) to exit: %w", pid, ctx.Err())
+			}
+			sleep(ctx, 10*time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// running reports whether pid runs: it exists and is not a zombie.
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 // Close detaches from the data plane, which keeps serving.

@@ -117,3 +117,44 @@ func (p *InProcess) Shutdown() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
+
+// ReapInherited waits, in the background, for the data planes that are
+// this process's children but were started by the program it replaced
+// (cutover upgrade re-executes the control plane in the same process), so
+// that they do not stay zombies when they exit.
+func ReapInherited() {
+	self := os.Getpid()
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || !isDataPlaneChild(pid, self) {
+			continue
+		}
+		go func() {
+			var ws syscall.WaitStatus
+			for {
+				_, err := syscall.Wait4(pid, &ws, 0, nil)
+				if err != syscall.EINTR {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// isDataPlaneChild reports whether pid is a `cutover dataplane` process
+// whose parent is parent.
+func isDataPlaneChild(pid, parent int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
+		return false
+	}
+	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	args := strings.Split(string(cmdline), "\x00")
+	return err == nil && len(args) > 1 && args[1] == "dataplane"
+}

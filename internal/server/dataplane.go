@@ -23,6 +23,9 @@ func (s *Server) attachDataPlane(ctx context.Context, opts Options) error {
 		}
 		s.exe = exe
 	}
+	// After an upgrade, this process is the parent of the data planes the
+	// program before it started; reap them as they exit.
+	dataplane.ReapInherited()
 	var starter dataplane.Starter = dataplane.Launcher{Path: s.exe, DataDir: opts.DataDir}
 	if opts.InProcessDataPlane {
 		s.inproc = &dataplane.InProcess{DataDir: opts.DataDir, Logger: s.log}
