@@ -97,7 +97,8 @@ func startBin(t *testing.T, bin string, args ...string) *process {
 		p.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-p.done:
-		case <-time.After(30 * time.Second):
+		case <-time.After(60 * time.Second):
+			t.Errorf("cutover %s did not stop within 60s of SIGINT; killed", strings.Join(args, " "))
 			p.cmd.Process.Kill()
 			<-p.done
 		}

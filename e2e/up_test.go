@@ -61,7 +61,12 @@ func checkNoTasksLeft(t *testing.T, data string) {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(p))
-		t.Errorf("process %d still runs in %s after cutover stopped", pid, cwd)
+		cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		stat, _ := os.ReadFile(filepath.Join(p, "stat"))
+		t.Errorf("process %d (%s; %s) still runs in %s after cutover stopped", pid, strings.ReplaceAll(string(cmdline), "\x00", " "), stat, cwd)
+		if log, err := os.ReadFile(filepath.Join(data, "dataplane.log")); err == nil {
+			t.Logf("dataplane.log:\n%s", log)
+		}
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
