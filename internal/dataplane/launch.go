@@ -143,16 +143,22 @@ func ReapInherited() {
 }
 
 // isDataPlaneChild reports whether pid is a `cutover dataplane` process
-// whose parent is parent.
+// whose parent is parent. An exited one (a zombie) has no command line
+// left: it is known by its command name, that of this program.
 func isDataPlaneChild(pid, parent int) bool {
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return false
 	}
-	_, rest, ok := strings.Cut(string(stat), ") ")
+	head, rest, ok := strings.Cut(string(stat), ") ")
 	fields := strings.Fields(rest)
 	if !ok || len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
 		return false
+	}
+	if fields[0] == "Z" {
+		_, comm, _ := strings.Cut(head, " (")
+		self, err := os.ReadFile("/proc/self/comm")
+		return err == nil && comm == strings.TrimSpace(string(self))
 	}
 	cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	args := strings.Split(string(cmdline), "\x00")
