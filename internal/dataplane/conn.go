@@ -345,14 +345,16 @@ func (c *Conn) Stop(ctx context.Context) error {
 	c.cancel()
 	<-c.done
 	c.dropSockets() // else the sockets would stay open with nobody accepting
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	st, err := c.client.Status(sctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("stopping the data plane: %w", err)
+		st = Status{PID: c.PID()}
 	}
-	if err := c.client.Stop(ctx); err != nil {
-		return fmt.Errorf("stopping the data plane: %w", err)
+	if err := c.client.Stop(ctx); err != nil && st.PID != 0 && st.PID != os.Getpid() {
+		// It drains and exits on SIGTERM too.
+		c.log.Warn("asking the data plane to stop failed; sending it SIGTERM", "pid", st.PID, "err", err)
+		syscall.Kill(st.PID, syscall.SIGTERM)
 	}
 	// A predecessor still draining after a hand-over ends by itself, at
 	// its drain limit; wait for it too.
