@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 )
 
 // The control plane keeps a copy of the data plane's listening sockets.
@@ -69,16 +67,9 @@ func closeAll(files []*os.File) {
 // takeInheritedSockets returns the listening sockets a launcher passed,
 // by configured address, and removes their note from the environment.
 func takeInheritedSockets() map[string]net.Listener {
-	v := os.Getenv(socketsEnv)
-	os.Unsetenv(socketsEnv)
 	out := map[string]net.Listener{}
-	for _, kv := range strings.Split(v, ",") {
-		addr, fdText, ok := strings.Cut(kv, "=")
-		fd, err := strconv.Atoi(fdText)
-		if !ok || err != nil || fd < 3 {
-			continue
-		}
-		if ln, err := fileListener(os.NewFile(uintptr(fd), addr)); err == nil {
+	for addr, f := range InheritedFiles(socketsEnv) {
+		if ln, err := fileListener(f); err == nil {
 			out[addr] = ln
 		}
 	}

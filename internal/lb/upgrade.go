@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/proxy"
 )
 
@@ -57,17 +58,9 @@ func (inh inherited) withHealthy(cfg proxy.Config) proxy.Config {
 // their note from the environment.
 func takeInherited() inherited {
 	var inh inherited
-	v := os.Getenv(inheritEnv)
 	json.Unmarshal([]byte(os.Getenv(healthyEnv)), &inh.healthy)
-	os.Unsetenv(inheritEnv)
 	os.Unsetenv(healthyEnv)
-	for _, kv := range strings.Split(v, ",") {
-		name, fdText, ok := strings.Cut(kv, "=")
-		fd, err := strconv.Atoi(fdText)
-		if !ok || err != nil || fd < 3 {
-			continue
-		}
-		f := os.NewFile(uintptr(fd), name)
+	for name, f := range dataplane.InheritedFiles(inheritEnv) {
 		if name == "ready" {
 			inh.ready = f
 			continue

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/dataplane"
 )
 
 // The upgrade of cutover itself (`cutover upgrade`): the data plane is
@@ -126,16 +127,8 @@ func (s *Server) KeepListeners() ([]*os.File, string, error) {
 // upgrade kept for this one, by name, and removes their note from the
 // environment so that no child inherits it.
 func InheritedListeners() map[string]net.Listener {
-	v := os.Getenv(listenFDsEnv)
-	os.Unsetenv(listenFDsEnv)
 	out := map[string]net.Listener{}
-	for _, kv := range strings.Split(v, ",") {
-		name, fdText, ok := strings.Cut(kv, "=")
-		fd, err := strconv.Atoi(fdText)
-		if !ok || err != nil || fd < 3 {
-			continue
-		}
-		f := os.NewFile(uintptr(fd), name)
+	for name, f := range dataplane.InheritedFiles(listenFDsEnv) {
 		ln, err := net.FileListener(f)
 		f.Close()
 		if err == nil {
