@@ -304,14 +304,6 @@ func (c *Conn) Window(group string, d time.Duration) metrics.WindowStats {
 	return ws
 }
 
-// TargetWindow is Window for one target.
-func (c *Conn) TargetWindow(group, target string, d time.Duration) metrics.WindowStats {
-	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-	defer cancel()
-	ws, _ := c.client.Window(ctx, group, target, d)
-	return ws
-}
-
 // Client returns the client of the data plane's socket.
 func (c *Conn) Client() *Client { return c.client }
 

@@ -63,13 +63,10 @@ func (s *Server) serveControl() {
 }
 
 func (s *Server) status() Status {
-	st := Status{PID: os.Getpid(), Started: s.started, Executable: s.exe, Build: s.build, Listeners: map[string]string{}}
+	st := Status{PID: os.Getpid(), Started: s.started, Executable: s.exe, Build: s.build, Listeners: s.proxy.ListenerAddrs()}
 	s.mu.Lock()
 	st.Version = s.version
 	s.mu.Unlock()
-	for name, a := range s.proxy.ListenerAddrs() {
-		st.Listeners[name] = a.String()
-	}
 	if s.pred != nil {
 		select {
 		case <-s.pred.done:
@@ -117,11 +114,7 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 
 // ack is the answer to a push. Called with s.mu held.
 func (s *Server) ack() Ack {
-	a := Ack{Version: s.version, Listeners: map[string]string{}}
-	for name, addr := range s.proxy.ListenerAddrs() {
-		a.Listeners[name] = addr.String()
-	}
-	return a
+	return Ack{Version: s.version, Listeners: s.proxy.ListenerAddrs()}
 }
 
 // handleEvents streams every target's state at once and after each change.
@@ -281,7 +274,7 @@ func (s *Server) beginHandover() (handoverState, []*os.File, error) {
 		}
 		return handoverState{}, nil, fmt.Errorf("duplicating the control socket: %w", err)
 	}
-	st := handoverState{Version: s.version, Config: s.cfg, Healthy: map[string][]string{}, PID: os.Getpid()}
+	st := handoverState{Version: s.version, Config: s.cfg, Healthy: s.proxy.HealthyTargets(), PID: os.Getpid()}
 	files := []*os.File{ctlFile}
 	st.Files = append(st.Files, "control")
 	for _, lf := range lfs {
@@ -289,10 +282,7 @@ func (s *Server) beginHandover() (handoverState, []*os.File, error) {
 		st.Files = append(st.Files, lf.Address)
 	}
 	for _, t := range s.proxy.Targets() {
-		switch t.State {
-		case proxy.StateHealthy:
-			st.Healthy[t.Group] = append(st.Healthy[t.Group], t.Target)
-		case proxy.StateDraining:
+		if t.State == proxy.StateDraining {
 			st.Draining = append(st.Draining, t.Group+" "+t.Target)
 		}
 	}

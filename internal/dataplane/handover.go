@@ -54,11 +54,11 @@ type handoverReady struct {
 func sendSockets(c *net.UnixConn, files []*os.File, st handoverState) error {
 	fds := make([]int, len(files))
 	for i, f := range files {
-		fd, err := rawFD(f)
+		fd, err := RawFD(f)
 		if err != nil {
 			return err
 		}
-		fds[i] = fd
+		fds[i] = int(fd)
 	}
 	if _, _, err := c.WriteMsgUnix([]byte{'F'}, syscall.UnixRights(fds...), nil); err != nil {
 		return fmt.Errorf("passing %d sockets: %w", len(fds), err)
@@ -226,17 +226,18 @@ func (p *predecessor) ready() error {
 
 var errHandoverAborted = errors.New("the successor did not take over")
 
-// rawFD returns f's descriptor without f.Fd's side effect: Fd puts the
-// descriptor in blocking mode, and that mode belongs to the socket, which
-// the proxy's own listener shares. A blocking listener cannot be closed
-// while a goroutine waits in accept.
-func rawFD(f *os.File) (int, error) {
+// RawFD returns f's descriptor without f.Fd's side effect: Fd puts the
+// descriptor in blocking mode, and for a duplicated socket that mode is
+// the socket's, shared with the listener it was duplicated from. A
+// blocking listener cannot be closed while a goroutine waits in accept.
+// The descriptor stays valid while f is open.
+func RawFD(f *os.File) (uintptr, error) {
 	sc, err := f.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
-	var fd int
-	if err := sc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+	var fd uintptr
+	if err := sc.Control(func(u uintptr) { fd = u }); err != nil {
 		return 0, err
 	}
 	return fd, nil

@@ -142,7 +142,7 @@ func (s *Server) startFresh(ctx context.Context, inherited map[string]net.Listen
 		// as the controller's re-adopted tasks do, so production serves at
 		// once; failed checks, outlier ejection and the one retry on a
 		// refused connection keep a dead target from costing requests.
-		if err := s.proxy.Apply(ctx, withHealthy(cfg, allTargets(cfg))); err != nil {
+		if err := s.proxy.Apply(ctx, cfg.WithHealthy(allTargets(cfg))); err != nil {
 			s.log.Error("cannot serve the kept configuration; waiting for the control plane", "version", v, "err", err)
 		} else {
 			s.version, s.cfg = v, cfg
@@ -187,7 +187,7 @@ func (s *Server) takeOver(ctx context.Context) error {
 	}
 	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited})
 	if len(st.Config.Listeners) > 0 {
-		if err := s.proxy.Apply(ctx, withHealthy(st.Config, st.Healthy)); err != nil {
+		if err := s.proxy.Apply(ctx, st.Config.WithHealthy(st.Healthy)); err != nil {
 			ctlLn.Close()
 			s.proxy.Close(ctx)
 			return abort(fmt.Errorf("serving the handed-over configuration: %w", err))
@@ -206,17 +206,6 @@ func (s *Server) takeOver(ctx context.Context) error {
 	s.saveState(st.Version, st.Config)
 	s.log.Info("took over from the previous data plane", "pid", st.PID, "version", st.Version)
 	return nil
-}
-
-// withHealthy returns cfg with the given targets registered healthy.
-func withHealthy(cfg proxy.Config, healthy map[string][]string) proxy.Config {
-	tgs := make([]proxy.TargetGroupConfig, len(cfg.TargetGroups))
-	for i, tg := range cfg.TargetGroups {
-		tg.AssumeHealthy = append(append([]string(nil), tg.AssumeHealthy...), healthy[tg.Name]...)
-		tgs[i] = tg
-	}
-	cfg.TargetGroups = tgs
-	return cfg
 }
 
 func allTargets(cfg proxy.Config) map[string][]string {

@@ -78,7 +78,8 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 	if err := c.waitStarted(ctx); err != nil {
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
 	}
-	if err := c.registerNew(ctx, app, spec.Config); err != nil {
+	registered, err := c.registerNew(ctx, app, spec.Config)
+	if err != nil {
 		return store.Deployment{}, err
 	}
 	c.mu.Lock()
@@ -117,11 +118,15 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
 	}
 
-	prev, err := c.store.GetApp(ctx, app)
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	rec := runRecord{Blue: blue, Green: otherColor(blue)}
+	if spec.Config != nil && !registered {
+		// The configuration to put back if this deployment does not succeed.
+		prev, err := c.store.GetApp(ctx, app)
+		if err != nil {
+			return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+		}
+		rec.PrevSpec = prev.Spec
 	}
-	rec := runRecord{Blue: blue, Green: otherColor(blue), PrevSpec: prev.Spec}
 	if cfg.Deploy.Strategy == config.StrategyRolling {
 		rec.Green = blue // a rolling update replaces tasks within one target group
 	}
@@ -161,21 +166,21 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 }
 
 // registerNew registers an app that does not exist yet from cfg, so that
-// its first deployment can start.
-func (c *Controller) registerNew(ctx context.Context, app string, cfg *config.App) error {
+// its first deployment can start, and reports whether it did.
+func (c *Controller) registerNew(ctx context.Context, app string, cfg *config.App) (bool, error) {
 	c.mu.Lock()
 	known := c.apps[app] != nil
 	c.mu.Unlock()
 	if known || cfg == nil || cfg.Name != app {
-		return nil
+		return false, nil
 	}
 	if err := c.checkApp(*cfg); err != nil {
-		return fmt.Errorf("deploying %s: %w", app, err)
+		return false, fmt.Errorf("deploying %s: %w", app, err)
 	}
 	if err := c.adoptConfig(ctx, *cfg); err != nil {
-		return fmt.Errorf("deploying %s: %w", app, err)
+		return false, fmt.Errorf("deploying %s: %w", app, err)
 	}
-	return nil
+	return true, nil
 }
 
 // restoreConfig puts back the configuration the app had before a
@@ -186,7 +191,7 @@ func (c *Controller) restoreConfig(ctx context.Context, r *run) {
 	}
 	var prev config.App
 	if err := json.Unmarshal(r.rec.PrevSpec, &prev); err != nil || prev.Name == "" {
-		return // the app had no configuration before: it is new
+		return // the app was registered with no configuration
 	}
 	if err := c.adoptConfig(ctx, prev); err != nil {
 		c.log.Error("restoring the configuration after the deployment", "deployment", r.d.ID, "err", err)

@@ -49,7 +49,7 @@ func Start(ctx context.Context, path string, log *slog.Logger) (*Server, error) 
 	inh := takeInherited()
 	s := &Server{path: path, log: log, admin: cfg.Admin, upgrades: make(chan UpgradeRequest),
 		proxy: proxy.New(proxy.Options{Logger: log, Inherited: inh.listeners})}
-	if err := s.proxy.Apply(ctx, inh.withHealthy(cfg.Proxy)); err != nil {
+	if err := s.proxy.Apply(ctx, cfg.Proxy.WithHealthy(inh.healthy)); err != nil {
 		s.proxy.Close(ctx)
 		inh.close()
 		return nil, fmt.Errorf("starting load balancer from %s: %w", path, err)

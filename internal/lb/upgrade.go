@@ -8,14 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/proxy"
 )
 
 // A hitless upgrade of the standalone load balancer, nginx's way: the
@@ -40,18 +38,6 @@ type inherited struct {
 	admin     net.Listener
 	ready     *os.File
 	healthy   map[string][]string
-}
-
-// withHealthy returns cfg with the inherited healthy targets registered
-// healthy.
-func (inh inherited) withHealthy(cfg proxy.Config) proxy.Config {
-	tgs := make([]proxy.TargetGroupConfig, len(cfg.TargetGroups))
-	for i, tg := range cfg.TargetGroups {
-		tg.AssumeHealthy = append(slices.Clone(tg.AssumeHealthy), inh.healthy[tg.Name]...)
-		tgs[i] = tg
-	}
-	cfg.TargetGroups = tgs
-	return cfg
 }
 
 // takeInherited reads the descriptors a predecessor passed, and removes
@@ -141,13 +127,7 @@ func (s *Server) StartSuccessor(ctx context.Context, exe string, args []string) 
 	for i, n := range names {
 		env[i] = n + "=" + strconv.Itoa(3+i) // ExtraFiles start at descriptor 3
 	}
-	healthy := map[string][]string{}
-	for _, t := range s.proxy.Targets() {
-		if t.State == proxy.StateHealthy {
-			healthy[t.Group] = append(healthy[t.Group], t.Target)
-		}
-	}
-	hj, _ := json.Marshal(healthy)
+	hj, _ := json.Marshal(s.proxy.HealthyTargets())
 	proc, err := forkExec(exe, args, append(os.Environ(), inheritEnv+"="+strings.Join(env, ","), healthyEnv+"="+string(hj)), files)
 	if err != nil {
 		return 0, err
@@ -181,13 +161,11 @@ func (s *Server) StartSuccessor(ctx context.Context, exe string, args []string) 
 func forkExec(exe string, args, env []string, files []*os.File) (*os.Process, error) {
 	fds := []uintptr{os.Stdin.Fd(), os.Stdout.Fd(), os.Stderr.Fd()}
 	for _, f := range files {
-		sc, err := f.SyscallConn()
+		fd, err := dataplane.RawFD(f)
 		if err != nil {
 			return nil, err
 		}
-		if err := sc.Control(func(fd uintptr) { fds = append(fds, fd) }); err != nil {
-			return nil, err
-		}
+		fds = append(fds, fd)
 	}
 	pid, err := syscall.ForkExec(exe, append([]string{exe}, args...), &syscall.ProcAttr{Env: env, Files: fds})
 	if err != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"slices"
 	"time"
 
 	"github.com/cutover/cutover/internal/health"
@@ -100,4 +101,17 @@ type TargetGroupConfig struct {
 type OutlierConfig struct {
 	ConsecutiveFailures int           // default 5; negative disables
 	Ejection            time.Duration // default 30s
+}
+
+// WithHealthy returns c with the given targets, by group, added to
+// AssumeHealthy: a process taking over from another registers the
+// targets that were healthy there as healthy, not initial.
+func (c Config) WithHealthy(healthy map[string][]string) Config {
+	tgs := make([]TargetGroupConfig, len(c.TargetGroups))
+	for i, tg := range c.TargetGroups {
+		tg.AssumeHealthy = append(slices.Clone(tg.AssumeHealthy), healthy[tg.Name]...)
+		tgs[i] = tg
+	}
+	c.TargetGroups = tgs
+	return c
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -77,12 +76,24 @@ func (p *Proxy) Window(group string, d time.Duration) metrics.WindowStats {
 }
 
 // ListenerAddrs returns the bound address of every listener, by name.
-func (p *Proxy) ListenerAddrs() map[string]net.Addr {
+func (p *Proxy) ListenerAddrs() map[string]string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]net.Addr, len(p.listeners))
+	out := make(map[string]string, len(p.listeners))
 	for name, l := range p.listeners {
-		out[name] = l.ln.Addr()
+		out[name] = l.ln.Addr().String()
+	}
+	return out
+}
+
+// HealthyTargets lists the healthy targets by group, for a successor
+// process to register them healthy (Config.WithHealthy).
+func (p *Proxy) HealthyTargets() map[string][]string {
+	out := map[string][]string{}
+	for _, t := range p.Targets() {
+		if t.State == StateHealthy {
+			out[t.Group] = append(out[t.Group], t.Target)
+		}
 	}
 	return out
 }

@@ -91,17 +91,12 @@ func (s *Server) KeepListeners() ([]*os.File, string, error) {
 		if err != nil {
 			return fmt.Errorf("keeping the %s socket: %w", name, err)
 		}
-		// Kept open across exec: clear close-on-exec. (Not through f.Fd,
-		// which would make the shared socket blocking.)
-		var fd uintptr
-		sc, err := f.SyscallConn()
+		// Kept open across exec: clear close-on-exec.
+		fd, err := dataplane.RawFD(f)
 		if err == nil {
-			err = sc.Control(func(u uintptr) {
-				fd = u
-				if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, u, syscall.F_SETFD, 0); e != 0 {
-					err = e
-				}
-			})
+			if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFD, 0); e != 0 {
+				err = e
+			}
 		}
 		if err != nil {
 			f.Close()
