@@ -117,7 +117,7 @@ func (w *walker) lb(root *yaml.Node) *LB {
 
 func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) proxy.ListenerConfig {
 	var l proxy.ListenerConfig
-	f := w.fields(n, path, "name", "address", "tls", "rules", "forward")
+	f := w.fields(n, path, "name", "address", "tls", "rules", "forward", "body_timeout", "max_connections")
 	if f == nil {
 		return l
 	}
@@ -140,6 +140,7 @@ func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) pro
 			}
 		}
 	}
+	w.listenerLimits(f, path, &l)
 	if v := f["rules"]; v != nil {
 		priorities := map[int]bool{}
 		for i, item := range w.list(v, path+".rules") {
@@ -158,6 +159,20 @@ func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) pro
 		w.errorf(n, path+".forward", "missing; a listener without rules needs a default forward, e.g. forward: blue")
 	}
 	return l
+}
+
+// listenerLimits reads body_timeout ("0s" turns it off) and
+// max_connections.
+func (w *walker) listenerLimits(f map[string]*yaml.Node, path string, l *proxy.ListenerConfig) {
+	if v := f["body_timeout"]; v != nil {
+		l.BodyTimeout = w.duration(v, path+".body_timeout", 0, proxy.MaxBodyTimeout)
+		if l.BodyTimeout == 0 {
+			l.BodyTimeout = -1
+		}
+	}
+	if v := f["max_connections"]; v != nil {
+		l.MaxConnections = w.integer(v, path+".max_connections", 1, proxy.MaxMaxConnections)
+	}
 }
 
 func (w *walker) rule(n *yaml.Node, path string, groups map[string]bool) proxy.RuleConfig {

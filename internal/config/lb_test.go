@@ -26,6 +26,8 @@ listeners:
   - name: test
     address: 127.0.0.1:8090
     forward: green
+    body_timeout: 0s
+    max_connections: 500
 target_groups:
   - name: blue
     targets: [127.0.0.1:9001, "127.0.0.1:9002"]
@@ -66,6 +68,12 @@ func TestParseLBGood(t *testing.T) {
 	if got := prod.Default.TargetGroups; len(got) != 1 || got[0].Name != "blue" {
 		t.Errorf("default forward = %+v", got)
 	}
+	if prod.BodyTimeout != 0 || prod.MaxConnections != 0 {
+		t.Errorf("production limits = %s, %d; want 0, 0 (the proxy's defaults)", prod.BodyTimeout, prod.MaxConnections)
+	}
+	if test := lb.Proxy.Listeners[1]; test.BodyTimeout >= 0 || test.MaxConnections != 500 {
+		t.Errorf("test limits = %s, %d; want negative (none), 500", test.BodyTimeout, test.MaxConnections)
+	}
 	blue := lb.Proxy.TargetGroups[0]
 	if blue.DeregistrationDelay != 30*time.Second || blue.HealthCheck.Interval != 5*time.Second ||
 		blue.HealthCheck.HealthyThreshold != 2 || blue.HealthCheck.Matcher != "200-299" ||
@@ -104,7 +112,7 @@ listeners:
     adress: ":80"
     forward: a
 target_groups: [{name: a}]
-`, []string{"lb.yaml:3:5: listeners[0].address: missing", "lb.yaml:4:5: listeners[0].adress: unknown field; valid fields: name, address, tls, rules, forward"}},
+`, []string{"lb.yaml:3:5: listeners[0].address: missing", "lb.yaml:4:5: listeners[0].adress: unknown field; valid fields: name, address, tls, rules, forward, body_timeout, max_connections"}},
 		{"bad weight", `
 listeners:
   - name: p
@@ -123,6 +131,10 @@ target_groups:
   - name: a
     targets: [localhost, "127.0.0.1:0"]
 `, []string{`targets[0]: "localhost" is not a target`, `targets[1]: "127.0.0.1:0" has port "0"; valid: 1-65535`}},
+		{"listener limits out of range", `
+listeners: [{name: p, address: ":80", forward: a, body_timeout: 2h, max_connections: 0}]
+target_groups: [{name: a}]
+`, []string{"listeners[0].body_timeout: 2h0m0s is out of range; valid: 0s-1h", "listeners[0].max_connections: 0 is out of range; valid: 1-1000000"}},
 		{"duration without unit", `
 listeners: [{name: p, address: ":80", forward: a}]
 target_groups:

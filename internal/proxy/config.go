@@ -29,6 +29,16 @@ type ListenerConfig struct {
 	// Default is the action when no rule matches. An empty Default
 	// answers 503.
 	Default ForwardConfig
+	// BodyTimeout is the longest wait between two successive reads of a
+	// request body, as nginx's client_body_timeout: a client that sends
+	// nothing for that long gets 408 if no body byte went to the target
+	// yet, else its connection is cut. It does not limit the total time
+	// of an upload. Default 60s; negative: none.
+	BodyTimeout time.Duration
+	// MaxConnections caps the client connections open at once, upgraded
+	// ones (WebSockets) included. At the cap, new connections wait in
+	// the kernel's accept backlog until one closes. Default 10000.
+	MaxConnections int
 }
 
 // TLSConfig names PEM certificate and key files.

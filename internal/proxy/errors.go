@@ -17,6 +17,8 @@ func handleError(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeOf(r.Context())
 	cause := context.Cause(x.ctx)
 	switch {
+	case x.body.expired():
+		bodyTimedOut(w, x)
 	case errors.Is(cause, errResponseTimeout):
 		x.status = http.StatusGatewayTimeout
 		writeError(w, x.status, "504 Gateway Timeout: target "+x.target.addr+
@@ -33,6 +35,19 @@ func handleError(w http.ResponseWriter, r *http.Request, err error) {
 		x.status = http.StatusBadGateway
 		writeError(w, x.status, "502 Bad Gateway: target "+x.target.addr+" failed: "+describe(err)+"\n")
 	}
+}
+
+// bodyTimedOut answers a request whose client stopped sending its body:
+// 408 when no body byte went to the target, so the request is safe to
+// send again; else the connection is cut, as the target saw part of it.
+// Either way the connection closes: the rest of the body is unread.
+func bodyTimedOut(w http.ResponseWriter, x *exchange) {
+	x.status = http.StatusRequestTimeout
+	if x.body.n.Load() > 0 {
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Set("Connection", "close")
+	writeError(w, x.status, "408 Request Timeout: no request body data for "+x.body.timeout.String()+"\n")
 }
 
 // describe names a transport error in a few words, without internals.

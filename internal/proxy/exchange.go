@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
+	"os"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -97,14 +99,20 @@ type responseRecorder struct {
 	// draining, for an HTTP/1 client, is the listener's flag: once set,
 	// the response closes the connection (see listener.handOver).
 	draining *atomic.Bool
+	// close makes the response close an HTTP/1 connection: the request
+	// had a Transfer-Encoding (see listener.ServeHTTP).
+	close bool
+	// no1xx drops 1xx responses: the client speaks HTTP/1.0.
+	no1xx bool
 }
 
 func (w *responseRecorder) WriteHeader(code int) {
+	if code < 200 && w.no1xx {
+		return
+	}
 	if w.status == 0 && code >= 200 {
 		w.status = code
-		if w.draining != nil && w.draining.Load() {
-			w.Header().Set("Connection", "close")
-		}
+		w.closeIfAsked()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -112,13 +120,20 @@ func (w *responseRecorder) WriteHeader(code int) {
 func (w *responseRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
-		if w.draining != nil && w.draining.Load() {
-			w.Header().Set("Connection", "close")
-		}
+		w.closeIfAsked()
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// closeIfAsked asks the client to close the connection after the
+// response, when the request or the listener needs it. Headers are
+// cleared after each 1xx, so this waits for the final status.
+func (w *responseRecorder) closeIfAsked() {
+	if w.close || (w.draining != nil && w.draining.Load()) {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -127,15 +142,49 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWrite
 // the body from its own goroutine, hence the atomic. Close does nothing:
 // the transport closes the body when a dial fails, and a retry must still
 // be able to read it (ReverseProxy closes the body it owns itself).
+//
+// With a timeout, each Read must get data within it (the listener's
+// BodyTimeout): the client connection's read deadline is moved before
+// every read, and left alone once the body has ended, since net/http
+// then reads the connection itself.
 type countingBody struct {
-	rc io.ReadCloser
-	n  atomic.Int64
+	rc          io.ReadCloser
+	n           atomic.Int64
+	timeout     time.Duration
+	setDeadline func(time.Time) error
+	ended       bool         // a Read returned an error; touched by the reader only
+	deadline    atomic.Int64 // of the Read in progress, Unix ns; 0 once ended
+	timedOut    atomic.Bool  // the client sent nothing for timeout
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.timeout > 0 && !b.ended {
+		d := time.Now().Add(b.timeout)
+		b.deadline.Store(d.UnixNano())
+		b.setDeadline(d)
+	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
+	if err != nil && !b.ended {
+		b.ended = true
+		b.deadline.Store(0)
+		if b.timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			b.timedOut.Store(true)
+		}
+	}
 	return n, err
+}
+
+// expired reports whether the client stopped sending the body. It looks
+// at the clock too: net/http cancels the request's context when the
+// deadline passes, and the transport may report that before Read has
+// returned.
+func (b *countingBody) expired() bool {
+	if b.timedOut.Load() {
+		return true
+	}
+	d := b.deadline.Load()
+	return d != 0 && time.Now().UnixNano() >= d
 }
 
 func (b *countingBody) Close() error { return nil }

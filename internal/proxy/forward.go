@@ -146,6 +146,8 @@ func (rt *retryTransport) try(x *exchange, req *http.Request) (*http.Response, e
 	switch {
 	case err == nil:
 		x.group.observe(x.target, resp.StatusCode >= 500)
+	case x.body.expired():
+		// The client's fault, not the target's.
 	case x.ctx.Err() == nil || errors.Is(context.Cause(x.ctx), errResponseTimeout):
 		x.group.observe(x.target, true)
 	}

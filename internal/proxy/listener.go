@@ -29,6 +29,7 @@ type listener struct {
 	addr     string // as configured, e.g. ":8080"
 	tls      bool
 	ln       net.Listener
+	lim      *limitListener // ln with the connection cap; served on
 	srv      *http.Server
 	log      *slog.Logger
 	metrics  *metrics.Registry
@@ -38,6 +39,8 @@ type listener struct {
 	cert     atomic.Pointer[tls.Certificate]
 	inFlight atomic.Int64 // requests and upgraded connections
 	conns    atomic.Int64 // open client connections, not counting hijacked ones
+	// bodyTimeout is ListenerConfig.BodyTimeout; 0 for none.
+	bodyTimeout atomic.Int64
 	// draining is set once the socket has been handed to a successor:
 	// every HTTP/1 response then asks the client to reconnect.
 	draining atomic.Bool
@@ -66,6 +69,7 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 		addr:    lc.Address,
 		tls:     lc.TLS != nil,
 		ln:      ln,
+		lim:     newLimitListener(ln, lc.MaxConnections),
 		log:     p.log,
 		metrics: p.metrics,
 		fwd:     p.fwd,
@@ -100,6 +104,13 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 	return l, nil
 }
 
+// configure applies the settings of lc that may change while the
+// listener keeps its socket.
+func (l *listener) configure(lc ListenerConfig) {
+	l.bodyTimeout.Store(int64(max(lc.BodyTimeout, 0)))
+	l.lim.setMax(lc.MaxConnections)
+}
+
 // serve starts accepting connections.
 func (l *listener) serve(name string) {
 	l.log.Info("listener up", "listener", name, "address", l.ln.Addr().String(), "tls", l.tls)
@@ -107,9 +118,9 @@ func (l *listener) serve(name string) {
 		defer close(l.served)
 		var err error
 		if l.tls {
-			err = l.srv.ServeTLS(l.ln, "", "")
+			err = l.srv.ServeTLS(l.lim, "", "")
 		} else {
-			err = l.srv.Serve(l.ln)
+			err = l.srv.Serve(l.lim)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			l.log.Error("listener failed", "address", l.addr, "err", err)
@@ -143,7 +154,7 @@ func (l *listener) connState(_ net.Conn, s http.ConnState) {
 // connections are gone or settle is over; shutdown does the rest.
 func (l *listener) handOver(ctx context.Context, settle time.Duration) {
 	l.draining.Store(true)
-	l.ln.Close()
+	l.lim.Close()
 	<-l.served
 	ctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
@@ -185,7 +196,8 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
-	if l.draining.Load() && r.ProtoMajor == 1 {
+	mustClose := r.ProtoMajor == 1 && (l.draining.Load() || len(r.TransferEncoding) > 0)
+	if mustClose {
 		w.Header().Set("Connection", "close")
 	}
 
@@ -205,17 +217,34 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	x := &exchange{listener: rt.listener, metrics: l.metrics, act: act, start: start}
+	x := l.newExchange(w, r, rt.listener, act, start)
+	x.w.close = mustClose
+	x.bind(g, t)
+	defer x.finish()
+	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
+}
+
+// newExchange starts the record of one routed request. An HTTP/1.0
+// request's Expect is dropped: RFC 9110 says to ignore 100-continue from
+// HTTP/1.0 clients, which must not get a 1xx response.
+func (l *listener) newExchange(w http.ResponseWriter, r *http.Request, name string, act *action, start time.Time) *exchange {
+	x := &exchange{listener: name, metrics: l.metrics, act: act, start: start}
 	x.ctx, x.cancel = context.WithCancelCause(r.Context())
 	x.w.ResponseWriter = w
 	if r.ProtoMajor == 1 {
 		x.w.draining = &l.draining
+		if r.ProtoMinor == 0 {
+			x.w.no1xx = true
+			r.Header.Del("Expect")
+		}
 	}
 	x.requestID = r.Header.Get("X-Request-Id")
 	if !saneRequestID(x.requestID) {
 		x.requestID = l.ids.next()
 	}
-	x.bind(g, t)
-	defer x.finish()
-	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
+	if d := time.Duration(l.bodyTimeout.Load()); d > 0 && r.Body != nil && r.Body != http.NoBody {
+		x.body.timeout = d
+		x.body.setDeadline = http.NewResponseController(w).SetReadDeadline
+	}
+	return x
 }

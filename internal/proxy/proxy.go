@@ -102,7 +102,22 @@ func New(opts Options) *Proxy {
 		inherited: maps.Clone(opts.Inherited),
 	}
 	p.stopping, p.stop = context.WithCancel(context.Background())
+	m.SetConnections(p.connections)
 	return p
+}
+
+// connections reports each listener's client connections, by name.
+func (p *Proxy) connections() []metrics.ListenerConns {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]metrics.ListenerConns, 0, len(p.listeners))
+	for name, l := range p.listeners {
+		out = append(out, metrics.ListenerConns{
+			Listener: name, Open: l.lim.open.Load(), Max: l.lim.max.Load(), Waits: l.lim.waits.Load(),
+		})
+	}
+	slices.SortFunc(out, func(a, b metrics.ListenerConns) int { return strings.Compare(a.Listener, b.Listener) })
+	return out
 }
 
 // Metrics returns the registry the proxy records every request in.
@@ -171,6 +186,7 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		if cert := certs[lc.Name]; cert != nil {
 			l.cert.Store(cert)
 		}
+		l.configure(lc)
 		l.routes.Store(buildRoutes(lc, groups))
 		if bound[lc.Name] != nil {
 			l.serve(lc.Name)

@@ -23,10 +23,29 @@ const (
 	MaxPriority                = 50000
 )
 
-// WithDefaults returns c with zero fields of its target groups set to
-// their defaults. A negative DeregistrationDelay means no delay; a
-// negative Outlier.ConsecutiveFailures turns outlier detection off.
+// Defaults and ranges of ListenerConfig.
+const (
+	DefaultBodyTimeout    = 60 * time.Second
+	MaxBodyTimeout        = 3600 * time.Second
+	DefaultMaxConnections = 10000
+	MaxMaxConnections     = 1000000
+)
+
+// WithDefaults returns c with zero fields of its listeners and target
+// groups set to their defaults. A negative DeregistrationDelay or
+// BodyTimeout means none; a negative Outlier.ConsecutiveFailures turns
+// outlier detection off.
 func (c Config) WithDefaults() Config {
+	c.Listeners = slices.Clone(c.Listeners)
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.BodyTimeout == 0 {
+			l.BodyTimeout = DefaultBodyTimeout
+		}
+		if l.MaxConnections == 0 {
+			l.MaxConnections = DefaultMaxConnections
+		}
+	}
 	c.TargetGroups = slices.Clone(c.TargetGroups)
 	for i := range c.TargetGroups {
 		tg := &c.TargetGroups[i]
@@ -123,6 +142,12 @@ func (c Config) Validate() error {
 		addrs[l.Address] = l.Name
 		if l.TLS != nil && (l.TLS.CertFile == "" || l.TLS.KeyFile == "") {
 			add("%s: tls: cert_file and key_file are both required", where)
+		}
+		if l.BodyTimeout > MaxBodyTimeout {
+			add("%s: body_timeout: %s is out of range; valid: 1ms-%s (negative for none)", where, l.BodyTimeout, MaxBodyTimeout)
+		}
+		if l.MaxConnections < 1 || l.MaxConnections > MaxMaxConnections {
+			add("%s: max_connections: %d is out of range; valid: 1-%d", where, l.MaxConnections, MaxMaxConnections)
 		}
 		priorities := make(map[int]bool)
 		for j, r := range l.Rules {

@@ -120,6 +120,8 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 		}
 	}
 
+	r.writeConnections(bw)
+
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing metrics: %w", err)
 	}

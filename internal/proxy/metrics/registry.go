@@ -38,6 +38,8 @@ type Registry struct {
 	routes        cowMap[routeKey, *routeSeries]
 	groupWindows  cowMap[string, *window]
 	targetWindows cowMap[groupTarget, *window]
+
+	conns atomic.Pointer[func() []ListenerConns] // see SetConnections
 }
 
 type targetKey struct{ listener, group, target string }
