@@ -1,149 +1,167 @@
 package registry
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	"slices"
+	"time"
 )
 
 // maxManifestBytes bounds a manifest body; the distribution spec
 // recommends registries accept at least 4 MiB.
 const maxManifestBytes = 4 << 20
 
-// Options configure a registry handler.
+// Defaults of Options' upload limits.
+const (
+	DefaultUploadTTL      = time.Hour
+	DefaultMaxUploads     = 64
+	DefaultMaxUploadBytes = 16 << 30
+)
+
+// Options configure a registry.
 type Options struct {
-	// Dir holds blobs (Dir/blobs) and manifests (Dir/manifests). It is
-	// created if missing. Required.
+	// Dir holds blobs (Dir/blobs), manifests (Dir/manifests) and uploads
+	// in progress (Dir/uploads). It is created if missing. Required.
 	Dir string
 	// Authorize says whether r may proceed. push is true for requests that
 	// change the registry (uploads, manifest PUTs, deletes) and false for
 	// reads (pulls, tag lists, the /v2/ version check). Required: a
 	// registry without credentials is not offered.
 	Authorize func(r *http.Request, push bool) bool
-	// Logger receives errors persisting manifests; requests themselves are
-	// not logged. Default: discard.
+	// Logger receives stored entries that cannot be served, damaged blobs,
+	// failed writes and expired uploads; requests themselves are not
+	// logged. Default: discard.
 	Logger *slog.Logger
+	// UploadTTL is how long an upload session may go without a request
+	// before Run removes it. Default: DefaultUploadTTL.
+	UploadTTL time.Duration
+	// MaxUploads bounds the upload sessions open at once. Default:
+	// DefaultMaxUploads.
+	MaxUploads int
+	// MaxUploadBytes bounds the bytes that unfinished uploads hold on disk
+	// together. Default: DefaultMaxUploadBytes.
+	MaxUploadBytes int64
 }
 
-// New returns the registry's handler, to be mounted at the site root so
-// that it serves /v2/ (the distribution API's fixed prefix). Stored
-// manifests are loaded before it returns.
-func New(opts Options) (http.Handler, error) {
+// Registry is the registry's HTTP handler, to be mounted at the site root
+// so that it serves /v2/ (the distribution API's fixed prefix).
+type Registry struct {
+	authorize func(r *http.Request, push bool) bool
+	log       *slog.Logger
+	blobs     *blobStore
+	manifests *manifestStore
+	uploads   *uploads
+	problems  []Problem // found by New
+}
+
+// New opens the registry in opts.Dir. Stored entries that cannot be
+// served are logged and listed by Problems, and answer an error; they do
+// not make New fail. Uploads a previous process left unfinished are
+// removed.
+func New(opts Options) (*Registry, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("registry: Options.Dir is required")
 	}
 	if opts.Authorize == nil {
 		return nil, errors.New("registry: Options.Authorize is required")
 	}
+	opts = withDefaults(opts)
+	up := filepath.Join(opts.Dir, "uploads")
+	if err := os.RemoveAll(up); err != nil {
+		return nil, fmt.Errorf("registry: removing unfinished uploads: %w", err)
+	}
+	r := &Registry{
+		authorize: opts.Authorize,
+		log:       opts.Logger,
+		blobs:     newBlobStore(filepath.Join(opts.Dir, "blobs"), opts.Logger),
+		manifests: newManifestStore(filepath.Join(opts.Dir, "manifests")),
+		uploads: &uploads{dir: up, ttl: opts.UploadTTL, max: opts.MaxUploads, maxBytes: opts.MaxUploadBytes,
+			sessions: map[string]*upload{}},
+	}
+	for _, dir := range []string{opts.Dir, r.blobs.dir, r.manifests.dir, up} {
+		if err := makePrivateDir(dir); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+	}
+	problems, err := r.manifests.load(r.blobs)
+	if err != nil {
+		return nil, fmt.Errorf("registry: loading manifests from %s: %w", r.manifests.dir, err)
+	}
+	for _, p := range problems {
+		r.log.Error("registry: a stored entry cannot be served as it was", "entry", p.What, "file", p.Path, "err", p.Err)
+	}
+	r.problems = problems
+	return r, nil
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	blobs := filepath.Join(opts.Dir, "blobs")
-	store := &manifestStore{dir: filepath.Join(opts.Dir, "manifests")}
-	for _, dir := range []string{blobs, store.dir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("registry: creating %s: %w", dir, err)
+	if opts.UploadTTL <= 0 {
+		opts.UploadTTL = DefaultUploadTTL
+	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	return opts
+}
+
+// makePrivateDir makes dir, readable by its owner only.
+func makePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restricting %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Problems lists the stored entries New could not load as they were.
+func (r *Registry) Problems() []Problem { return slices.Clone(r.problems) }
+
+// Run removes upload sessions idle for longer than Options.UploadTTL,
+// checking every quarter of it, until ctx is done.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.uploads.ttl / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n := r.uploads.expire(now); n > 0 {
+				r.log.Info("registry: removed abandoned uploads", "count", n, "idle", r.uploads.ttl)
+			}
 		}
 	}
-	inner := ggcr.New(
-		ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(blobs)),
-		ggcr.Logger(log.New(io.Discard, "", 0)),
-	)
-	if err := store.replay(inner); err != nil {
-		return nil, fmt.Errorf("registry: loading manifests from %s: %w", store.dir, err)
-	}
-	return &handler{inner: inner, store: store, authorize: opts.Authorize, log: opts.Logger}, nil
 }
 
-// handler checks credentials and persists manifest changes around the
-// in-memory registry.
-type handler struct {
-	inner     http.Handler
-	store     *manifestStore
-	authorize func(r *http.Request, push bool) bool
-	log       *slog.Logger
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	push := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if !h.authorize(r, push) {
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	push := req.Method != http.MethodGet && req.Method != http.MethodHead
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if !r.authorize(req, push) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="cutover registry"`)
-		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+		writeError(w, errorf(http.StatusUnauthorized, "UNAUTHORIZED", "authentication required"))
 		return
 	}
-	repo, ref, ok := manifestPath(r.URL.Path)
-	if !ok || (r.Method != http.MethodPut && r.Method != http.MethodDelete) {
-		h.inner.ServeHTTP(w, r)
-		return
-	}
-	switch r.Method {
-	case http.MethodPut:
-		h.putManifest(w, r, repo, ref)
-	case http.MethodDelete:
-		h.deleteManifest(w, r, repo, ref)
-	}
-}
-
-// putManifest stores the manifest once the registry accepted it, and
-// answers the client only after it is on disk.
-func (h *handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref string) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxManifestBytes))
+	rt, err := parseRoute(req.URL.Path)
 	if err != nil {
-		http.Error(w, "reading manifest: "+err.Error(), http.StatusRequestEntityTooLarge)
+		writeError(w, err)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := httptest.NewRecorder()
-	h.inner.ServeHTTP(rec, r)
-	if rec.Code == http.StatusCreated {
-		m := storedManifest{Repo: repo, Ref: ref, ContentType: r.Header.Get("Content-Type"), Body: body}
-		if err := h.store.save(m); err != nil {
-			h.log.Error("registry: persisting manifest", "repo", repo, "ref", ref, "err", err)
-			http.Error(w, "persisting manifest: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
+	if h := r.handler(rt.kind, req.Method); h != nil {
+		h(w, req, rt)
+		return
 	}
-	copyResponse(w, rec)
-}
-
-func (h *handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, ref string) {
-	rec := httptest.NewRecorder()
-	h.inner.ServeHTTP(rec, r)
-	if rec.Code == http.StatusAccepted {
-		if err := h.store.remove(repo, ref); err != nil {
-			h.log.Error("registry: deleting stored manifest", "repo", repo, "ref", ref, "err", err)
-			http.Error(w, "deleting stored manifest: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-	}
-	copyResponse(w, rec)
-}
-
-func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(rec.Code)
-	w.Write(rec.Body.Bytes())
-}
-
-// manifestPath splits /v2/<repo>/manifests/<ref>, the way the inner
-// registry does.
-func manifestPath(path string) (repo, ref string, ok bool) {
-	elem := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if len(elem) < 4 || elem[0] != "v2" || elem[len(elem)-2] != "manifests" || elem[len(elem)-1] == "" {
-		return "", "", false
-	}
-	return strings.Join(elem[1:len(elem)-2], "/"), elem[len(elem)-1], true
+	writeError(w, errorf(http.StatusMethodNotAllowed, "UNSUPPORTED", "%s is not supported on %s", req.Method, req.URL.Path))
 }

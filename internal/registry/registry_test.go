@@ -205,21 +205,36 @@ func TestNewNeedsDirAndAuthorize(t *testing.T) {
 	}
 }
 
-func TestManifestPath(t *testing.T) {
+func TestParseRoute(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	tests := []struct {
-		path, repo, ref string
-		ok              bool
+		path string
+		want route
+		code string // the error's code, "" for none
 	}{
-		{"/v2/hello/manifests/v1", "hello", "v1", true},
-		{"/v2/team/app/manifests/sha256:abc", "team/app", "sha256:abc", true},
-		{"/v2/hello/blobs/sha256:abc", "", "", false},
-		{"/v2/", "", "", false},
-		{"/v2/hello/manifests/", "", "", false},
+		{"/v2/", route{kind: routeBase}, ""},
+		{"/v2/_catalog", route{kind: routeCatalog}, ""},
+		{"/v2/hello/manifests/v1", route{routeManifest, "hello", "v1"}, ""},
+		{"/v2/team/app/manifests/" + d, route{routeManifest, "team/app", d}, ""},
+		{"/v2/team/app/tags/list", route{kind: routeTags, repo: "team/app"}, ""},
+		{"/v2/hello/blobs/" + d, route{routeBlob, "hello", d}, ""},
+		{"/v2/hello/blobs/uploads/", route{kind: routeUploads, repo: "hello"}, ""},
+		{"/v2/hello/blobs/uploads/0123456789abcdef0123456789abcdef", route{routeUpload, "hello", "0123456789abcdef0123456789abcdef"}, ""},
+		{"/v2/hello/blobs/sha256:abc", route{}, "DIGEST_INVALID"},
+		{"/v2/hello/blobs/sha256:../../etc/passwd", route{}, "NAME_UNKNOWN"},
+		{"/v2/Hello/manifests/v1", route{}, "NAME_INVALID"},
+		{"/v2/hello/manifests/-v1", route{}, "TAG_INVALID"},
+		{"/v2/hello/manifests/", route{}, "NAME_UNKNOWN"},
+		{"/v2/hello/blobs/uploads/../x", route{}, "NAME_UNKNOWN"},
 	}
 	for _, tt := range tests {
-		repo, ref, ok := manifestPath(tt.path)
-		if repo != tt.repo || ref != tt.ref || ok != tt.ok {
-			t.Errorf("manifestPath(%q) = %q, %q, %v; want %q, %q, %v", tt.path, repo, ref, ok, tt.repo, tt.ref, tt.ok)
+		got, err := parseRoute(tt.path)
+		code := ""
+		if err != nil {
+			code = err.code
+		}
+		if got != tt.want || code != tt.code {
+			t.Errorf("parseRoute(%q) = %+v, %v; want %+v, code %q", tt.path, got, err, tt.want, tt.code)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
 
@@ -13,10 +14,26 @@ import (
 // listener at /v2/, as OCI registries must be. Its credential is an API
 // token given as the password of HTTP basic auth (any user name): the
 // deploy role may push, the read role may pull. Blobs and manifests live
-// in <data>/registry and survive a restart.
+// in <data>/registry and survive a restart. A stored entry the registry
+// cannot serve is logged and answers an error; it never stops the daemon,
+// and neither does a registry that cannot open at all (it answers 503).
+// Abandoned uploads are removed by the registry's Run, which runs with the
+// controller.
 
-// newRegistry makes the registry handler.
-func (s *Server) newRegistry() (http.Handler, error) {
+// newRegistry opens the registry, which logs the entries it cannot serve;
+// s.registry is nil when it cannot open, and the handler returned then
+// answers 503.
+func (s *Server) newRegistry() http.Handler {
+	reg, err := s.openRegistry()
+	if err != nil {
+		s.log.Error("the image registry is unavailable", "err", err)
+		return unavailable(fmt.Sprintf("the image registry is unavailable: %v", err))
+	}
+	s.registry = reg
+	return reg
+}
+
+func (s *Server) openRegistry() (*registry.Registry, error) {
 	authn := auth.NewAuthenticator(s.store, s.log)
 	return registry.New(registry.Options{
 		Dir:    filepath.Join(s.dataDir, "registry"),
@@ -37,6 +54,16 @@ func (s *Server) newRegistry() (http.Handler, error) {
 			}
 			return p.Allows(store.RoleRead)
 		},
+	})
+}
+
+// unavailable answers every request with 503 and msg, as the
+// distribution API's error.
+func unavailable(msg string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, `{"errors":[{"code":"UNAVAILABLE","message":%q}]}`+"\n", msg)
 	})
 }
 

@@ -44,6 +44,7 @@ import (
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/deploy"
 	"github.com/cutover/cutover/internal/pipeline"
+	"github.com/cutover/cutover/internal/registry"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/runtime/docker"
@@ -96,6 +97,7 @@ type Server struct {
 	controller *deploy.Controller
 	pipeline   *pipeline.Pipeline // see pipeline.go
 	pipeDone   chan struct{}      // closed when the pipeline's Run returns
+	registry   *registry.Registry // nil without a TCP listener or when it cannot open; see registry.go
 
 	apiSrv     *http.Server
 	apiTCPSrv  *http.Server
@@ -217,6 +219,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.runErr = s.controller.Run(runCtx)
 		close(s.runDone)
 	}()
+	if s.registry != nil {
+		go s.registry.Run(runCtx) // removes abandoned uploads until Close
+	}
 	go func() {
 		if err := s.pipeline.Run(runCtx); err != nil {
 			log.Error("pipeline stopped", "err", err)
@@ -379,13 +384,8 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
-		reg, err := s.newRegistry() // see registry.go
-		if err != nil {
-			ln.Close()
-			tln.Close()
-			return fmt.Errorf("starting the image registry: %w", err)
-		}
-		dash := s.newWeb() // see web.go
+		reg := s.newRegistry() // see registry.go
+		dash := s.newWeb()     // see web.go
 		routes := tcpRoutes(h.Remote(), s.pipeline.Handler(), reg, dash)
 		s.apiTCPSrv = &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
 		s.apiTCPSrv.RegisterOnShutdown(h.CloseStreams)

@@ -1,0 +1,257 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// pushRequest sends an authorised request for the pusher and returns the
+// response, its body read and closed.
+func pushRequest(t *testing.T, method, url string, body io.Reader, size int64, header ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = size
+	req.SetBasicAuth("pusher", "push-secret")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// randomBlob is n pseudo-random bytes, made as they are read.
+func randomBlob(seed uint64, n int64) io.Reader {
+	return io.LimitReader(rand.NewChaCha8([32]byte{byte(seed)}), n)
+}
+
+// digestOfBlob hashes randomBlob(seed, n).
+func digestOfBlob(seed uint64, n int64) string {
+	h := sha256.New()
+	io.Copy(h, randomBlob(seed, n))
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// Uploads go to a file as they arrive: pushing 64 MiB raises the heap by
+// far less than that, while the upload is open and once it is done, in
+// each way a client may upload.
+func TestUploadsStreamToDisk(t *testing.T) {
+	const size = 64 << 20
+	const chunk = 4 << 20
+	const margin = 16 << 20 // the heap may grow this much, not by the blob's size
+	dir := t.TempDir()
+	srv := httptest.NewServer(must(New(Options{Dir: dir, Authorize: authorize})))
+	defer srv.Close()
+
+	tests := []struct {
+		name  string
+		patch func(t *testing.T, location string) string // sends the blob's PATCHes; returns where to PUT
+		body  bool                                       // whether the PUT sends the blob instead
+	}{
+		{"chunked PATCH", func(t *testing.T, loc string) string {
+			blob := randomBlob(1, size)
+			for off := int64(0); off < size; off += chunk {
+				resp := pushRequest(t, http.MethodPatch, loc, io.LimitReader(blob, chunk), chunk,
+					"Content-Range", fmt.Sprintf("%d-%d", off, off+chunk-1))
+				if resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("PATCH at %d: %s", off, resp.Status)
+				}
+				loc = srv.URL + resp.Header.Get("Location")
+			}
+			checkUploadFile(t, dir, size)
+			return loc
+		}, false},
+		{"streamed PATCH", func(t *testing.T, loc string) string {
+			resp := pushRequest(t, http.MethodPatch, loc, randomBlob(1, size), -1)
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("PATCH: %s", resp.Status)
+			}
+			checkUploadFile(t, dir, size)
+			return srv.URL + resp.Header.Get("Location")
+		}, false},
+		{"monolithic PUT", func(t *testing.T, loc string) string { return loc }, true},
+	}
+	d := digestOfBlob(1, size)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := heapInuse()
+			start := pushRequest(t, http.MethodPost, srv.URL+"/v2/big/blobs/uploads/", nil, 0)
+			if start.StatusCode != http.StatusAccepted {
+				t.Fatalf("POST: %s", start.Status)
+			}
+			loc := tt.patch(t, srv.URL+start.Header.Get("Location"))
+			checkHeap(t, "while the upload is open", before, margin)
+			var body io.Reader
+			var n int64
+			if tt.body {
+				body, n = randomBlob(1, size), size
+			}
+			if resp := pushRequest(t, http.MethodPut, loc+"?digest="+d, body, n); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("PUT: %s", resp.Status)
+			}
+			checkHeap(t, "once the upload is done", before, margin)
+			checkBlob(t, srv.URL, d, size)
+		})
+	}
+	t.Run("POST with digest", func(t *testing.T) {
+		before := heapInuse()
+		d := digestOfBlob(2, size)
+		resp := pushRequest(t, http.MethodPost, srv.URL+"/v2/big/blobs/uploads/?digest="+d, randomBlob(2, size), size)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %s", resp.Status)
+		}
+		checkHeap(t, "once the upload is done", before, margin)
+		checkBlob(t, srv.URL, d, size)
+	})
+}
+
+// checkHeap fails t if the heap in use grew by more than margin since
+// before.
+func checkHeap(t *testing.T, when string, before uint64, margin int64) {
+	t.Helper()
+	if grew := int64(heapInuse()) - int64(before); grew > margin {
+		t.Errorf("%s, the heap in use grew by %d MiB; want at most %d MiB", when, grew>>20, margin>>20)
+	}
+}
+
+func must(r *Registry, err error) *Registry {
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// checkUploadFile checks that the one upload in progress is a file of
+// size bytes, the owner's only, in a directory that is the owner's only.
+func checkUploadFile(t *testing.T, dir string, size int64) {
+	t.Helper()
+	up := filepath.Join(dir, "uploads")
+	fi, err := os.Stat(up)
+	if err != nil {
+		t.Fatalf("upload directory: %v", err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("upload directory has mode %v; want 0700", fi.Mode().Perm())
+	}
+	files, _ := os.ReadDir(up)
+	if len(files) != 1 {
+		t.Fatalf("upload directory holds %d files; want 1", len(files))
+	}
+	fi, _ = files[0].Info()
+	if fi.Size() != size || fi.Mode().Perm() != 0o600 {
+		t.Errorf("upload file: %d bytes, mode %v; want %d bytes, mode 0600", fi.Size(), fi.Mode().Perm(), size)
+	}
+}
+
+// checkBlob checks that blob d of size bytes is served.
+func checkBlob(t *testing.T, base, d string, size int64) {
+	t.Helper()
+	resp := pushRequest(t, http.MethodHead, base+"/v2/big/blobs/"+d, nil, 0)
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != size {
+		t.Errorf("HEAD blob: %s, %d bytes; want 200, %d bytes", resp.Status, resp.ContentLength, size)
+	}
+}
+
+// serveTo sends a request straight to h, for tests in a synctest bubble.
+func serveTo(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.SetBasicAuth("pusher", "push-secret")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// An upload without a request for longer than UploadTTL is removed by
+// Run, file and all; one that keeps going is not.
+func TestAbandonedUploadsExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		r, err := New(Options{Dir: dir, Authorize: authorize, UploadTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go r.Run(ctx)
+		start := func() string {
+			rec := serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "")
+			if rec.Code != http.StatusAccepted {
+				t.Fatalf("POST: %d %s", rec.Code, rec.Body)
+			}
+			return rec.Header().Get("Location")
+		}
+		patch := func(loc string) int { return serveTo(r, http.MethodPatch, loc, "some bytes").Code }
+		abandoned, active := start(), start()
+		patch(abandoned)
+
+		for i := range 4 { // the active upload is written to every 50 minutes
+			time.Sleep(50 * time.Minute)
+			if code := patch(active); code != http.StatusAccepted {
+				t.Fatalf("PATCH of the active upload after %d min: %d; want 202", (i+1)*50, code)
+			}
+		}
+		if code := patch(abandoned); code != http.StatusNotFound {
+			t.Errorf("PATCH of the abandoned upload after 200 min: %d; want 404", code)
+		}
+		if files, _ := os.ReadDir(filepath.Join(dir, "uploads")); len(files) != 1 {
+			t.Errorf("upload directory holds %d files; want 1 (the active upload's)", len(files))
+		}
+		cancel()
+		synctest.Wait()
+	})
+}
+
+// The open uploads are bounded in number and in bytes held.
+func TestUploadLimits(t *testing.T) {
+	r, err := New(Options{Dir: t.TempDir(), Authorize: authorize, MaxUploads: 2, MaxUploadBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "").Header().Get("Location")
+	serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "")
+	if rec := serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", ""); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a third upload: %d; want 429", rec.Code)
+	}
+	big := strings.Repeat("x", 1<<20+1)
+	if rec := serveTo(r, http.MethodPatch, first, big); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("PATCH beyond MaxUploadBytes: %d; want 413", rec.Code)
+	}
+	if rec := serveTo(r, http.MethodDelete, first, ""); rec.Code != http.StatusNoContent {
+		t.Errorf("DELETE of the upload: %d; want 204", rec.Code)
+	}
+	// The cancelled upload's bytes and session are free again.
+	next := serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "")
+	if next.Code != http.StatusAccepted {
+		t.Fatalf("an upload after one was cancelled: %d; want 202", next.Code)
+	}
+	if rec := serveTo(r, http.MethodPatch, next.Header().Get("Location"), big[:1<<20]); rec.Code != http.StatusAccepted {
+		t.Errorf("PATCH of MaxUploadBytes: %d; want 202", rec.Code)
+	}
+}
