@@ -251,5 +251,3 @@ func TestNo1xxToHTTP10Clients(t *testing.T) {
 		}
 	}
 }
-
-
