@@ -141,64 +141,54 @@ func hasProblem(r *Registry, what string) bool {
 	return false
 }
 
-// Damaged files on disk: the registry opens, good:v1 is served, and the
-// damaged entry answers a clear error.
+// damage is a way files on disk break.
+type damage struct {
+	name    string
+	damage  func(dir string, p pushed) error
+	path    func(p pushed) string // the request that answers the error
+	want    answer                // its status, code and a part of its message
+	problem func(dir string) string
+}
+
+func tagFile(dir string) string {
+	return newManifestStore(filepath.Join(dir, "manifests")).path("hello", "v1")
+}
+
+func layerFile(dir string, p pushed) string {
+	return filepath.Join(dir, "blobs", p.layer.Algorithm, p.layer.Hex)
+}
+
+func manifestPath(pushed) string { return "/v2/hello/manifests/v1" }
+func layerPath(p pushed) string  { return "/v2/hello/blobs/" + p.layer.String() }
+func helloV1(string) string      { return "hello:v1" }
+
+func damages() []damage {
+	return []damage{
+		{"truncated manifest file", func(dir string, _ pushed) error { return os.Truncate(tagFile(dir), 80) },
+			manifestPath, answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "cannot be read"}, helloV1},
+		{"empty manifest file", func(dir string, _ pushed) error { return os.Truncate(tagFile(dir), 0) },
+			manifestPath, answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "not in repository"},
+			func(dir string) string { return filepath.Base(tagFile(dir)) }},
+		{"manifest changed on disk", func(dir string, _ pushed) error {
+			return rewrite(tagFile(dir), `"body":"`, `"body":"ICAg`) // leading spaces: still JSON, another digest
+		}, manifestPath, answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "has digest"}, helloV1},
+		{"truncated layer", func(dir string, p pushed) error { return os.Truncate(layerFile(dir, p), 10) },
+			layerPath, answer{http.StatusNotFound, "BLOB_UNKNOWN", "damaged"},
+			nil}, // found when read, not when opening
+		{"missing layer", func(dir string, p pushed) error { return os.Remove(layerFile(dir, p)) },
+			layerPath, answer{http.StatusNotFound, "BLOB_UNKNOWN", "not in the registry"}, helloV1},
+	}
+}
+
+// Damaged files on disk: the registry opens, good:v1 is served, the
+// damaged entry answers a clear error, and pushing it again repairs it.
 func TestDamagedFilesKeepTheRegistryUp(t *testing.T) {
-	tagFile := func(dir string) string { return newManifestStore(filepath.Join(dir, "manifests")).path("hello", "v1") }
-	blobFile := func(dir string, p pushed) string {
-		return filepath.Join(dir, "blobs", p.layer.Algorithm, p.layer.Hex)
-	}
-	tests := []struct {
-		name    string
-		damage  func(t *testing.T, dir string, p pushed) error
-		path    func(p pushed) string // the request that answers the error
-		want    answer                // its status, code and a part of its message
-		problem func(dir string, p pushed) string
-	}{
-		{
-			name:    "truncated manifest file",
-			damage:  func(t *testing.T, dir string, _ pushed) error { return truncate(tagFile(dir), 80) },
-			path:    func(pushed) string { return "/v2/hello/manifests/v1" },
-			want:    answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "cannot be read"},
-			problem: func(string, pushed) string { return "hello:v1" },
-		},
-		{
-			name:    "empty manifest file",
-			damage:  func(t *testing.T, dir string, _ pushed) error { return truncate(tagFile(dir), 0) },
-			path:    func(pushed) string { return "/v2/hello/manifests/v1" },
-			want:    answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "not in repository"},
-			problem: func(dir string, _ pushed) string { return filepath.Base(tagFile(dir)) },
-		},
-		{
-			name: "manifest changed on disk",
-			damage: func(t *testing.T, dir string, _ pushed) error {
-				return rewrite(tagFile(dir), `"body":"`, `"body":"ICAg`) // leading spaces: still JSON, another digest
-			},
-			path:    func(pushed) string { return "/v2/hello/manifests/v1" },
-			want:    answer{http.StatusNotFound, "MANIFEST_UNKNOWN", "has digest"},
-			problem: func(string, pushed) string { return "hello:v1" },
-		},
-		{
-			name:    "truncated layer",
-			damage:  func(t *testing.T, dir string, p pushed) error { return truncate(blobFile(dir, p), 10) },
-			path:    func(p pushed) string { return "/v2/hello/blobs/" + p.layer.String() },
-			want:    answer{http.StatusNotFound, "BLOB_UNKNOWN", "damaged"},
-			problem: nil, // found when read, not when opening
-		},
-		{
-			name:    "missing layer",
-			damage:  func(t *testing.T, dir string, p pushed) error { return os.Remove(blobFile(dir, p)) },
-			path:    func(p pushed) string { return "/v2/hello/blobs/" + p.layer.String() },
-			want:    answer{http.StatusNotFound, "BLOB_UNKNOWN", "not in the registry"},
-			problem: func(string, pushed) string { return "hello:v1" },
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range damages() {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			_, first := open(t, dir)
 			p := pushBroken(t, first)
-			if err := tt.damage(t, dir, p); err != nil {
+			if err := tt.damage(dir, p); err != nil {
 				t.Fatal(err)
 			}
 
@@ -208,27 +198,30 @@ func TestDamagedFilesKeepTheRegistryUp(t *testing.T) {
 			if got.status != tt.want.status || got.code != tt.want.code || !strings.Contains(got.message, tt.want.message) {
 				t.Errorf("GET %s = %+v; want %d %s with %q", tt.path(p), got, tt.want.status, tt.want.code, tt.want.message)
 			}
-			if tt.problem != nil && !hasProblem(reg, tt.problem(dir, p)) {
-				t.Errorf("Problems() = %v; want one for %s", reg.Problems(), tt.problem(dir, p))
+			if tt.problem != nil && !hasProblem(reg, tt.problem(dir)) {
+				t.Errorf("Problems() = %v; want one for %s", reg.Problems(), tt.problem(dir))
 			}
-			// Pushing again repairs the entry: the layer (which clients skip
-			// when the manifest is there), then the image.
-			img := testImage(t, "hello")
-			layers, _ := img.Layers()
-			if err := remote.WriteLayer(ref(t, addr+"/hello:v1").Context(), layers[0], pusher); err != nil {
-				t.Fatalf("push hello's layer again: %v", err)
-			}
-			if err := remote.Write(ref(t, addr+"/hello:v1"), img, pusher); err != nil {
-				t.Fatalf("push hello:v1 again: %v", err)
-			}
-			if _, err := pullDigest(t, ref(t, addr+"/hello:v1"), reader); err != nil {
-				t.Errorf("pull hello:v1 after pushing it again: %v", err)
-			}
+			pushHelloAgain(t, addr)
 		})
 	}
 }
 
-func truncate(path string, size int64) error { return os.Truncate(path, size) }
+// pushHelloAgain pushes hello:v1's layer (which clients skip when the
+// manifest is there), then the image, and pulls it.
+func pushHelloAgain(t *testing.T, addr string) {
+	t.Helper()
+	img := testImage(t, "hello")
+	layers, _ := img.Layers()
+	if err := remote.WriteLayer(ref(t, addr+"/hello:v1").Context(), layers[0], pusher); err != nil {
+		t.Fatalf("push hello's layer again: %v", err)
+	}
+	if err := remote.Write(ref(t, addr+"/hello:v1"), img, pusher); err != nil {
+		t.Fatalf("push hello:v1 again: %v", err)
+	}
+	if _, err := pullDigest(t, ref(t, addr+"/hello:v1"), reader); err != nil {
+		t.Errorf("pull hello:v1 after pushing it again: %v", err)
+	}
+}
 
 // rewrite replaces the first old in path's content with new.
 func rewrite(path, old, new string) error {
@@ -237,4 +230,32 @@ func rewrite(path, old, new string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o600)
+}
+
+// A manifest that lists what the registry lacks is refused, as
+// docker/distribution refuses it.
+func TestManifestListingMissingContentIsRefused(t *testing.T) {
+	r, err := New(Options{Dir: t.TempDir(), Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := "sha256:" + strings.Repeat("1", 64)
+	tests := []struct{ name, contentType, body string }{
+		{"image without its layer", "application/vnd.oci.image.manifest.v1+json",
+			`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + missing + `","size":2},"layers":[]}`},
+		{"index without its manifest", "application/vnd.oci.image.index.v1+json",
+			`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + missing + `","size":2}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPut, "/v2/hello/manifests/v1", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			req.SetBasicAuth("pusher", "push-secret")
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "MANIFEST_BLOB_UNKNOWN") {
+				t.Errorf("PUT: %d %s; want 400 MANIFEST_BLOB_UNKNOWN", rec.Code, rec.Body)
+			}
+		})
+	}
 }

@@ -129,8 +129,13 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 // answers once it is on disk.
 func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt route) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxManifestBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, errorf(http.StatusRequestEntityTooLarge, "MANIFEST_INVALID", "the manifest is larger than %d bytes", maxManifestBytes))
+		return
+	}
 	if err != nil {
-		writeError(w, errorf(http.StatusRequestEntityTooLarge, "MANIFEST_INVALID", "reading the manifest: %v", err))
+		writeError(w, errorf(http.StatusBadRequest, "MANIFEST_INVALID", "reading the manifest: %v", err))
 		return
 	}
 	m, aerr := r.checkManifest(rt, req.Header.Get("Content-Type"), body)

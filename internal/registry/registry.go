@@ -130,9 +130,9 @@ func makePrivateDir(dir string) error {
 func (r *Registry) Problems() []Problem { return slices.Clone(r.problems) }
 
 // Run removes upload sessions idle for longer than Options.UploadTTL,
-// checking every quarter of it, until ctx is done.
+// checking every quarter of it (at most every second), until ctx is done.
 func (r *Registry) Run(ctx context.Context) {
-	t := time.NewTicker(r.uploads.ttl / 4)
+	t := time.NewTicker(max(r.uploads.ttl/4, time.Second))
 	defer t.Stop()
 	for {
 		select {

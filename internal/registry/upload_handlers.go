@@ -24,8 +24,8 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		r.completeUpload(w, req, s, d)
 		return
 	}
+	uploadHeaders(w, s) // before release: s is another request's after it
 	r.uploads.release(s)
-	uploadHeaders(w, s)
 	w.WriteHeader(http.StatusAccepted)
 }
 

@@ -59,82 +59,94 @@ func heapInuse() uint64 {
 	return m.HeapInuse
 }
 
+// The sizes of TestUploadsStreamToDisk: the heap may grow by margin, not
+// by the blob's size.
+const (
+	blobSize  = 64 << 20
+	chunkSize = 4 << 20
+	margin    = 16 << 20
+)
+
+// uploadWay is a way a client sends a blob after its POST: patch sends
+// the PATCHes and returns where to PUT; body says whether the PUT sends
+// the blob instead.
+type uploadWay struct {
+	name  string
+	patch func(t *testing.T, base, location string) string
+	body  bool
+}
+
+func uploadWays(dir string) []uploadWay {
+	return []uploadWay{
+		{"chunked PATCH", func(t *testing.T, base, loc string) string {
+			blob := randomBlob(1, blobSize)
+			for off := int64(0); off < blobSize; off += chunkSize {
+				resp := pushRequest(t, http.MethodPatch, loc, io.LimitReader(blob, chunkSize), chunkSize,
+					"Content-Range", fmt.Sprintf("%d-%d", off, off+chunkSize-1))
+				if resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("PATCH at %d: %s", off, resp.Status)
+				}
+				loc = base + resp.Header.Get("Location")
+			}
+			checkUploadFile(t, dir, blobSize)
+			return loc
+		}, false},
+		{"streamed PATCH", func(t *testing.T, base, loc string) string {
+			resp := pushRequest(t, http.MethodPatch, loc, randomBlob(1, blobSize), -1)
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("PATCH: %s", resp.Status)
+			}
+			checkUploadFile(t, dir, blobSize)
+			return base + resp.Header.Get("Location")
+		}, false},
+		{"monolithic PUT", func(_ *testing.T, _, loc string) string { return loc }, true},
+	}
+}
+
 // Uploads go to a file as they arrive: pushing 64 MiB raises the heap by
 // far less than that, while the upload is open and once it is done, in
 // each way a client may upload.
 func TestUploadsStreamToDisk(t *testing.T) {
-	const size = 64 << 20
-	const chunk = 4 << 20
-	const margin = 16 << 20 // the heap may grow this much, not by the blob's size
 	dir := t.TempDir()
 	srv := httptest.NewServer(must(New(Options{Dir: dir, Authorize: authorize})))
 	defer srv.Close()
-
-	tests := []struct {
-		name  string
-		patch func(t *testing.T, location string) string // sends the blob's PATCHes; returns where to PUT
-		body  bool                                       // whether the PUT sends the blob instead
-	}{
-		{"chunked PATCH", func(t *testing.T, loc string) string {
-			blob := randomBlob(1, size)
-			for off := int64(0); off < size; off += chunk {
-				resp := pushRequest(t, http.MethodPatch, loc, io.LimitReader(blob, chunk), chunk,
-					"Content-Range", fmt.Sprintf("%d-%d", off, off+chunk-1))
-				if resp.StatusCode != http.StatusAccepted {
-					t.Fatalf("PATCH at %d: %s", off, resp.Status)
-				}
-				loc = srv.URL + resp.Header.Get("Location")
-			}
-			checkUploadFile(t, dir, size)
-			return loc
-		}, false},
-		{"streamed PATCH", func(t *testing.T, loc string) string {
-			resp := pushRequest(t, http.MethodPatch, loc, randomBlob(1, size), -1)
-			if resp.StatusCode != http.StatusAccepted {
-				t.Fatalf("PATCH: %s", resp.Status)
-			}
-			checkUploadFile(t, dir, size)
-			return srv.URL + resp.Header.Get("Location")
-		}, false},
-		{"monolithic PUT", func(t *testing.T, loc string) string { return loc }, true},
-	}
-	d := digestOfBlob(1, size)
-	for _, tt := range tests {
+	d := digestOfBlob(1, blobSize)
+	for _, tt := range uploadWays(dir) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := heapInuse()
 			start := pushRequest(t, http.MethodPost, srv.URL+"/v2/big/blobs/uploads/", nil, 0)
 			if start.StatusCode != http.StatusAccepted {
 				t.Fatalf("POST: %s", start.Status)
 			}
-			loc := tt.patch(t, srv.URL+start.Header.Get("Location"))
-			checkHeap(t, "while the upload is open", before, margin)
+			loc := tt.patch(t, srv.URL, srv.URL+start.Header.Get("Location"))
+			checkHeap(t, "while the upload is open", before)
 			var body io.Reader
 			var n int64
 			if tt.body {
-				body, n = randomBlob(1, size), size
+				body, n = randomBlob(1, blobSize), blobSize
 			}
 			if resp := pushRequest(t, http.MethodPut, loc+"?digest="+d, body, n); resp.StatusCode != http.StatusCreated {
 				t.Fatalf("PUT: %s", resp.Status)
 			}
-			checkHeap(t, "once the upload is done", before, margin)
-			checkBlob(t, srv.URL, d, size)
+			checkHeap(t, "once the upload is done", before)
+			checkBlob(t, srv.URL, d, blobSize)
 		})
 	}
 	t.Run("POST with digest", func(t *testing.T) {
 		before := heapInuse()
-		d := digestOfBlob(2, size)
-		resp := pushRequest(t, http.MethodPost, srv.URL+"/v2/big/blobs/uploads/?digest="+d, randomBlob(2, size), size)
+		d := digestOfBlob(2, blobSize)
+		resp := pushRequest(t, http.MethodPost, srv.URL+"/v2/big/blobs/uploads/?digest="+d, randomBlob(2, blobSize), blobSize)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST: %s", resp.Status)
 		}
-		checkHeap(t, "once the upload is done", before, margin)
-		checkBlob(t, srv.URL, d, size)
+		checkHeap(t, "once the upload is done", before)
+		checkBlob(t, srv.URL, d, blobSize)
 	})
 }
 
 // checkHeap fails t if the heap in use grew by more than margin since
 // before.
-func checkHeap(t *testing.T, when string, before uint64, margin int64) {
+func checkHeap(t *testing.T, when string, before uint64) {
 	t.Helper()
 	if grew := int64(heapInuse()) - int64(before); grew > margin {
 		t.Errorf("%s, the heap in use grew by %d MiB; want at most %d MiB", when, grew>>20, margin>>20)
@@ -253,5 +265,73 @@ func TestUploadLimits(t *testing.T) {
 	}
 	if rec := serveTo(r, http.MethodPatch, next.Header().Get("Location"), big[:1<<20]); rec.Code != http.StatusAccepted {
 		t.Errorf("PATCH of MaxUploadBytes: %d; want 202", rec.Code)
+	}
+}
+
+// Requests that do not continue an upload as it is are refused, with the
+// distribution spec's errors.
+func TestUploadErrors(t *testing.T) {
+	r, err := New(Options{Dir: t.TempDir(), Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() string {
+		return serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "").Header().Get("Location")
+	}
+	wrongDigest := "sha256:" + strings.Repeat("0", 64)
+	tests := []struct {
+		name   string
+		do     func(loc string) *httptest.ResponseRecorder
+		status int
+		code   string
+		after  int // the status of a PATCH to the session afterwards
+	}{
+		{"a chunk that does not continue the upload", func(loc string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodPatch, loc, strings.NewReader("abc"))
+			req.Header.Set("Content-Range", "5-7")
+			req.SetBasicAuth("pusher", "push-secret")
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			return rec
+		}, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", http.StatusAccepted},
+		{"a PUT with the wrong digest", func(loc string) *httptest.ResponseRecorder {
+			return serveTo(r, http.MethodPut, loc+"?digest="+wrongDigest, "abc")
+		}, http.StatusBadRequest, "DIGEST_INVALID", http.StatusNotFound},
+		{"a PUT without a digest", func(loc string) *httptest.ResponseRecorder {
+			return serveTo(r, http.MethodPut, loc, "abc")
+		}, http.StatusBadRequest, "DIGEST_INVALID", http.StatusAccepted},
+		{"a session of another repository", func(loc string) *httptest.ResponseRecorder {
+			return serveTo(r, http.MethodPatch, strings.Replace(loc, "/hello/", "/other/", 1), "abc")
+		}, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", http.StatusAccepted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loc := start()
+			rec := tt.do(loc)
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), `"code":"`+tt.code+`"`) {
+				t.Errorf("got %d %s; want %d %s", rec.Code, rec.Body, tt.status, tt.code)
+			}
+			if got := serveTo(r, http.MethodPatch, loc, "more").Code; got != tt.after {
+				t.Errorf("PATCH afterwards: %d; want %d", got, tt.after)
+			}
+		})
+	}
+}
+
+// Uploads a previous process left unfinished are removed by New.
+func TestNewRemovesUnfinishedUploads(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "uploads"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "uploads", "0123456789abcdef0123456789abcdef")
+	if err := os.WriteFile(left, []byte("half a layer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Dir: dir, Authorize: authorize}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the unfinished upload is still there: %v", err)
 	}
 }
