@@ -21,6 +21,9 @@ const (
 	DefaultUploadTTL      = time.Hour
 	DefaultMaxUploads     = 64
 	DefaultMaxUploadBytes = 16 << 30
+	// uploadReadIdle is how long an upload's request may send nothing
+	// before it fails.
+	uploadReadIdle = 5 * time.Minute
 )
 
 // Options configure a registry.
@@ -81,7 +84,7 @@ func New(opts Options) (*Registry, error) {
 		blobs:     newBlobStore(filepath.Join(opts.Dir, "blobs"), opts.Logger),
 		manifests: newManifestStore(filepath.Join(opts.Dir, "manifests")),
 		uploads: &uploads{dir: up, ttl: opts.UploadTTL, max: opts.MaxUploads, maxBytes: opts.MaxUploadBytes,
-			sessions: map[string]*upload{}},
+			readIdle: uploadReadIdle, sessions: map[string]*upload{}},
 	}
 	for _, dir := range []string{opts.Dir, r.blobs.dir, r.manifests.dir, up} {
 		if err := makePrivateDir(dir); err != nil {

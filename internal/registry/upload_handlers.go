@@ -2,8 +2,28 @@ package registry
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
+
+// body is req's body, failing after u.readIdle without data, so
+// that a client gone silent does not hold its session (which only expires
+// once no request is writing it) for good.
+func (u *uploads) body(w http.ResponseWriter, req *http.Request) io.Reader {
+	return idleReader{r: req.Body, rc: http.NewResponseController(w), idle: u.readIdle}
+}
+
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	r.rc.SetReadDeadline(time.Now().Add(r.idle)) // test recorders do not support it: no deadline then
+	return r.r.Read(p)
+}
 
 // startUpload opens an upload session; with ?digest= the body is the
 // whole blob, and with ?mount= a blob the registry holds is reused.
@@ -47,7 +67,7 @@ func (r *Registry) patchUpload(w http.ResponseWriter, req *http.Request, rt rout
 			return
 		}
 	}
-	if err := r.uploads.write(s, req.Body); err != nil {
+	if err := r.uploads.write(s, r.uploads.body(w, req)); err != nil {
 		writeError(w, uploadError(err))
 		return
 	}
@@ -74,7 +94,7 @@ func (r *Registry) completeUpload(w http.ResponseWriter, req *http.Request, s *u
 		writeError(w, errorf(http.StatusBadRequest, "DIGEST_INVALID", "invalid or unsupported digest %q", d))
 		return
 	}
-	if err := r.uploads.write(s, req.Body); err != nil {
+	if err := r.uploads.write(s, r.uploads.body(w, req)); err != nil {
 		r.uploads.release(s)
 		writeError(w, uploadError(err))
 		return

@@ -35,6 +35,7 @@ type uploads struct {
 	ttl      time.Duration
 	max      int
 	maxBytes int64
+	readIdle time.Duration // how long a request may send nothing
 
 	mu       sync.Mutex
 	sessions map[string]*upload

@@ -335,3 +335,26 @@ func TestNewRemovesUnfinishedUploads(t *testing.T) {
 		t.Errorf("the unfinished upload is still there: %v", err)
 	}
 }
+
+// A request that stops sending its body fails after a while, and its
+// session can go on (or expire) instead of staying busy for good.
+func TestSilentUploadRequestFails(t *testing.T) {
+	r, err := New(Options{Dir: t.TempDir(), Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.uploads.readIdle = 100 * time.Millisecond
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	loc := srv.URL + serveTo(r, http.MethodPost, "/v2/hello/blobs/uploads/", "").Header().Get("Location")
+
+	stalled, w := io.Pipe()
+	defer w.Close()
+	go w.Write([]byte("the start of a layer, then nothing"))
+	if resp := pushRequest(t, http.MethodPatch, loc, stalled, -1); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the silent PATCH: %s; want 400", resp.Status)
+	}
+	if resp := pushRequest(t, http.MethodPatch, loc, strings.NewReader("more"), 4); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("a PATCH after the silent one: %s; want 202", resp.Status)
+	}
+}
