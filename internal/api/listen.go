@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 )
 
 // DefaultAddr is where the API listens on TCP unless told otherwise.
 const DefaultAddr = "127.0.0.1:9190"
+
+// DefaultMaxConns caps the API's TCP connections unless told otherwise.
+const DefaultMaxConns = 1024
 
 // TCPOptions say how the API listens on TCP.
 type TCPOptions struct {
@@ -23,6 +27,9 @@ type TCPOptions struct {
 	// Inherited is a socket bound to Addr before, kept across an upgrade
 	// of cutover; ListenTCP serves it instead of binding anew.
 	Inherited net.Listener
+	// MaxConns caps the connections open at once (0: DefaultMaxConns).
+	// At the cap, new ones wait in the kernel's accept backlog.
+	MaxConns int
 }
 
 // ErrInsecureBind refuses plain HTTP on a non-loopback address without
@@ -66,10 +73,15 @@ func ListenTCP(ctx context.Context, opts TCPOptions, log *slog.Logger) (net.List
 			return nil, fmt.Errorf("API: listening on %s: %w", addr, err)
 		}
 	}
-	if useTLS {
-		return &tlsListener{Listener: tls.NewListener(ln, cfg), raw: ln}, nil
+	maxConns := opts.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
 	}
-	return ln, nil
+	capped := newLimitListener(ln, maxConns)
+	if useTLS {
+		return &tlsListener{Listener: tls.NewListener(capped, cfg), raw: ln}, nil
+	}
+	return capped, nil
 }
 
 // tlsListener is a TLS listener that gives its TCP socket (Raw) for an
@@ -81,6 +93,55 @@ type tlsListener struct {
 
 // Raw returns the TCP listener under TLS.
 func (l *tlsListener) Raw() net.Listener { return l.raw }
+
+// limitListener accepts at most max connections at once; Accept waits
+// for one to close, so new ones wait in the kernel's accept backlog.
+type limitListener struct {
+	net.Listener
+	slots   chan struct{} // one per open connection
+	done    chan struct{} // closed by Close
+	closing sync.Once
+}
+
+func newLimitListener(ln net.Listener, max int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max), done: make(chan struct{})}
+}
+
+// Raw returns the TCP listener under the limit.
+func (l *limitListener) Raw() net.Listener { return l.Listener }
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, free: func() { <-l.slots }}, nil
+}
+
+// Close stops accepting, also an Accept waiting for a slot.
+func (l *limitListener) Close() error {
+	l.closing.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitedConn frees its slot when closed, once.
+type limitedConn struct {
+	net.Conn
+	once sync.Once
+	free func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.free)
+	return err
+}
 
 // isLoopback reports whether every address host:port names is a loopback
 // one. An empty host (all interfaces) is not.

@@ -79,6 +79,8 @@ type Options struct {
 	// Inherited are the API's listening sockets kept across an upgrade
 	// (see InheritedListeners); nil binds them anew.
 	Inherited map[string]net.Listener
+	// HTTP bounds the API's and the metrics endpoint's HTTP servers.
+	HTTP HTTPLimits
 }
 
 // Server is a running cutover daemon.
@@ -109,6 +111,7 @@ type Server struct {
 	started    time.Time
 	apiAddr    net.Addr
 	metricsSrv *http.Server
+	httpLimits HTTPLimits
 	runDone    chan struct{} // closed when the controller's Run returns
 	runErr     error
 	cancelRun  context.CancelFunc
@@ -190,6 +193,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.inherited, s.started, s.upgrades = opts.Inherited, time.Now(), make(chan struct{}, 1)
 	s.instance, s.version = newInstanceID(), opts.Version
+	s.httpLimits = opts.HTTP.withDefaults()
 	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr, SwarmErr: swarmErr}
 	if images != nil {
 		s.driver.Images = images
@@ -380,14 +384,14 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 	}
 	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log, System: s,
 		Pipelines: s.pipeline, PushURL: s.pushURLs(tcp)})
-	s.apiSrv = &http.Server{Handler: h.Local(), ReadHeaderTimeout: 10 * time.Second}
+	s.apiSrv = s.httpLimits.apiServer(h.Local())
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
 	go s.apiSrv.Serve(ln)
 	if tln != nil {
 		reg := s.newRegistry() // see registry.go
 		dash := s.newWeb()     // see web.go
 		routes := tcpRoutes(h.Remote(), s.pipeline.Handler(), reg, dash)
-		s.apiTCPSrv = &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
+		s.apiTCPSrv = s.httpLimits.apiServer(routes)
 		s.apiTCPSrv.RegisterOnShutdown(h.CloseStreams)
 		s.apiTCPSrv.RegisterOnShutdown(dash.CloseStreams)
 		go s.apiTCPSrv.Serve(tln)
@@ -436,7 +440,7 @@ func (s *Server) listenMetrics(addr string) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.serveMetrics)
-	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.metricsSrv = s.httpLimits.metricsServer(mux)
 	go s.metricsSrv.Serve(ln)
 	return nil
 }
