@@ -64,6 +64,8 @@ type Controller struct {
 
 	applyMu sync.Mutex // serializes building and applying proxy configs
 
+	writes *writeback // writes the store refused, retried
+
 	mu   sync.Mutex // guards the fields below
 	apps map[string]*appState
 	ctx  context.Context // Run's; nil until Run has resumed everything
@@ -89,6 +91,7 @@ func New(opts Options) *Controller {
 		log:     log,
 		dataDir: opts.DataDir,
 		tick:    tick,
+		writes:  newWriteback(),
 		apps:    make(map[string]*appState),
 		started: make(chan struct{}),
 	}
@@ -110,6 +113,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.ctx = ctx
+	c.goLocked(c.retryWrites)
 	for _, w := range res.watch {
 		c.goLocked(func(ctx context.Context) { c.watchTask(ctx, w.a, w.s, w.t) })
 	}
@@ -282,14 +286,21 @@ func (c *Controller) Wait(ctx context.Context, deploymentID string) (store.Deplo
 	}
 }
 
-// event appends a controller event to the store's log. Failing to log is
-// logged, not fatal.
+// event appends a controller event to the store's log. An event the
+// store refuses is logged and kept to append later; failing to log is not
+// fatal.
 func (c *Controller) event(ctx context.Context, typ, app, deployment string, data any) {
 	raw, err := json.Marshal(data)
-	if err == nil {
-		_, err = c.store.Append(context.WithoutCancel(ctx), store.Event{Type: typ, App: app, Deployment: deployment, Data: raw})
-	}
 	if err != nil {
-		c.log.Warn("recording event", "type", typ, "app", app, "err", err)
+		c.log.Error("encoding event", "type", typ, "app", app, "err", err)
+		return
 	}
+	e := store.Event{Type: typ, App: app, Deployment: deployment, Data: raw, Actor: store.Actor(ctx)}
+	if _, err := c.store.Append(context.WithoutCancel(ctx), e); err != nil {
+		c.log.Warn("recording event; keeping it to retry", "type", typ, "app", app, "err", err)
+		e.At = time.Now()
+		c.holdEvent(e, err)
+		return
+	}
+	c.writes.storeWorks()
 }

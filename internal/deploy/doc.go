@@ -10,7 +10,13 @@
 //     enough are good and stops the rest. A task that exits or turns
 //     unhealthy is replaced start-first: the replacement is started,
 //     registered and must be healthy before the old task is deregistered,
-//     drained and stopped. Repeated failures back off 1s, 2s, 4s ... 1m.
+//     drained and stopped. Repeated failures back off 1s, 2s, 4s ... 1m
+//     until a task has been healthy for a minute; during a rolling update
+//     max_percent bounds both revisions' tasks together.
+//   - Refused writes (writeback.go): a task state or event the store
+//     refuses (a full disk) stays in memory and is written again with
+//     back-off; once the store writes again it is reconciled with the
+//     runtime.
 //   - Blue/green (bluegreen.go): CodeDeploy's lifecycle, BeforeInstall,
 //     Install, AfterInstall, AllowTestTraffic, AfterAllowTestTraffic,
 //     ReadyWait, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic,
@@ -61,7 +67,13 @@
 //     time the next step was due, TerminateOriginal and Rollback finish.
 //     A hook that was running is run again: hooks are validation tests
 //     and must tolerate a second run. Its progress deadline still counts
-//     from the event's first start.
+//     from the event's first start;
+//   - while the store refuses writes no task starts (its pending record
+//     comes first); the other task transitions go ahead and are recorded
+//     late. A restart before they land reads an older state, which the
+//     rules above make safe: a task still pending is stopped, one still
+//     running is re-adopted, one the runtime no longer runs is recorded
+//     stopped.
 //
 // Decisions where AWS leaves room are listed in docs/deploy.md.
 package deploy

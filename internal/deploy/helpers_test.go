@@ -42,7 +42,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
+	return newEnvIn(t, t.TempDir())
+}
+
+// newEnvIn is newEnv with dir as the data directory.
+func newEnvIn(t *testing.T, dir string) *env {
+	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(dir, "cutover.db"))
 	if err != nil {
 		t.Fatal(err)

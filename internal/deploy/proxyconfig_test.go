@@ -61,15 +61,3 @@ func TestBuildProxyConfig(t *testing.T) {
 		t.Errorf("buildProxyConfig:\n got %+v\nwant %+v", got, want)
 	}
 }
-
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		n    int
-		want time.Duration
-	}{{0, 0}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {6, 32 * time.Second}, {7, time.Minute}, {50, time.Minute}}
-	for _, tt := range tests {
-		if got := backoff(tt.n); got != tt.want {
-			t.Errorf("backoff(%d) = %s; want %s", tt.n, got, tt.want)
-		}
-	}
-}

@@ -1,8 +1,15 @@
 package deploy
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"testing"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/proxy"
+	"github.com/cutover/cutover/internal/store"
 )
 
 func TestRollingBounds(t *testing.T) {
@@ -66,4 +73,86 @@ func TestCircuitBreakerThreshold(t *testing.T) {
 			t.Errorf("CircuitBreakerThreshold(%d) = %d; want %d", tt.desired, got, tt.want)
 		}
 	}
+}
+
+// unitController is a Controller on a fresh store whose goroutines see
+// an ended context: tasks it starts or stops give up at once, so a test
+// sees what one scheduler pass decided.
+func unitController(t *testing.T) *Controller {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cutover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := New(Options{Store: st, Proxy: proxy.New(proxy.Options{})})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.ctx = ctx
+	t.Cleanup(c.wg.Wait)
+	return c
+}
+
+// TestSchedulerKeepsRollingUpdateWithinMaxPercent: during a rolling
+// update, replacing an unhealthy task in one set must not add to the
+// tasks the update started in the other beyond max_percent; with no room
+// the unhealthy task goes first. Outside rolling updates replacements
+// start first.
+func TestSchedulerKeepsRollingUpdateWithinMaxPercent(t *testing.T) {
+	H, U := store.TaskHealthy, store.TaskUnhealthy
+	tests := []struct {
+		name      string
+		strategy  string // of the active deployment; "" for none
+		old, new  []string
+		wantStart int
+		wantStop  int // unhealthy tasks stopped
+	}{
+		{"old task unhealthy, no room", config.StrategyRolling, []string{H, H, U}, []string{H}, 0, 1},
+		{"new task unhealthy, no room", config.StrategyRolling, []string{H, H, H}, []string{U}, 0, 1},
+		{"room for a replacement", config.StrategyRolling, []string{H, U}, []string{H}, 1, 0},
+		{"blue/green is not bounded", config.StrategyBlueGreen, []string{H, H, U}, []string{H}, 1, 0},
+		{"no deployment: replacement first", "", []string{H, H, U}, nil, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := unitController(t)
+			cfg := config.App{Name: "web", Service: config.Service{Count: 3},
+				Deploy: config.Deploy{Strategy: config.StrategyRolling, Rolling: config.Rolling{MinHealthyPercent: 50, MaxPercent: 150}}}
+			a := &appState{name: "web", cfg: cfg, current: "web-r1"}
+			old := unitSet("web-r1", tt.old)
+			a.sets = []*taskSet{old}
+			if tt.new != nil {
+				a.sets = append(a.sets, unitSet("web-r2", tt.new))
+			}
+			if tt.strategy != "" {
+				a.run = &run{d: store.Deployment{Strategy: tt.strategy}, cfg: cfg, app: a, from: old, to: a.sets[1]}
+			}
+			c.reconcile(c.ctx, a)
+
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			started, stopped := 0, 0
+			for _, s := range a.sets {
+				started += s.started // unitSet starts at 0
+				for _, task := range s.tasks {
+					if task.stopping && task.state == store.TaskUnhealthy {
+						stopped++
+					}
+				}
+			}
+			if started != tt.wantStart || stopped != tt.wantStop {
+				t.Errorf("started %d, stopped %d unhealthy; want %d, %d", started, stopped, tt.wantStart, tt.wantStop)
+			}
+		})
+	}
+}
+
+// unitSet is a task set of revision whose tasks are in states, all
+// wanted.
+func unitSet(revision string, states []string) *taskSet {
+	s := &taskSet{rev: store.Revision{ID: revision}, color: colorBlue, desired: len(states)}
+	for i, st := range states {
+		s.tasks = append(s.tasks, &task{id: fmt.Sprintf("%s-%d", revision, i), addr: fmt.Sprintf("127.0.0.1:%d", i+1), state: st})
+	}
+	return s
 }

@@ -54,11 +54,15 @@ type taskSet struct {
 
 	// failures counts tasks of this set that failed to start, exited on
 	// their own or turned unhealthy (the circuit breaker's count);
-	// consecutive counts those since the last task that became healthy,
-	// and delays the next start (crash-loop back-off).
+	// consecutive counts those, and starts the store refused to record,
+	// since a task was last healthy for restartReset, and delays the next
+	// start until notBefore (crash-loop back-off). lastErr is the latest
+	// failure; announced is the notBefore last reported.
 	failures    int
 	consecutive int
 	notBefore   time.Time
+	lastErr     error
+	announced   time.Time
 	started     int // tasks started, numbers task ids
 
 	tasks []*task
@@ -74,6 +78,9 @@ type task struct {
 	stopping bool
 	// assumeHealthy: re-adopted after a restart while healthy.
 	assumeHealthy bool
+	// healthySince is when the proxy last found t healthy; zero while
+	// it is not.
+	healthySince time.Time
 }
 
 // registered reports whether the proxy should route to t.
@@ -129,11 +136,24 @@ func (a *appState) findTask(id string) (*taskSet, *task) {
 	return nil, nil
 }
 
-// backoff is the delay before the next start after n consecutive task
-// failures: 1s, 2s, 4s, ... at most 1m.
-func backoff(n int) time.Duration {
+// Restart back-off: the delay before a task set's next start doubles
+// from 1s with each failure in a row, up to maxRestartDelay, and resets
+// once a task of the set has been healthy for restartReset (Kubernetes'
+// CrashLoopBackOff, shorter).
+const (
+	maxRestartDelay = time.Minute
+	restartReset    = time.Minute
+)
+
+// backoff is the delay after n failures in a row: 0 for none, base for
+// the first, doubling with each one after, at most limit.
+func backoff(n int, base, limit time.Duration) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	return min(time.Second<<min(n-1, 6), time.Minute)
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }

@@ -36,10 +36,19 @@ func newTask(app string, s *taskSet) *task {
 func (c *Controller) startTask(ctx context.Context, a *appState, s *taskSet, t *task) {
 	rec := store.Task{ID: t.id, App: a.name, Revision: s.rev.ID, TaskSet: s.color, State: store.TaskPending, DesiredState: store.TaskRunning}
 	if err := c.store.PutTask(ctx, rec); err != nil {
-		c.log.Error("recording task", "task", t.id, "err", err)
-		c.dropTask(s, t, false)
+		c.dropTask(s, t, nil)
+		if ctx.Err() != nil {
+			return // cutover is stopping
+		}
+		// Not recorded, so not started (write-ahead); the store refusing
+		// is no task failure, but the next start backs off all the same.
+		c.log.Error("recording task before starting it", "task", t.id, "err", err)
+		c.mu.Lock()
+		s.backOff(fmt.Errorf("recording task %s: %w", t.id, err))
+		c.mu.Unlock()
 		return
 	}
+	c.writes.storeWorks()
 	rt, err := c.driver.Start(ctx, taskSpec(t.id, s))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -47,20 +56,16 @@ func (c *Controller) startTask(ctx context.Context, a *appState, s *taskSet, t *
 		}
 		c.log.Warn("task failed to start", "task", t.id, "err", err)
 		c.recordStopped(ctx, t.id, runtime.Exit{Code: -1, Reason: err.Error(), At: time.Now()})
-		c.dropTask(s, t, true)
+		c.dropTask(s, t, fmt.Errorf("starting task %s: %w", t.id, err))
 		return
 	}
 	handle := strconv.Itoa(rt.PID)
 	if rt.Container != "" {
 		handle = rt.Container
 	}
-	_, err = c.store.UpdateTask(ctx, t.id, func(st *store.Task) error {
+	c.updateTask(ctx, t.id, "recording started task", func(st *store.Task) {
 		st.State, st.Address, st.Handle, st.Driver, st.StartedAt = store.TaskRunning, rt.Address, handle, rt.Driver, rt.StartedAt
-		return nil
 	})
-	if err != nil {
-		c.log.Error("recording started task", "task", t.id, "err", err)
-	}
 	c.mu.Lock()
 	t.addr, t.state = rt.Address, store.TaskRunning
 	c.mu.Unlock()
@@ -117,7 +122,7 @@ func (c *Controller) watchTask(ctx context.Context, a *appState, s *taskSet, t *
 	c.mu.Unlock()
 	c.log.Warn("task exited", "app", a.name, "task", t.id, "reason", exit.Reason)
 	c.recordStopped(ctx, t.id, exit)
-	c.dropTask(s, t, true)
+	c.dropTask(s, t, fmt.Errorf("task %s exited: %s", t.id, exit.Reason))
 	if err := c.applyProxy(ctx); err != nil {
 		c.log.Error("deregistering exited task", "task", t.id, "err", err)
 	}
@@ -128,13 +133,9 @@ func (c *Controller) watchTask(ctx context.Context, a *appState, s *taskSet, t *
 // store says draining first), drained, then stopped. t.stopping is set by
 // the caller.
 func (c *Controller) stopTask(ctx context.Context, a *appState, s *taskSet, t *task) {
-	_, err := c.store.UpdateTask(ctx, t.id, func(st *store.Task) error {
+	c.updateTask(ctx, t.id, "recording draining task", func(st *store.Task) {
 		st.State, st.DesiredState = store.TaskDraining, store.TaskStopped
-		return nil
 	})
-	if err != nil {
-		c.log.Error("recording draining task", "task", t.id, "err", err)
-	}
 	if err := c.applyProxy(ctx); err != nil {
 		c.log.Error("deregistering task", "task", t.id, "err", err)
 	}
@@ -161,28 +162,29 @@ func (c *Controller) stopTask(ctx context.Context, a *appState, s *taskSet, t *t
 		exit = runtime.Exit{Code: -1, Reason: "stopping: " + err.Error(), At: time.Now()}
 	}
 	c.recordStopped(ctx, t.id, exit)
-	c.dropTask(s, t, false)
+	c.dropTask(s, t, nil)
 	c.driver.Remove(ctx, t.id)
 }
 
-// recordStopped marks a task stopped in the store with how it ended.
+// recordStopped marks a task stopped in the store with how it ended; a
+// task already recorded stopped keeps its first ending. A refused write
+// is retried (see writeback.go).
 func (c *Controller) recordStopped(ctx context.Context, id string, exit runtime.Exit) {
 	raw, _ := json.Marshal(exit)
-	_, err := c.store.UpdateTask(context.WithoutCancel(ctx), id, func(st *store.Task) error {
+	c.updateTask(context.WithoutCancel(ctx), id, "recording stopped task", func(st *store.Task) {
+		if st.State == store.TaskStopped {
+			return
+		}
 		st.State, st.DesiredState, st.Exit = store.TaskStopped, store.TaskStopped, raw
 		if !exit.At.IsZero() {
 			st.StoppedAt = exit.At
 		}
-		return nil
 	})
-	if err != nil {
-		c.log.Error("recording stopped task", "task", id, "err", err)
-	}
 }
 
-// dropTask forgets t; failed counts it as a task failure of s, which
-// delays the set's next start (crash-loop back-off).
-func (c *Controller) dropTask(s *taskSet, t *task, failed bool) {
+// dropTask forgets t; a non-nil failure counts as a task failure of s,
+// which delays the set's next start (crash-loop back-off).
+func (c *Controller) dropTask(s *taskSet, t *task, failure error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t.stopping = true
@@ -192,16 +194,24 @@ func (c *Controller) dropTask(s *taskSet, t *task, failed bool) {
 			break
 		}
 	}
-	if failed {
-		s.fail()
+	if failure != nil {
+		s.fail(failure)
 	}
 }
 
-// fail counts a task failure. Called with c.mu held.
-func (s *taskSet) fail() {
+// fail counts a task failure (the circuit breaker's count) and backs off.
+// Called with c.mu held.
+func (s *taskSet) fail(err error) {
 	s.failures++
+	s.backOff(err)
+}
+
+// backOff delays the set's next start after another failure in a row:
+// 1s, 2s, 4s ... 1m. Called with c.mu held.
+func (s *taskSet) backOff(err error) {
 	s.consecutive++
-	s.notBefore = time.Now().Add(backoff(s.consecutive))
+	s.lastErr = err
+	s.notBefore = time.Now().Add(backoff(s.consecutive, time.Second, maxRestartDelay))
 }
 
 // taskSpec says how to run a task of s.

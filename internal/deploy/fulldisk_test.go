@@ -1,0 +1,202 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/store"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
+// it; the test is skipped unless it runs as root.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs to fill needs root; CI runs as root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)+",mode=0700"); err != nil {
+		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// fillDisk writes path until its file system is full.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("creating %s: %v", path, err)
+	}
+	defer f.Close()
+	for _, n := range []int{1 << 20, 4096, 1} {
+		chunk := make([]byte, n)
+		for err == nil {
+			_, err = f.Write(chunk)
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("filling %s: %v; want ENOSPC", path, err)
+		}
+		err = nil
+	}
+}
+
+// startAttempts counts the tasks the app's scheduler tried to start.
+func (e *env) startAttempts(app string) int {
+	e.ctrl.mu.Lock()
+	defer e.ctrl.mu.Unlock()
+	n := 0
+	for _, s := range e.ctrl.apps[app].sets {
+		n += s.started
+	}
+	return n
+}
+
+// appStatus is what `cutover status` shows: healthy tasks the store
+// lists, and the desired count.
+func (e *env) appStatus(app string) (healthy, desired int) {
+	ctx := e.t.Context()
+	a, err := e.store.GetApp(ctx, app)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tasks, err := e.store.ListTasks(ctx, store.TaskFilter{App: app, States: []string{store.TaskHealthy}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(tasks), a.DesiredCount
+}
+
+// TestFullDiskBacksOffAndRecovers fills the data directory, kills the
+// app's only task, and checks that the scheduler backs off instead of
+// retrying every tick, that the refused write marking the task stopped
+// is kept and lands once space is back, and that the store and status
+// then say 1/1 with the dead task stopped.
+func TestFullDiskBacksOffAndRecovers(t *testing.T) {
+	t.Parallel()
+	dir := mountTmpfs(t, 16<<20)
+	e := newEnvIn(t, dir)
+	cfg := e.appConfig("v1")
+	cfg.Service.Count = 1
+	e.setup(cfg)
+	var victim store.Task
+	waitFor(t, 20*time.Second, "a healthy task", func() bool {
+		tasks, _ := e.store.ListTasks(t.Context(), store.TaskFilter{App: "web", Live: true})
+		if len(tasks) == 1 && tasks[0].State == store.TaskHealthy {
+			victim = tasks[0]
+			return true
+		}
+		return false
+	})
+
+	fillDisk(t, filepath.Join(dir, "fill-1"))
+	killTask(t, victim)
+	// The runtime deletes the dead task's files; fill what they freed.
+	waitFor(t, 10*time.Second, "the runtime to forget the task", func() bool { return !e.runs(victim.ID) })
+	fillDisk(t, filepath.Join(dir, "fill-2"))
+	refuseWrites(t, e.store)
+
+	before := e.startAttempts("web")
+	time.Sleep(6 * time.Second)
+	attempts := e.startAttempts("web") - before
+	t.Logf("%d start attempts in 6s on a full disk", attempts)
+	if attempts > 5 { // backing off 1s, 2s, 4s: 3; every 100ms tick: 60
+		t.Errorf("%d start attempts in 6s on a full disk; want at most 5 (backing off)", attempts)
+	}
+	if got, _ := e.store.GetTask(t.Context(), victim.ID); got.State == store.TaskStopped {
+		t.Fatal("the store recorded the dead task stopped on a full disk; the test did not fill it")
+	}
+
+	os.Remove(filepath.Join(dir, "fill-1"))
+	os.Remove(filepath.Join(dir, "fill-2"))
+	want := "dead task stopped, status 1/1, 1 live task, 1 healthy target"
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := e.recovery(victim.ID)
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after space came back: %s; want %s", got, want)
+		}
+	}
+	checkEvent(t, e.store, "service.backoff", "restarts backing off: next attempt in")
+	checkEvent(t, e.store, "store.recovered", "full")
+}
+
+// recovery describes the store and status after the full disk.
+func (e *env) recovery(victim string) string {
+	got, err := e.store.GetTask(e.t.Context(), victim)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	healthy, desired := e.appStatus("web")
+	live := 0
+	for _, n := range e.liveTasks("web") {
+		live += n
+	}
+	return fmt.Sprintf("dead task %s, status %d/%d, %d live task, %d healthy target", got.State, healthy, desired, live, e.healthyTargets())
+}
+
+func killTask(t *testing.T, task store.Task) {
+	t.Helper()
+	pid, err := strconv.Atoi(task.Handle)
+	if err != nil {
+		t.Fatalf("task handle %q is not a pid", task.Handle)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runs reports whether the runtime lists task id.
+func (e *env) runs(id string) bool {
+	tasks, err := e.driver.List(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, task := range tasks {
+		if task.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseWrites makes sure the store refuses writes: SQLite's WAL may
+// still have room for a few after the file system is full.
+func refuseWrites(t *testing.T, st *store.Store) {
+	t.Helper()
+	data := []byte(`"` + strings.Repeat("x", 2000) + `"`)
+	for range 5000 {
+		if _, err := st.Append(context.Background(), store.Event{Type: "test.fill", Data: data}); err != nil {
+			return
+		}
+	}
+	t.Fatal("the store still writes on a full disk")
+}
+
+// checkEvent fails the test unless the log has an event of typ whose
+// data contains text.
+func checkEvent(t *testing.T, st *store.Store, typ, text string) {
+	t.Helper()
+	events, err := st.Events(t.Context(), store.EventFilter{Types: []string{typ}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if strings.Contains(string(ev.Data), text) {
+			t.Logf("%s: %s", typ, ev.Data)
+			return
+		}
+	}
+	t.Errorf("no %s event mentions %q; got %d of that type", typ, text, len(events))
+}
