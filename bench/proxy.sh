@@ -103,10 +103,11 @@ taskset -c 0 haproxy -f "$work/haproxy.cfg" &
 pids+=($!)
 haproxy_pid=$!
 
+# max_connections (default 10000) stays above the idle-connection test's count.
 cat >"$work/lb.yaml" <<EOF
 admin: 127.0.0.1:18190
 listeners:
-  - {name: bench, address: "127.0.0.1:18103", forward: be}
+  - {name: bench, address: "127.0.0.1:18103", forward: be, max_connections: $((idle + 1000))}
 target_groups:
   - name: be
     targets: ["$backend"]
@@ -126,7 +127,7 @@ dataplane_pid=$!
 for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
 curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<EOF
 {"Version": 1, "Config": {
-	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18104",
+	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18104", "MaxConnections": $((idle + 1000)),
 		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
 	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
 		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
