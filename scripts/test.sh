@@ -14,6 +14,7 @@ command -v git >/dev/null || need+=(git)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v bwrap >/dev/null || need+=(bubblewrap) # the sandbox of builds, hooks and tasks
 command -v node >/dev/null || need+=(nodejs) # examples/hello-node
 command -v chromium >/dev/null || need+=(chromium) # the dashboard's browser tests (internal/web)
 if [ "${#need[@]}" -gt 0 ]; then
@@ -52,6 +53,8 @@ go vet ./...
 export CUTOVER_REQUIRE_DOCKER=1
 # The dashboard's browser tests fail instead of skipping when Chromium is missing.
 export CUTOVER_REQUIRE_CHROMIUM=1
+# The sandbox's tests fail instead of skipping when there is no full sandbox.
+export CUTOVER_REQUIRE_SANDBOX=1
 # The swarm driver's tests run on their own, after the rest: Debian's
 # docker.io 20.10 (swarmkit) can crash dockerd when several test processes
 # remove swarm services at the same moment (a nil task in

@@ -18,7 +18,8 @@ import (
 
 // pipelineRepo makes a git repository of the test app: its cutover.yaml
 // and a buildspec that "tests" (fails when the file FAIL exists) and
-// copies the prebuilt binary as the artifact. It registers the app with
+// copies the prebuilt binary, committed as bin/app, as the artifact (the
+// build runs in a sandbox and sees only its checkout). It registers the app with
 // the daemon, as `cutover up` would, and returns the repository.
 func pipelineRepo(t *testing.T, c interface {
 	PutApp(context.Context, config.App) error
@@ -39,11 +40,20 @@ phases:
     commands:
       - echo running tests
       - if [ -f FAIL ]; then echo "test failed"; exit 1; fi
-      - cp "$APP_BIN" app
+      - cp bin/app app
 artifacts:
   files: [app]
 `
-	buildspec = strings.Replace(buildspec, "$APP_BIN", filepath.Join(built, "app"), 1)
+	bin, err := os.ReadFile(filepath.Join(built, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "bin", "app"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{"cutover.yaml": string(cfg), "buildspec.yml": buildspec}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(repo, name), []byte(content), 0o644); err != nil {
@@ -87,7 +97,6 @@ func pipelineGolden(t *testing.T, name, out, repo string) {
 		{`\b[0-9a-f]{7}\b`, "<sha>"},
 		{`\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)?`, "<time>"},
 		{`127\.0\.0\.1:\d+`, "<addr>"},
-		{`cp "\S+/app" app`, `cp "<bin>" app`},
 		{`\S+/releases/hello/\S+`, "<release>"},
 		{`\S+/pipelines/hello/`, "<data>/pipelines/hello/"},
 	} {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/server"
 )
 
@@ -35,6 +36,7 @@ func newUpCmd(g *globalFlags) *cobra.Command {
 	var env []string
 	var metrics string
 	var apiOpts api.TCPOptions
+	var sandboxMode, sandboxUser string
 	cmd := &cobra.Command{
 		Use:   "up [dir]",
 		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
@@ -51,7 +53,13 @@ Ctrl-C (SIGINT) stops everything: the control plane, the data plane (after
 its connections drain) and the app's tasks. SIGTERM (or kill -9) stops the
 control plane only: the data plane keeps serving and the tasks keep running,
 and the next 'cutover up' on the same data directory attaches to them again.
-'cutover upgrade' replaces both planes with the binary on disk, hitless.`,
+
+'cutover upgrade' replaces both planes with the binary on disk, hitless.
+
+Builds, command hooks and process-runtime tasks run in a sandbox (see
+docs/security.md): as root with bubblewrap installed, as the unprivileged
+user cutover-build in namespaces of their own. --sandbox=required refuses to
+start with less; --sandbox=off turns it off, loudly.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -66,10 +74,14 @@ and the next 'cutover up' on the same data directory attaches to them again.
 			if err != nil {
 				return err
 			}
+			sbConfig, err := parseSandbox(sandboxMode, sandboxUser)
+			if err != nil {
+				return err
+			}
 			log := g.logger(cmd.ErrOrStderr())
 			ctx := cmd.Context()
 			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts,
-				Inherited: server.InheritedListeners(), Version: version}
+				Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig}
 			srv, err := server.Start(ctx, opts)
 			if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
 				// The default port belongs to another cutover (another
@@ -134,7 +146,24 @@ and the next 'cutover up' on the same data directory attaches to them again.
 	cmd.Flags().StringVar(&apiOpts.CertFile, "api-tls-cert", "", "serve the TCP API over HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&apiOpts.KeyFile, "api-tls-key", "", "the key of --api-tls-cert (PEM)")
 	cmd.Flags().BoolVar(&apiOpts.Insecure, "api-insecure", false, "allow plain HTTP on a non-loopback --api-addr: tokens cross the network in clear text")
+	cmd.Flags().StringVar(&sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
+	cmd.Flags().StringVar(&sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
 	return cmd
+}
+
+// parseSandbox turns --sandbox and --sandbox-user into a sandbox.Config.
+func parseSandbox(mode, user string) (sandbox.Config, error) {
+	c := sandbox.Config{User: user}
+	switch mode {
+	case "auto", "":
+	case "required":
+		c.Required = true
+	case "off":
+		c.Off = true
+	default:
+		return c, fmt.Errorf("--sandbox %q: valid values are auto, required and off", mode)
+	}
+	return c, nil
 }
 
 // follow prints a deployment's progress until it ends.

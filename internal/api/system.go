@@ -29,6 +29,15 @@ type SystemInfo struct {
 	// included (the pid stays the same across those).
 	Instance  string        `json:"instance"`
 	DataPlane DataPlaneInfo `json:"data_plane"`
+	Sandbox   SandboxInfo   `json:"sandbox"`
+}
+
+// SandboxInfo says how builds, command hooks and process-runtime tasks
+// are isolated: mode full, namespaces or off (package sandbox), and why
+// it is less than full.
+type SandboxInfo struct {
+	Mode   string `json:"mode"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // DataPlaneInfo describes the data plane process.

@@ -14,6 +14,7 @@ import (
 	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/proxy/metrics"
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	// Tick is how often the scheduler looks at tasks and target health;
 	// default 200ms.
 	Tick time.Duration
+	// Sandbox runs command hooks (see package sandbox); nil runs them
+	// unconfined, and the hook log says so.
+	Sandbox *sandbox.Sandbox
 }
 
 // RevisionSpec is what Deploy deploys.
@@ -61,6 +65,7 @@ type Controller struct {
 	log     *slog.Logger
 	dataDir string
 	tick    time.Duration
+	sandbox *sandbox.Sandbox // runs command hooks
 
 	applyMu sync.Mutex // serializes building and applying proxy configs
 
@@ -91,6 +96,7 @@ func New(opts Options) *Controller {
 		log:     log,
 		dataDir: opts.DataDir,
 		tick:    tick,
+		sandbox: opts.Sandbox,
 		writes:  newWriteback(),
 		apps:    make(map[string]*appState),
 		started: make(chan struct{}),

@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -78,7 +80,7 @@ func (c *Controller) runHook(ctx context.Context, r *run, event string, h config
 	if h.URL != "" {
 		err = callHook(ctx, h.URL, p, logw)
 	} else {
-		err = execHook(ctx, r.cfg.Dir, h.Command, p, logw)
+		err = execHook(ctx, c.sandbox, r.cfg.Dir, h.Command, p, logw)
 	}
 	switch {
 	case parent.Err() != nil:
@@ -95,16 +97,22 @@ func (c *Controller) runHook(ctx context.Context, r *run, event string, h config
 }
 
 // execHook runs a command hook in dir, in its own process group, which
-// is killed when ctx ends.
-func execHook(ctx context.Context, dir string, command []string, p HookPayload, out io.Writer) error {
+// is killed when ctx ends. In sb the hook sees dir read-only, a /tmp of
+// its own (also its HOME) and the system directories, as sb's user; the
+// log says when it runs with less.
+func execHook(ctx context.Context, sb *sandbox.Sandbox, dir string, command []string, p HookPayload, out io.Writer) error {
 	if len(command) == 0 {
 		return errors.New("no command")
 	}
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Dir = dir
+	base := runtime.InheritedEnv(os.Environ())
+	if sb.Mode() != sandbox.ModeOff {
+		base = append(dropEnv(base, "HOME", "TMPDIR", "USER", "LOGNAME"), "HOME=/tmp", "TMPDIR=/tmp")
+	}
 	// Only the variables that locate tools and the locale, never
 	// cutover's credentials: a hook is the app's code.
-	cmd.Env = append(runtime.InheritedEnv(os.Environ()),
+	cmd.Env = append(base,
 		"CUTOVER_DEPLOYMENT_ID="+p.DeploymentID,
 		"CUTOVER_APP="+p.App,
 		"CUTOVER_REVISION="+p.Revision,
@@ -118,10 +126,32 @@ func execHook(ctx context.Context, dir string, command []string, p HookPayload, 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
+	if w := sb.Warning(); w != "" {
+		fmt.Fprintln(out, w)
+	}
+	var binds []sandbox.Bind
+	if dir != "" {
+		binds = append(binds, sandbox.Bind{Host: dir})
+	}
+	if err := sb.Wrap(cmd, sandbox.Spec{Binds: binds, Dir: dir}); err != nil {
+		return fmt.Errorf("sandboxing the hook: %w", err)
+	}
 	if err := cmd.Run(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// dropEnv returns env without the variables named.
+func dropEnv(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // callHook POSTs the payload to url; a 2xx answer is success.

@@ -16,6 +16,7 @@ import (
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/deploy"
 	"github.com/cutover/cutover/internal/pipeline/git"
+	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -62,6 +63,9 @@ type Options struct {
 	// KeepWorkspaces is how many ended executions per app keep their
 	// workspace; default 3. Logs are always kept.
 	KeepWorkspaces int
+	// Sandbox runs the builds (see package sandbox); nil runs them
+	// unconfined, and each build's log says so.
+	Sandbox *sandbox.Sandbox
 }
 
 // Errors of the methods below; test with errors.Is.
@@ -87,6 +91,7 @@ type Pipeline struct {
 	buildEnv map[string]string
 	secrets  string
 	keep     int
+	sandbox  *sandbox.Sandbox
 	git      *git.Server
 
 	mu      sync.Mutex
@@ -116,6 +121,7 @@ func New(opts Options) *Pipeline {
 		buildEnv: opts.BuildEnv,
 		secrets:  opts.SecretsFile,
 		keep:     keep,
+		sandbox:  opts.Sandbox,
 		lines:    make(map[string]*line),
 		started:  make(chan struct{}),
 	}

@@ -102,6 +102,7 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 		BuildNumber:   x.number,
 		SourceVersion: x.commit,
 		Initiator:     "cutover-pipeline/" + x.trigger,
+		Sandbox:       p.sandbox,
 	}
 	if p.secrets != "" {
 		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {

@@ -30,6 +30,7 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 		Deployer: s.controller,
 		DataDir:  s.dataDir,
 		Logger:   s.log,
+		Sandbox:  s.sandbox,
 		// The same secrets file `cutover build` reads.
 		SecretsFile: os.Getenv("CUTOVER_SECRETS_FILE"),
 		CheckPushToken: func(ctx context.Context, token string) bool {

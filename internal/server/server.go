@@ -50,6 +50,7 @@ import (
 	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/runtime/swarm"
+	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -79,6 +80,10 @@ type Options struct {
 	// Inherited are the API's listening sockets kept across an upgrade
 	// (see InheritedListeners); nil binds them anew.
 	Inherited map[string]net.Listener
+	// Sandbox says how builds, command hooks and process-runtime tasks
+	// are isolated (see package sandbox); the zero value chooses the
+	// most isolation this machine allows and says when it is less.
+	Sandbox sandbox.Config
 	// HTTP bounds the API's and the metrics endpoint's HTTP servers.
 	HTTP HTTPLimits
 }
@@ -96,6 +101,7 @@ type Server struct {
 	images     *docker.Driver    // nil when no Docker Engine answers
 	swarm      *swarm.Driver     // nil unless that Engine is a Swarm manager
 	driver     *runtime.Dispatch // procs for commands, images for images, swarm for swarm tasks
+	sandbox    *sandbox.Sandbox  // builds, hooks and process tasks run in it
 	controller *deploy.Controller
 	pipeline   *pipeline.Pipeline // see pipeline.go
 	pipeDone   chan struct{}      // closed when the pipeline's Run returns
@@ -132,6 +138,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("restricting the data directory: %w", err)
 	}
+	sb, err := sandbox.New(ctx, opts.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	if sb.Mode() != sandbox.ModeFull {
+		log.Warn("builds, hooks and process tasks are not fully sandboxed", "mode", sb.Mode(), "reason", sb.Reason())
+	}
 	st, err := store.Open(ctx, filepath.Join(opts.DataDir, "cutover.db"))
 	if err != nil {
 		return nil, err
@@ -139,6 +152,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	procs, err := process.New(process.Options{
 		StateDir: filepath.Join(opts.DataDir, "tasks"),
 		Logger:   log,
+		Sandbox:  sb,
 		// A task that dies this soon is reported as failed to start; later
 		// deaths are caught by the scheduler. Kept short: it adds to every
 		// deployment.
@@ -185,6 +199,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		images:  images,
 		swarm:   swarms,
 		runDone: make(chan struct{}),
+		sandbox: sb,
 	}
 	if err := s.attachDataPlane(ctx, opts); err != nil {
 		procs.Close()
@@ -202,7 +217,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.driver.Swarm = swarms
 	}
 	s.controller = deploy.New(deploy.Options{
-		Store: st, Driver: s.driver, Proxy: s.dp, Logger: log, DataDir: opts.DataDir,
+		Store: st, Driver: s.driver, Proxy: s.dp, Logger: log, DataDir: opts.DataDir, Sandbox: sb,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})

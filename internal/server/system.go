@@ -28,7 +28,8 @@ const listenFDsEnv = "CUTOVER_LISTEN_FDS"
 
 // Info describes the running control plane and data plane.
 func (s *Server) Info(ctx context.Context) (api.SystemInfo, error) {
-	info := api.SystemInfo{PID: os.Getpid(), Started: s.started, Executable: s.exe, Version: s.version, Instance: s.instance}
+	info := api.SystemInfo{PID: os.Getpid(), Started: s.started, Executable: s.exe, Version: s.version, Instance: s.instance,
+		Sandbox: api.SandboxInfo{Mode: string(s.sandbox.Mode()), Reason: s.sandbox.Reason()}}
 	st, err := s.dp.Client().Status(ctx)
 	if err != nil {
 		info.DataPlane.Error = err.Error()

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/sandbox"
 )
 
 // Statuses of a build and of its phases, CodeBuild's words. SKIPPED is
@@ -80,6 +81,12 @@ type Options struct {
 	BuildNumber   int
 	SourceVersion string
 	Initiator     string
+	// Sandbox isolates the build (see package sandbox): its commands see
+	// SrcDir, a home (/root) and a /tmp of their own, and the absolute
+	// cache paths as their own directories, and nothing of cutover's.
+	// nil, or a sandbox in ModeOff, runs the build unconfined as cutover's
+	// user, and the log says so.
+	Sandbox *sandbox.Sandbox
 }
 
 // PhaseResult is how one phase went.
@@ -190,6 +197,9 @@ type builder struct {
 	log     *logger
 	start   time.Time
 
+	view  view
+	binds []sandbox.Bind // what the sandbox binds besides SrcDir
+
 	sh *shell // nil when no shell is running
 	// succeeding is false once a phase failed; shellSucceeding is the
 	// CODEBUILD_BUILD_SUCCEEDING the running shell has.
@@ -201,9 +211,16 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 	for _, w := range b.spec.Warnings {
 		b.log.printf("Warning: %s", w)
 	}
+	if err := b.prepareSandbox(); err != nil {
+		return res, err
+	}
+	defer b.removeScratch()
 	paths := b.cachePaths()
 	if len(paths) > 0 {
 		restoreCache(b.opts.CacheDir, paths, b.log)
+	}
+	if err := b.giveToSandbox(); err != nil {
+		return res, err
 	}
 
 	b.succeeding = true
@@ -363,8 +380,12 @@ func (b *builder) ensureShell() bool {
 }
 
 func (b *builder) startShell() error {
-	env := environ(b.spec, b.opts, b.secrets, b.start, b.succeeding)
-	sh, err := startShell(b.spec.Env.Shell, b.opts.SrcDir, env, b.log)
+	home := ""
+	if b.view.scratch != "" {
+		home = b.view.home
+	}
+	env := environ(b.spec, b.opts, b.secrets, b.start, b.succeeding, home)
+	sh, err := startShell(b.spec.Env.Shell, b.opts.SrcDir, env, b.log, b.wrap)
 	if err != nil {
 		return fmt.Errorf("starting the build shell: %w", err)
 	}
@@ -392,12 +413,18 @@ func (b *builder) exports(ctx context.Context) map[string]string {
 		b.log.printf("Exported variables are lost: the shell exited")
 		return out
 	}
-	dir, err := os.MkdirTemp("", "cutover-exports-")
+	hostDir, dir, err := b.exportsDir()
 	if err != nil {
 		b.log.printf("Reading exported variables: %v", err)
 		return out
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(hostDir)
+	root, err := os.OpenRoot(hostDir)
+	if err != nil {
+		b.log.printf("Reading exported variables: %v", err)
+		return out
+	}
+	defer root.Close()
 	var script strings.Builder
 	for _, name := range names {
 		// Names are checked identifiers, safe to write into the script.
@@ -409,7 +436,7 @@ func (b *builder) exports(ctx context.Context) map[string]string {
 		return out
 	}
 	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		data, err := readRegular(root, name)
 		if err != nil {
 			b.log.printf("Exported variable %s is not set", name)
 			continue
@@ -453,15 +480,13 @@ func (b *builder) cachePaths() []cachePath {
 	if b.spec.Cache == nil || b.opts.CacheDir == "" {
 		return nil
 	}
-	home := os.Getenv("HOME")
-	if h, ok := b.opts.Env["HOME"]; ok {
-		home = h
-	} else if h, ok := b.spec.Env.Variables["HOME"]; ok {
-		home = h
-	}
 	var paths []cachePath
 	for _, p := range b.spec.Cache.Paths {
-		paths = append(paths, resolveCachePath(p, b.opts.SrcDir, home))
+		c := b.view.resolveCachePath(p)
+		if c.bind != nil {
+			b.binds = append(b.binds, *c.bind)
+		}
+		paths = append(paths, c)
 	}
 	return paths
 }

@@ -18,13 +18,20 @@ import (
 // secrets), then env.variables and the secret
 // variables of the buildspec, then opts.Env, then the built-in
 // CODEBUILD_* variables, which cannot be overridden. Values are literal:
-// "$PATH:/x" is not expanded.
-func environ(spec *config.Buildspec, opts Options, secrets map[string]string, start time.Time, succeeding bool) []string {
+// "$PATH:/x" is not expanded. In a sandbox (home not "") the build's
+// HOME is home, TMPDIR is /tmp, and cutover's USER and LOGNAME are left
+// out: they are not the build's.
+func environ(spec *config.Buildspec, opts Options, secrets map[string]string, start time.Time, succeeding bool, home string) []string {
 	env := map[string]string{}
 	for _, kv := range runtime.InheritedEnv(os.Environ()) {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
+	}
+	if home != "" {
+		env["HOME"], env["TMPDIR"] = home, "/tmp"
+		delete(env, "USER")
+		delete(env, "LOGNAME")
 	}
 	for k, v := range spec.Env.Variables {
 		env[k] = v

@@ -45,8 +45,9 @@ type shell struct {
 }
 
 // startShell starts the shell program in dir with env; everything it
-// prints is copied to log.
-func startShell(program, dir string, env []string, log io.Writer) (*shell, error) {
+// prints is copied to log. wrap, when not nil, may change the command
+// before it starts (to run it in a sandbox).
+func startShell(program, dir string, env []string, log io.Writer, wrap func(*exec.Cmd) error) (*shell, error) {
 	path, err := exec.LookPath(program)
 	if err != nil {
 		return nil, fmt.Errorf("finding the shell %s: %w", program, err)
@@ -79,6 +80,15 @@ func startShell(program, dir string, env []string, log io.Writer) (*shell, error
 		Stderr:      outW,
 		ExtraFiles:  []*os.File{outW}, // fd 3: the status lines
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if wrap != nil {
+		if err := wrap(cmd); err != nil {
+			inR.Close()
+			inW.Close()
+			outR.Close()
+			outW.Close()
+			return nil, fmt.Errorf("sandboxing %s: %w", program, err)
+		}
 	}
 	err = cmd.Start()
 	inR.Close()

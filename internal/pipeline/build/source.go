@@ -29,7 +29,13 @@ func CopySource(ctx context.Context, dir, dst string) error {
 		return fmt.Errorf("listing the source files with git: %w", err)
 	}
 	if files == nil {
-		return copyTree(dir, dst, filepath.Join(dir, ".cutover"), func(string) bool { return true })
+		src, to, err := openRoots(dir, dst)
+		if err != nil {
+			return fmt.Errorf("copying the source: %w", err)
+		}
+		defer src.Close()
+		defer to.Close()
+		return copyTree(src, to, ".cutover", func(string) bool { return true })
 	}
 	for _, rel := range files {
 		if rel == ".cutover" || strings.HasPrefix(rel, ".cutover/") {

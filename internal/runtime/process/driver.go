@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
 )
 
 // ErrClosed is returned by a Driver's methods after Close.
@@ -51,6 +52,10 @@ type Options struct {
 	// create <CgroupParent>/cutover/<task-id> for resource limits.
 	// Default: cutover's own cgroup.
 	CgroupParent string
+	// Sandbox, when not nil and not off, runs each task in it (see
+	// sandbox.go): its own user and namespaces, its release directory
+	// read-only.
+	Sandbox *sandbox.Sandbox
 }
 
 func (o Options) withDefaults() Options {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
 )
 
 // startFailLines is how many lines of output a failed start reports.
@@ -53,7 +54,11 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 
 	cmd := exec.Command(spec.Command[0], spec.Command[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = taskEnv(spec, port, os.Environ())
+	base := os.Environ()
+	if d.opts.Sandbox.Mode() != sandbox.ModeOff {
+		base = sandboxBase(base)
+	}
+	cmd.Env = taskEnv(spec, port, base)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Its own session and process group, and no Pdeathsig: the task
@@ -66,13 +71,31 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 		defer unix.Close(cgroupFD)
 	}
 
-	if err := cmd.Start(); err != nil {
+	info, infoW, err := d.confine(cmd, spec)
+	if err != nil {
+		return nil, err
+	}
+	err = cmd.Start()
+	if infoW != nil {
+		infoW.Close() // the child has its own copy
+	}
+	if err != nil {
 		if cgroupDir != "" {
 			os.Remove(cgroupDir)
+		}
+		if info != nil {
+			info.Close()
 		}
 		return nil, fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
 	}
 	pid := cmd.Process.Pid
+	group := 0
+	if info != nil {
+		if group, err = sandboxGroup(info); err != nil {
+			d.discard(pid, -1)
+			return nil, fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
+		}
+	}
 	// Nobody reaps the child before the watcher does, so its pid stays
 	// valid for the pidfd and /proc even if it has already exited.
 	pidfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
@@ -89,6 +112,7 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 	st := taskState{
 		ID:         spec.ID,
 		PID:        pid,
+		Group:      group,
 		StartTicks: ps.startTicks,
 		Port:       port,
 		Spec:       spec,

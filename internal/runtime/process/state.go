@@ -18,13 +18,24 @@ type taskState struct {
 	PID int    `json:"pid"`
 	// StartTicks is the process start time (field 22 of /proc/<pid>/stat,
 	// clock ticks since boot); with PID it identifies the process.
-	StartTicks uint64           `json:"start_ticks"`
-	Port       int              `json:"port"`
-	Spec       runtime.TaskSpec `json:"spec"`
-	StartedAt  time.Time        `json:"started_at"`
-	Exit       *runtime.Exit    `json:"exit,omitempty"`
+	StartTicks uint64 `json:"start_ticks"`
+	// Group is the process group signals go to when it is not PID's: a
+	// sandboxed task's app runs in a group of its own under bwrap.
+	Group     int              `json:"group,omitempty"`
+	Port      int              `json:"port"`
+	Spec      runtime.TaskSpec `json:"spec"`
+	StartedAt time.Time        `json:"started_at"`
+	Exit      *runtime.Exit    `json:"exit,omitempty"`
 	// Cgroup is the task's cgroup directory when limits were applied.
 	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// group is the process group that Stop signals.
+func (st taskState) group() int {
+	if st.Group > 0 {
+		return st.Group
+	}
+	return st.PID
 }
 
 const stateSuffix = ".json"

@@ -70,8 +70,11 @@ func (d *Driver) signal(t *task, sig unix.Signal, reason string) error {
 		return nil
 	}
 	t.stopReason = reason
-	if err := killGroup(t.st.PID, sig); err != nil {
-		return fmt.Errorf("sending %s to process group %d: %w", unix.SignalName(sig), t.st.PID, err)
+	if err := killGroup(t.st.group(), sig); err != nil {
+		return fmt.Errorf("sending %s to process group %d: %w", unix.SignalName(sig), t.st.group(), err)
+	}
+	if sig == unix.SIGKILL && t.st.group() != t.st.PID {
+		return killGroup(t.st.PID, sig) // bwrap's outer process too
 	}
 	return nil
 }

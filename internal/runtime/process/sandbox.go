@@ -1,0 +1,67 @@
+package process
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
+)
+
+// A sandboxed task (Options.Sandbox) runs under bwrap: it sees its
+// release directory read-only, a /tmp of its own (also its HOME), the
+// system directories and the host's network, and runs as the sandbox's
+// user. bwrap's outer process is the task's main process (its exit status
+// is the task's); signals go to the process group of the sandbox's first
+// process (taskState.Group), which holds the app and its children.
+
+// sandboxBase is the part of cutover's environment a sandboxed task
+// starts from: HOME and TMPDIR are its own /tmp, and cutover's user
+// names are not the task's.
+func sandboxBase(environ []string) []string {
+	out := []string{"HOME=/tmp", "TMPDIR=/tmp"}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "HOME", "TMPDIR", "USER", "LOGNAME":
+		default:
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// confine wraps cmd in the driver's sandbox. It returns the read end of
+// bwrap's status, from which sandboxGroup reads the sandbox's process
+// group, and the write end, to close once cmd has started; nils without
+// a sandbox.
+func (d *Driver) confine(cmd *exec.Cmd, spec runtime.TaskSpec) (r, w *os.File, err error) {
+	sb := d.opts.Sandbox
+	if sb.Mode() == sandbox.ModeOff {
+		return nil, nil, nil
+	}
+	if r, w, err = os.Pipe(); err != nil {
+		return nil, nil, err
+	}
+	var binds []sandbox.Bind
+	if spec.Dir != "" {
+		binds = append(binds, sandbox.Bind{Host: spec.Dir})
+	}
+	if err := sb.Wrap(cmd, sandbox.Spec{Binds: binds, Dir: spec.Dir, Outlive: true, Info: w}); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, fmt.Errorf("sandboxing the task: %w", err)
+	}
+	return r, w, nil
+}
+
+// sandboxGroup reads the sandbox's process group from bwrap's status,
+// waiting at most a few seconds: bwrap writes it before the app starts.
+func sandboxGroup(info *os.File) (int, error) {
+	defer info.Close()
+	info.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return sandbox.ChildPID(info)
+}
