@@ -251,3 +251,26 @@ func TestNo1xxToHTTP10Clients(t *testing.T) {
 		}
 	}
 }
+
+// Over HTTP/2 a stalled body ends its stream with 408; the connection
+// and its other streams carry on.
+func TestBodyTimeoutHTTP2(t *testing.T) {
+	p := limitsProxy(t, Options{}, func(lc *ListenerConfig) { lc.BodyTimeout = 400 * time.Millisecond })
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, baseURL(p, "web")+"/echo", pr)
+	resp, err := c.Do(req) // the body never comes
+	if err != nil {
+		t.Fatalf("h2c POST: %v", err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("got %s %s, want HTTP/2.0 408", resp.Proto, resp.Status)
+	}
+	if code, body := get(t, c, baseURL(p, "web")+"/"); code != http.StatusOK || body != "b" {
+		t.Errorf("then GET: %d %q, want 200 b", code, body)
+	}
+}
