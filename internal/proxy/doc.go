@@ -78,4 +78,14 @@
 // and a request that found one closed by its target is sent again on a
 // new connection only when that is safe (it was not fully written, or it
 // is replayable). A target's pool is closed when the target drains.
+//
+// # Front-end limits
+//
+// Each listener caps its open client connections (MaxConnections): at the
+// cap it stops accepting and new connections wait in the kernel's backlog.
+// A request body that sends nothing for BodyTimeout ends with 408 if no
+// body byte was forwarded yet, else with a cut connection. An HTTP/1
+// request with a Transfer-Encoding gets Connection: close, as RFC 9112
+// requires after one with a Content-Length too (net/http drops that
+// before the handler could tell). HTTP/1.0 clients get no 1xx response.
 package proxy

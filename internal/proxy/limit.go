@@ -45,10 +45,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 func (l *limitListener) acquire() bool {
 	counted := false
 	for {
-		if n := l.open.Add(1); n <= l.max.Load() {
-			return true
+		n := l.open.Load()
+		if n < l.max.Load() {
+			if l.open.CompareAndSwap(n, n+1) {
+				return true
+			}
+			continue
 		}
-		l.open.Add(-1)
 		if !counted {
 			l.waits.Add(1)
 			counted = true

@@ -16,7 +16,8 @@ import (
 )
 
 // Server timeouts. There is no ReadTimeout or WriteTimeout: they would cut
-// long uploads, streams and WebSockets.
+// long uploads, streams and WebSockets. A stalled request body is bounded
+// by the listener's BodyTimeout instead (see countingBody).
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
