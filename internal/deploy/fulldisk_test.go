@@ -118,18 +118,9 @@ func TestFullDiskBacksOffAndRecovers(t *testing.T) {
 
 	os.Remove(filepath.Join(dir, "fill-1"))
 	os.Remove(filepath.Join(dir, "fill-2"))
-	want := "dead task stopped, status 1/1, 1 live task, 1 healthy target"
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		got := e.recovery(victim.ID)
-		if got == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a minute after space came back: %s; want %s", got, want)
-		}
-	}
-	checkEvent(t, e.store, "service.backoff", "restarts backing off: next attempt in")
-	checkEvent(t, e.store, "store.recovered", "full")
+	e.waitRecovered(victim.ID)
+	checkEvent(t, e.store, "service.backoff", "restarts backing off: next attempt in", "disk is full")
+	checkEvent(t, e.store, "store.recovered", "disk is full")
 }
 
 // recovery describes the store and status after the full disk.
@@ -144,6 +135,66 @@ func (e *env) recovery(victim string) string {
 		live += n
 	}
 	return fmt.Sprintf("dead task %s, status %d/%d, %d live task, %d healthy target", got.State, healthy, desired, live, e.healthyTargets())
+}
+
+// TestFullDiskAtStart restarts cutover on a full disk after its task
+// died: the restart's write marking the task stopped is refused, kept
+// and written once space is back, and restarts back off meanwhile.
+func TestFullDiskAtStart(t *testing.T) {
+	t.Parallel()
+	dir := mountTmpfs(t, 16<<20)
+	e := newEnvIn(t, dir)
+	cfg := e.appConfig("v1")
+	cfg.Service.Count = 1
+	e.setup(cfg)
+	tasks := e.liveTaskList("web")
+	if len(tasks) != 1 {
+		t.Fatalf("live tasks: %v; want 1", tasks)
+	}
+	victim := tasks[0]
+	e.kill()
+
+	fillDisk(t, filepath.Join(dir, "fill"))
+	killTask(t, victim)
+	refuseWrites(t, e.store)
+	e.startController()
+	before := e.startAttempts("web")
+	time.Sleep(4 * time.Second)
+	if attempts := e.startAttempts("web") - before; attempts > 4 { // backing off 1s, 2s: 2; every tick: 40
+		t.Errorf("%d start attempts in 4s on a full disk; want at most 4 (backing off)", attempts)
+	}
+	if got, _ := e.store.GetTask(t.Context(), victim.ID); got.State == store.TaskStopped {
+		t.Fatal("the store recorded the dead task stopped on a full disk; the test did not fill it")
+	}
+
+	os.Remove(filepath.Join(dir, "fill"))
+	e.waitRecovered(victim.ID)
+}
+
+// liveTaskList returns the app's tasks the store lists as not stopped.
+func (e *env) liveTaskList(app string) []store.Task {
+	e.t.Helper()
+	tasks, err := e.store.ListTasks(e.t.Context(), store.TaskFilter{App: app, Live: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tasks
+}
+
+// waitRecovered waits until the store and status say 1/1 with victim
+// stopped.
+func (e *env) waitRecovered(victim string) {
+	e.t.Helper()
+	want := "dead task stopped, status 1/1, 1 live task, 1 healthy target"
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := e.recovery(victim)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("a minute after space came back: %s; want %s", got, want)
+		}
+	}
 }
 
 func killTask(t *testing.T, task store.Task) {
@@ -185,18 +236,27 @@ func refuseWrites(t *testing.T, st *store.Store) {
 }
 
 // checkEvent fails the test unless the log has an event of typ whose
-// data contains text.
-func checkEvent(t *testing.T, st *store.Store, typ, text string) {
+// data contains every one of texts.
+func checkEvent(t *testing.T, st *store.Store, typ string, texts ...string) {
 	t.Helper()
 	events, err := st.Events(t.Context(), store.EventFilter{Types: []string{typ}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range events {
-		if strings.Contains(string(ev.Data), text) {
+		if containsAll(string(ev.Data), texts) {
 			t.Logf("%s: %s", typ, ev.Data)
 			return
 		}
 	}
-	t.Errorf("no %s event mentions %q; got %d of that type", typ, text, len(events))
+	t.Errorf("no %s event mentions %q; got %d of that type", typ, texts, len(events))
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
