@@ -321,7 +321,7 @@ settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 				return err
 			}
 			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout") {
+			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") {
 				s := p.Settings
 				if flags.Changed("mode") {
 					s.Mode = set.Mode
@@ -338,6 +338,9 @@ settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 				if flags.Changed("build-timeout") {
 					s.BuildTimeout = set.BuildTimeout
 				}
+				if flags.Changed("privileged") {
+					s.Privileged = set.Privileged
+				}
 				if p, err = c.SetPipeline(ctx, args[0], s); err != nil {
 					return err
 				}
@@ -350,6 +353,7 @@ settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 	cmd.Flags().StringVar(&set.ApprovalTimeout, "approval-timeout", "", "fail the Approval stage when nobody answers within it")
 	cmd.Flags().StringVar(&set.PollInterval, "poll", "", "poll the app's source repository at this interval; 0 turns polling off")
 	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
+	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
 	return cmd
 }
 
@@ -377,6 +381,11 @@ func printPipeline(w io.Writer, p api.PipelineInfo) {
 	fmt.Fprintf(w, "  approval       %s\n", approval)
 	fmt.Fprintf(w, "  polling        %s\n", poll)
 	fmt.Fprintf(w, "  build timeout  %s\n", s.BuildTimeout)
+	docker := "no"
+	if s.Privileged {
+		docker = "yes, filtered (privileged)"
+	}
+	fmt.Fprintf(w, "  docker         %s\n", docker)
 	fmt.Fprintf(w, "  git remote     %s\n", cmp.Or(p.PushURL, "none: cutover serves no TCP listener (cutover up --api-addr)"))
 }
 

@@ -40,6 +40,9 @@ type PipelineSettings struct {
 	ApprovalTimeout string `json:"approval_timeout"`
 	PollInterval    string `json:"poll_interval"` // "0s": no polling
 	BuildTimeout    string `json:"build_timeout"`
+	// Privileged gives builds the Docker Engine through cutover's filter
+	// (image builds, tags, pulls and pushes only).
+	Privileged bool `json:"privileged"`
 }
 
 // PipelineInfo is an app's pipeline: its settings and the URL of its
@@ -322,7 +325,7 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
 // parseSettings checks settings from a request, saying which field is
 // wrong and why.
 func parseSettings(req PipelineSettings) (pipeline.Settings, error) {
-	s := pipeline.Settings{Mode: strings.ToUpper(req.Mode), Approval: req.Approval}
+	s := pipeline.Settings{Mode: strings.ToUpper(req.Mode), Approval: req.Approval, Privileged: req.Privileged}
 	if s.Mode != "" && s.Mode != pipeline.ModeSuperseded && s.Mode != pipeline.ModeQueued {
 		return s, fmt.Errorf("mode %q: use %s or %s", req.Mode, pipeline.ModeSuperseded, pipeline.ModeQueued)
 	}
@@ -361,6 +364,7 @@ func wireSettings(s pipeline.Settings) PipelineSettings {
 		ApprovalTimeout: formatDuration(s.ApprovalTimeout),
 		PollInterval:    formatDuration(s.PollInterval),
 		BuildTimeout:    formatDuration(s.BuildTimeout),
+		Privileged:      s.Privileged,
 	}
 }
 

@@ -40,6 +40,10 @@ type Settings struct {
 	PollInterval time.Duration `json:"poll_interval,omitempty"`
 	// BuildTimeout bounds the Build stage; default 1h.
 	BuildTimeout time.Duration `json:"build_timeout,omitempty"`
+	// Privileged gives the app's builds the Docker Engine, through
+	// sandbox.DockerFilter (CodeBuild's privileged mode). Only an admin
+	// sets it: a push cannot.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 func (s Settings) withDefaults() Settings {

@@ -104,6 +104,9 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 		Initiator:     "cutover-pipeline/" + x.trigger,
 		Sandbox:       p.sandbox,
 	}
+	if x.set.Privileged {
+		opts.Docker = engineSocket()
+	}
 	if p.secrets != "" {
 		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {
 			return err
@@ -165,4 +168,13 @@ func shortSHA(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// engineSocket is the Docker Engine's unix socket: DOCKER_HOST's when it
+// names one, else the default.
+func engineSocket() string {
+	if h, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
+		return h
+	}
+	return "/var/run/docker.sock"
 }

@@ -87,6 +87,11 @@ type Options struct {
 	// nil, or a sandbox in ModeOff, runs the build unconfined as cutover's
 	// user, and the log says so.
 	Sandbox *sandbox.Sandbox
+	// Docker, when set, is the unix socket of the Docker Engine that a
+	// sandboxed build reaches at /var/run/docker.sock through
+	// sandbox.DockerFilter (CodeBuild's privileged mode): image builds,
+	// tags, pulls and pushes only.
+	Docker string
 }
 
 // PhaseResult is how one phase went.
@@ -197,8 +202,9 @@ type builder struct {
 	log     *logger
 	start   time.Time
 
-	view  view
-	binds []sandbox.Bind // what the sandbox binds besides SrcDir
+	view   view
+	binds  []sandbox.Bind // what the sandbox binds besides SrcDir
+	docker string         // the build's Docker filter socket, when it has one
 
 	sh *shell // nil when no shell is running
 	// succeeding is false once a phase failed; shellSucceeding is the
@@ -220,6 +226,11 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 		restoreCache(b.opts.CacheDir, paths, b.log)
 	}
 	if err := b.giveToSandbox(); err != nil {
+		return res, err
+	}
+	dockerCtx, stopDocker := context.WithCancel(ctx)
+	defer stopDocker()
+	if err := b.serveDocker(dockerCtx); err != nil {
 		return res, err
 	}
 

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -94,7 +95,29 @@ func (b *builder) wrap(cmd *exec.Cmd) error {
 		binds = append(binds, sandbox.Bind{Host: filepath.Join(b.view.scratch, "home"), Path: b.view.home, Writable: true})
 	}
 	binds = append(binds, b.binds...)
+	if b.docker != "" {
+		binds = append(binds, sandbox.Bind{Host: b.docker, Path: "/run/docker.sock", Writable: true})
+	}
 	return b.opts.Sandbox.Wrap(cmd, sandbox.Spec{Binds: binds, Dir: b.opts.SrcDir})
+}
+
+// serveDocker gives a sandboxed build the Docker Engine through the
+// filter, when Options.Docker asks for it, until ctx ends.
+func (b *builder) serveDocker(ctx context.Context) error {
+	if b.opts.Docker == "" {
+		return nil
+	}
+	if b.view.scratch == "" {
+		b.log.printf("Warning: Docker: the build is not sandboxed, so no filter stands between it and the Docker Engine")
+		return nil
+	}
+	sock := filepath.Join(b.view.scratch, "docker.sock")
+	if err := b.opts.Sandbox.ServeDocker(ctx, sock, sandbox.NewDockerFilter(b.opts.Docker)); err != nil {
+		return err
+	}
+	b.docker = sock
+	b.log.printf("Docker: the build reaches the Docker Engine at /var/run/docker.sock through cutover's filter: it may build, tag, pull and push images, nothing else")
+	return nil
 }
 
 // exportsDir makes a directory the build's shell writes its exported

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,3 +125,57 @@ func randomHex(t *testing.T) string {
 }
 
 func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// TestPrivilegedBuildReachesOnlyImageBuilds runs a privileged build
+// (Options.Docker) against the real Docker Engine: it builds, tags and
+// inspects an image, and every attempt to run a container, mount the
+// host, exec or delete is refused by the filter.
+func TestPrivilegedBuildReachesOnlyImageBuilds(t *testing.T) {
+	sb := fullSandbox(t)
+	engine := "/var/run/docker.sock"
+	if _, err := os.Stat(engine); err != nil {
+		if os.Getenv("CUTOVER_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("no Docker Engine: %v", err)
+		}
+		t.Skipf("no Docker Engine: %v", err)
+	}
+	tag := "cutover-filter-test:" + randomHex(t)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	probes := map[string]string{
+		"a container with the host mounted": "docker run --rm -v /:/host " + tag + " /x",
+		"a container created":               "docker create " + tag + " /x",
+		"the container list":                "docker ps",
+		"a volume":                          "docker volume create v-" + randomHex(t),
+		"an image deleted":                  "docker rmi " + tag,
+		"the host network in a build":       "DOCKER_BUILDKIT=0 docker build --network host -t " + tag + "-h .",
+	}
+	cmds := []string{
+		`printf 'FROM scratch\nCOPY hello.txt /\n' > Dockerfile && echo hi > hello.txt`,
+		"DOCKER_BUILDKIT=0 docker build -t " + tag + " .",
+		"docker tag " + tag + " " + tag + "-copy && docker image inspect " + tag + "-copy >/dev/null",
+	}
+	for name, probe := range probes {
+		cmds = append(cmds, "if "+probe+"; then echo 'REA''CHED "+name+"'; fi")
+	}
+	cmds = append(cmds, "echo PROBES DONE")
+	spec := "version: 0.2\nphases:\n  build:\n    commands:\n"
+	for _, c := range cmds {
+		spec += "      - " + yamlQuote(c) + "\n"
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag+"-copy").Run() })
+	res, log, _ := runBuild(t, spec, nil, Options{Sandbox: sb, Docker: engine})
+	if !res.Succeeded || !strings.Contains(log, "PROBES DONE") {
+		t.Fatalf("build failed: %+v", res)
+	}
+	for name := range probes {
+		if strings.Contains(log, "REACHED "+name) {
+			t.Errorf("the build reached %s", name)
+		}
+	}
+	if !strings.Contains(log, "cutover refused POST") {
+		t.Error("the log does not show the filter's refusal")
+	}
+	if err := exec.Command("docker", "image", "inspect", tag).Run(); err != nil {
+		t.Errorf("the image the build made is not in the Engine: %v", err)
+	}
+}
