@@ -75,4 +75,3 @@ while :; do sleep 0.05; done`
 		t.Errorf("exit %+v, want code 0 from the task's own SIGTERM trap; log:\n%s", exit, log)
 	}
 }
-
