@@ -187,7 +187,8 @@ type healthChange struct{ id, state string }
 
 // syncHealth copies the proxy's view of target health into the tasks and
 // returns the changes to record. A task that turns unhealthy counts as a
-// task failure; one that stays healthy long enough ends a crash loop.
+// task failure; healthySince says how long one has been healthy, which
+// ends a crash loop (resetBackoff).
 func (c *Controller) syncHealth(a *appState) []healthChange {
 	now := time.Now()
 	states := map[[2]string]proxy.TargetState{}
