@@ -447,7 +447,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		out := []store.Event{}
 		for _, ev := range evs {
 			if m.matches(ev) {
-				out = append(out, ev)
+				out = append(out, eventForCaller(ctx, ev))
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -476,7 +476,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if !m.matches(ev) {
 				continue
 			}
-			data, _ := json.Marshal(ev)
+			data, _ := json.Marshal(eventForCaller(ctx, ev))
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, data)
 		}
 		if err := rc.Flush(); err != nil {

@@ -92,9 +92,9 @@ func equalEnv(a, b map[string]string) bool {
 	return true
 }
 
-// TestAppEnvOnlyForAdmin: GET /api/v1/apps/{app} and /api/v1/apps show
-// the service's environment values to admin only; other roles see the
-// keys.
+// TestAppEnvOnlyForAdmin: GET /api/v1/apps/{app}, /api/v1/apps and
+// the app.updated event in /api/v1/events show the service's environment
+// values to admin only; other roles see the keys.
 func TestAppEnvOnlyForAdmin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -115,7 +115,7 @@ func TestAppEnvOnlyForAdmin(t *testing.T) {
 		{"admin", true},
 	}
 	for _, tt := range tests {
-		for _, path := range []string{"/api/v1/apps/hello", "/api/v1/apps"} {
+		for _, path := range []string{"/api/v1/apps/hello", "/api/v1/apps", "/api/v1/events?app=hello"} {
 			t.Run(tt.token+" "+path, func(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodGet, f.remote+path, nil)
 				req.Header.Set("Authorization", "Bearer "+f.secrets[tt.token])
