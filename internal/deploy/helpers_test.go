@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,14 +129,29 @@ func (e *env) stopAllTasks() {
 	wg.Wait()
 }
 
+// nextListenerPort hands out listener ports from 20000-28999, below the
+// ephemeral range (32768+): a restarted controller binds its listeners
+// again, and a port of the ephemeral range may meanwhile have become the
+// local port of some client connection. Each test binary starts at a
+// random point of the range.
+var nextListenerPort atomic.Int32
+
+func init() { nextListenerPort.Store(int32(rand.IntN(9000))) }
+
+// freeAddr returns a free address for a listener, below the ephemeral
+// range.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 9000 {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+int(nextListenerPort.Add(1))%9000)
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port for a listener in 20000-28999")
+	return ""
 }
 
 // appConfig is a fast configuration of the test app: checks every
