@@ -128,6 +128,11 @@ func walk(src string, fn func(rel string, d fs.DirEntry, path string) error) err
 }
 
 func copyTree(src, dst string) error {
+	root, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	return walk(src, func(rel string, d fs.DirEntry, path string) error {
 		target := filepath.Join(dst, filepath.FromSlash(rel))
 		info, err := d.Info()
@@ -142,8 +147,8 @@ func copyTree(src, dst string) error {
 			if err != nil {
 				return err
 			}
-			if filepath.IsAbs(link) || strings.HasPrefix(filepath.Clean(link), "..") {
-				return fmt.Errorf("%s: symlink %q points outside the release", rel, link)
+			if err := checkLink(root, src, rel, link); err != nil {
+				return err
 			}
 			return os.Symlink(link, target)
 		case info.Mode().IsRegular():
@@ -151,6 +156,39 @@ func copyTree(src, dst string) error {
 		}
 		return fmt.Errorf("%s: %s files cannot be part of a release", rel, info.Mode().Type())
 	})
+}
+
+// checkLink accepts the symlink rel -> link of the release source root
+// (at src) when it resolves inside the release: relative, possibly
+// through .. and through other links (npm's node_modules/.bin, a venv's
+// python3 -> python). os.Root follows it the way the kernel would and
+// refuses any step outside. A link whose target does not exist is kept
+// when its target's path is inside, as a broken link in the source is.
+func checkLink(root *os.Root, src, rel, link string) error {
+	where := filepath.Join(src, filepath.Dir(filepath.FromSlash(rel)), link)
+	if filepath.IsAbs(link) {
+		where = link
+	}
+	outside := fmt.Errorf("%s: symlink %q resolves to %s, outside the release %s", rel, link, where, src)
+	if filepath.IsAbs(link) {
+		return outside
+	}
+	_, err := root.Stat(rel)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist) && !escapes(filepath.Join(filepath.Dir(rel), link)):
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return outside
+	}
+	return fmt.Errorf("%w (%v)", outside, err)
+}
+
+// escapes says whether the relative path p leaves its root.
+func escapes(p string) bool {
+	p = filepath.ToSlash(filepath.Clean(p))
+	return p == ".." || strings.HasPrefix(p, "../")
 }
 
 func copyFile(src, dst string, mode fs.FileMode) (err error) {
