@@ -15,6 +15,7 @@ import (
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/server"
+	"github.com/cutover/cutover/internal/store"
 )
 
 // defaultDataDir is where cutover keeps its store, tasks and releases:
@@ -37,6 +38,7 @@ func newUpCmd(g *globalFlags) *cobra.Command {
 	var metrics string
 	var apiOpts api.TCPOptions
 	var sandboxMode, sandboxUser string
+	var exitOnFailure bool
 	cmd := &cobra.Command{
 		Use:   "up [dir]",
 		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
@@ -104,24 +106,46 @@ start with less; --sandbox=off turns it off, loudly.`,
 			}
 			fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, apiAt)
 
+			failed := make(chan error, 1)
 			d, started, err := srv.Up(ctx, api.DeployRequest{Dir: abs, Env: overrides})
-			if err != nil {
+			switch {
+			case err != nil && exitOnFailure:
 				srv.CloseAfterFailedStart(context.Background())
 				return err
-			}
-			if d.ID != "" {
+			case err != nil:
+				// A failed first deployment never takes cutover down:
+				// the user fixes the app and deploys again.
+				fmt.Fprintf(out, "✗ the deployment of %s did not start: %v\n", abs, err)
+				fmt.Fprintf(out, "cutover keeps running; fix the app and run: cutover deploy %s\n", dir)
+			case d.ID != "":
 				if !started {
 					fmt.Fprintf(out, "resuming deployment %s\n", d.ID)
 				}
-				go follow(ctx, api.NewClient(srv.SocketPath()), d.ID, out)
-			} else {
+				go func() {
+					p := follow(ctx, api.NewClient(srv.SocketPath()), d.ID, out)
+					if f := p.final; f != nil && f.Status != store.DeploymentSucceeded {
+						failed <- fmt.Errorf("deployment %s %s", f.ID, f.Status)
+					}
+				}()
+			default:
 				fmt.Fprintln(out, "the app already runs this release; nothing to deploy")
 			}
 
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(sig)
+			if !exitOnFailure {
+				failed = nil // a failed deployment leaves cutover serving
+			}
 			select {
+			case err := <-failed:
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				fmt.Fprintf(out, "stopping cutover and the app's tasks (--exit-on-failure): %v\n", err)
+				if cerr := srv.CloseAndStopTasks(sctx); cerr != nil {
+					fmt.Fprintln(out, "stopping:", cerr)
+				}
+				return err
 			case <-srv.Done():
 				srv.Close(context.Background())
 				return fmt.Errorf("the deployment controller stopped: %w", srv.Err())
@@ -146,6 +170,7 @@ start with less; --sandbox=off turns it off, loudly.`,
 	cmd.Flags().StringVar(&apiOpts.CertFile, "api-tls-cert", "", "serve the TCP API over HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&apiOpts.KeyFile, "api-tls-key", "", "the key of --api-tls-cert (PEM)")
 	cmd.Flags().BoolVar(&apiOpts.Insecure, "api-insecure", false, "allow plain HTTP on a non-loopback --api-addr: tokens cross the network in clear text")
+	cmd.Flags().BoolVar(&exitOnFailure, "exit-on-failure", false, "for scripts: stop everything and exit non-zero when the first deployment fails (by default cutover keeps serving and says what failed)")
 	cmd.Flags().StringVar(&sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
 	cmd.Flags().StringVar(&sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
 	return cmd
