@@ -8,13 +8,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,15 +44,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// nextPort hands out ports from 20000-28999, below the ephemeral range
+// (32768+): cutover binds its listeners again after a restart, and an
+// ephemeral port may meanwhile have become some client connection's
+// local port. Each test binary starts at a random point of the range.
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(int32(rand.IntN(9000))) }
+
+// freePort returns a loopback port below the ephemeral range that was
+// free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 9000 {
+		port := 20000 + int(nextPort.Add(1))%9000
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-28999")
+	return 0
 }
 
 // process is a running cutover command with its combined output.
