@@ -13,6 +13,7 @@ need=()
 command -v git >/dev/null || need+=(git)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux) # the two-node swarm test
 command -v curl >/dev/null || need+=(curl)
 command -v bwrap >/dev/null || need+=(bubblewrap) # the sandbox of builds, hooks and tasks
 command -v node >/dev/null || need+=(nodejs) # examples/hello-node
@@ -42,9 +43,15 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # The swarm driver's tests need a swarm. Made here, once, so that no test
-# package makes or leaves one while another package's tests use it.
+# package makes or leaves one while another package's tests use it; left at
+# the end. The two-node swarm test replaces it with its own while it runs,
+# so it runs only when the swarm is one made here.
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = inactive ]; then
 	docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+	trap 'docker swarm leave --force >/dev/null || echo "scripts/test.sh: could not leave the test swarm" >&2' EXIT
+	export CUTOVER_SWARM_MULTINODE=1
+else
+	echo "scripts/test.sh: the Engine is in a swarm already; skipping the two-node swarm test, which would replace it (docker swarm leave --force to run it)" >&2
 fi
 
 go version
@@ -58,6 +65,7 @@ export CUTOVER_REQUIRE_SANDBOX=1
 # The swarm driver's tests run on their own, after the rest: Debian's
 # docker.io 20.10 (swarmkit) can crash dockerd when several test processes
 # remove swarm services at the same moment (a nil task in
-# SetServiceTasksRemove).
+# SetServiceTasksRemove), and the two-node test replaces the swarm the
+# other packages' tests use.
 go test -race -count=1 -timeout 25m "$@" $(go list ./... | grep -v '/internal/runtime/swarm$')
 go test -race -count=1 -timeout 10m "$@" ./internal/runtime/swarm

@@ -27,7 +27,8 @@ import (
 
 // The engine tests share one Engine, which the first of them makes a
 // single-node Swarm manager when it is not in a swarm yet (and makes leave
-// it at the end), one test image and one run id. Every service they create
+// it at the end; the two-node test swaps in a swarm of its own while it
+// runs), one test image and one run id. Every service they create
 // carries labelTestRun=<run id>; TestMain fails the run if any is left.
 
 // requireDockerEnv makes engine tests fail, instead of skip, when no
@@ -44,9 +45,6 @@ type testEngine struct {
 	image        string
 	nodeAddr     string // the manager node's address
 	createdSwarm bool
-	createdLink  bool
-	// multinodeErr says why the two-node test cannot run.
-	multinodeErr error
 	unreachable  bool
 	err          error
 }
@@ -96,24 +94,12 @@ func (e *testEngine) setup() {
 	e.client = c
 	if _, err := c.SwarmInspect(ctx, client.SwarmInspectOptions{}); err != nil {
 		// Not in a swarm: make this Engine a single-node one, advertised
-		// on loopback, or on the private link a second node can join
-		// through for the two-node test.
-		advertise := "127.0.0.1"
-		if multinode() {
-			if err := createLink(); err != nil {
-				e.err = fmt.Errorf("creating the worker's network namespace: %w", err)
-				return
-			}
-			e.createdLink = true
-			advertise = managerAddr
-		}
-		if _, err := c.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: advertise}); err != nil {
+		// on loopback.
+		if _, err := c.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: "127.0.0.1"}); err != nil {
 			e.err = fmt.Errorf("initialising a single-node swarm: %w", err)
 			return
 		}
 		e.createdSwarm = true
-	} else if multinode() {
-		e.multinodeErr = errors.New("the Engine is already in a swarm; the two-node test must create its own, advertised on " + managerAddr + " (docker swarm leave --force first)")
 	}
 	info, err := c.Info(ctx, client.InfoOptions{})
 	if err != nil {
@@ -227,9 +213,6 @@ func (e *testEngine) cleanup() error {
 		if _, err := e.client.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "leaving the test swarm: %v\n", err)
 		}
-	}
-	if e.createdLink {
-		deleteLink()
 	}
 	if len(left) > 0 {
 		return fmt.Errorf("tests leaked %d services: %s", len(left), strings.Join(left, " "))

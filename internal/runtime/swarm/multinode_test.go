@@ -31,9 +31,11 @@ import (
 
 // The two-node test runs a second dockerd on this machine, in its own
 // network namespace joined to the host by a veth pair on a private /30,
-// and joins it to the test swarm as a worker. It needs root, iproute2 and
-// nsenter, and it must create the swarm itself (advertised on the veth
-// address), so it runs only when asked:
+// and joins it as a worker to a swarm advertised on the host's end of the
+// link. It needs root, iproute2 and nsenter, and it replaces the Engine's
+// swarm with that one while it runs (a single-node swarm on the old
+// address is made again at the end), so it runs only when asked;
+// scripts/test.sh asks when the swarm is one it made:
 //
 //	CUTOVER_SWARM_MULTINODE=1 go test -run Multinode ./internal/runtime/swarm/
 const multinodeEnv = "CUTOVER_SWARM_MULTINODE"
@@ -51,9 +53,54 @@ const (
 
 func multinode() bool { return os.Getenv(multinodeEnv) == "1" }
 
+// linkSwarm replaces the Engine's swarm with one advertised on
+// managerAddr, on a new link to the worker's namespace. When the test
+// ends, failed or not, a single-node swarm on the Engine's old address
+// takes its place again and the link is deleted.
+func linkSwarm(t *testing.T, e *testEngine) {
+	t.Helper()
+	if err := createLink(); err != nil {
+		t.Fatalf("creating the worker's network namespace: %v", err)
+	}
+	t.Cleanup(deleteLink)
+	t.Cleanup(func() {
+		if err := e.newSwarm(client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: e.nodeAddr}); err != nil {
+			t.Errorf("making the single-node swarm again: %v", err)
+		}
+	})
+	// Heartbeats every 2 s instead of 5: the manager marks a lost node
+	// down after three periods, ~6 s.
+	spec := swarm.Spec{Dispatcher: swarm.DispatcherConfig{HeartbeatPeriod: 2 * time.Second}}
+	if err := e.newSwarm(client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: managerAddr, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newSwarm makes the Engine leave its swarm, if it is in one, and start a
+// new one with opts.
+func (e *testEngine) newSwarm(opts client.SwarmInitOptions) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info, err := e.client.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("asking the Engine about its swarm: %w", err)
+	}
+	if info.Info.Swarm.LocalNodeState != swarm.LocalNodeStateInactive {
+		if _, err := e.client.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
+			return fmt.Errorf("leaving the swarm: %w", err)
+		}
+	}
+	if _, err := e.client.SwarmInit(ctx, opts); err != nil {
+		return fmt.Errorf("initialising a swarm advertised on %s: %w", opts.AdvertiseAddr, err)
+	}
+	return nil
+}
+
 // createLink makes the worker's network namespace and the veth pair that
-// joins it to the host: managerAddr on the host, workerAddr inside.
+// joins it to the host: managerAddr on the host, workerAddr inside. It
+// deletes first what a killed run may have left.
 func createLink() error {
+	deleteLink()
 	steps := [][]string{
 		{"netns", "add", netnsName},
 		{"link", "add", vethHost, "type", "veth", "peer", "name", vethWorker},
@@ -308,9 +355,7 @@ func TestMultinodeBlueGreenAndNodeLoss(t *testing.T) {
 		t.Skipf("skipping: set %s=1 to run the two-node swarm test (root, iproute2, nsenter)", multinodeEnv)
 	}
 	e := requireEngine(t)
-	if e.multinodeErr != nil {
-		t.Fatal(e.multinodeErr)
-	}
+	linkSwarm(t, e)
 	w := startWorker(t, e)
 
 	// Images reach the worker through cutover's registry on the link,

@@ -138,7 +138,9 @@ const (
 
 // taskExit says how t ended, or nil while it has not. A task whose node
 // is down has ended as far as cutover is concerned: with restart policy
-// none Swarm will not run it again, and its address is gone.
+// none Swarm will not run it again, and its address is gone. That holds
+// for a task assigned to the node but not running yet too: Swarm may
+// place a task on a node that died before Swarm noticed.
 func taskExit(t swarm.Task, node *swarm.Node) *runtime.Exit {
 	at := t.Status.Timestamp
 	cs := t.Status.ContainerStatus
@@ -161,7 +163,7 @@ func taskExit(t swarm.Task, node *swarm.Node) *runtime.Exit {
 	case swarm.TaskStateOrphaned, swarm.TaskStateRemove:
 		return &runtime.Exit{Code: -1, Reason: reasonNodeLost + ": Swarm orphaned the task", At: at}
 	}
-	if node != nil && t.Status.State == swarm.TaskStateRunning && node.Status.State != swarm.NodeStateReady {
+	if node != nil && node.Status.State != swarm.NodeStateReady {
 		return &runtime.Exit{
 			Code:   -1,
 			Reason: fmt.Sprintf("%s: node %s is %s; cutover replaces the task", reasonNodeLost, node.Description.Hostname, node.Status.State),

@@ -89,6 +89,8 @@ func TestTaskExit(t *testing.T) {
 		{"rejected", task(swarm.TaskStateRejected, "No such image: x", 0), ready, "rejected by Swarm: No such image: x", -1},
 		{"orphaned", task(swarm.TaskStateOrphaned, "", 0), down, "node lost", -1},
 		{"node down", task(swarm.TaskStateRunning, "", 0), down, "node lost: node w1 is down", -1},
+		{"assigned to a node that is down", task(swarm.TaskStateAssigned, "", 0), down, "node lost: node w1 is down", -1},
+		{"assigned", task(swarm.TaskStateAssigned, "", 0), ready, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
