@@ -7,9 +7,16 @@ package main
 import (
 	"errors"
 	"os"
+	"path/filepath"
+
+	"github.com/cutover/cutover/internal/awscli"
 )
 
 func main() {
+	// Builds run cutover as their aws command (see package awscli).
+	if filepath.Base(os.Args[0]) == "aws" {
+		os.Exit(awscli.Main(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	if err := newRootCmd().Execute(); err != nil {
 		var exit exitError
 		if errors.As(err, &exit) {

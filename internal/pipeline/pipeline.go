@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/deploy"
+	"github.com/cutover/cutover/internal/pipeline/build"
 	"github.com/cutover/cutover/internal/pipeline/git"
 	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/store"
@@ -66,6 +68,13 @@ type Options struct {
 	// Sandbox runs the builds (see package sandbox); nil runs them
 	// unconfined, and each build's log says so.
 	Sandbox *sandbox.Sandbox
+	// BuildRegistry, when set, mints a build's credential for the app's
+	// repository in the built-in registry, valid for ttl or until the
+	// returned revoke is called (at the build's end).
+	BuildRegistry func(app string, ttl time.Duration) (reg build.Registry, revoke func(), err error)
+	// AWSCLI is the executable builds run as aws (build.Options.AWSCLI):
+	// cutover's own; "" gives builds no aws command.
+	AWSCLI string
 }
 
 // Errors of the methods below; test with errors.Is.
@@ -92,6 +101,8 @@ type Pipeline struct {
 	secrets  string
 	keep     int
 	sandbox  *sandbox.Sandbox
+	registry func(app string, ttl time.Duration) (build.Registry, func(), error)
+	awsCLI   string
 	git      *git.Server
 
 	mu      sync.Mutex
@@ -122,6 +133,8 @@ func New(opts Options) *Pipeline {
 		secrets:  opts.SecretsFile,
 		keep:     keep,
 		sandbox:  opts.Sandbox,
+		registry: opts.BuildRegistry,
+		awsCLI:   opts.AWSCLI,
 		lines:    make(map[string]*line),
 		started:  make(chan struct{}),
 	}

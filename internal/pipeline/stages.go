@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/pipeline/build"
@@ -107,6 +108,8 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	if x.set.Privileged {
 		opts.Docker = engineSocket()
 	}
+	revoke := p.giveRegistry(x, &opts)
+	defer revoke()
 	if p.secrets != "" {
 		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {
 			return err
@@ -133,6 +136,28 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	}
 	w.stageMessage = fmt.Sprintf("build SUCCEEDED in %s, %d artifacts", res.Duration.Round(1e6), len(res.Artifacts))
 	return nil
+}
+
+// giveRegistry gives the build its aws command and the app's repository
+// in the built-in registry, with a credential minted for this build,
+// valid for the build's timeout at most; the function returned revokes
+// it, for when the build ends. Without a registry the build still runs:
+// REPOSITORY_URI is unset, and aws ecr get-login says why.
+func (p *Pipeline) giveRegistry(x *execution, opts *build.Options) (revoke func()) {
+	opts.AWSCLI = p.awsCLI
+	if p.registry == nil {
+		return func() {}
+	}
+	reg, revoke, err := p.registry(x.app, x.set.BuildTimeout+time.Minute)
+	if err != nil {
+		x.log.printf("No image registry for this build: %v", err)
+		return func() {}
+	}
+	opts.Registry = &reg
+	if opts.Docker != "" {
+		x.log.printf("Registry: REPOSITORY_URI=%s; aws ecr get-login logs the Docker Engine in with a credential for this build's repository, revoked when the build ends", reg.URI())
+	}
+	return revoke
 }
 
 // phaseDurations lists how long each phase that ran took, as

@@ -92,3 +92,14 @@ func splitRoute(p string) (route, bool) {
 	}
 	return route{}, false
 }
+
+// Repository returns the repository a /v2/ path names, "" for the
+// version check (/v2/), the catalog and paths that are not valid: what
+// an Authorize that grants single repositories decides on.
+func Repository(path string) string {
+	rt, err := parseRoute(path)
+	if err != nil {
+		return ""
+	}
+	return rt.repo
+}

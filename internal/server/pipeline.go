@@ -43,6 +43,12 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 			return err == nil && p.Allows(store.RoleDeploy)
 		},
 	}
+	// Builds log in to the built-in registry with `aws ecr get-login`:
+	// cutover's own executable acts as aws when called by that name.
+	opts.BuildRegistry = s.buildRegistry
+	if exe, err := os.Executable(); err == nil {
+		opts.AWSCLI = exe
+	}
 	if cli, err := client.New(client.FromEnv); err == nil {
 		opts.Images = pipeline.DockerImages{Client: cli}
 	}

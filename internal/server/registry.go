@@ -1,11 +1,16 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/cutover/cutover/internal/auth"
+	"github.com/cutover/cutover/internal/pipeline/build"
 	"github.com/cutover/cutover/internal/registry"
 	"github.com/cutover/cutover/internal/store"
 )
@@ -13,7 +18,9 @@ import (
 // The built-in image registry (package registry) on the API's TCP
 // listener at /v2/, as OCI registries must be. Its credential is an API
 // token given as the password of HTTP basic auth (any user name): the
-// deploy role may push, the read role may pull. Blobs and manifests live
+// deploy role may push, the read role may pull. A pipeline build's
+// credential (s.grants) may push to and pull from its app's repository
+// only. Blobs and manifests live
 // in <data>/registry and survive a restart. A stored entry the registry
 // cannot serve is logged and answers an error; it never stops the daemon,
 // and neither does a registry that cannot open at all (it answers 503).
@@ -43,6 +50,9 @@ func (s *Server) openRegistry() (*registry.Registry, error) {
 			if !ok {
 				return false
 			}
+			if repo, ok := s.grants.Repository(token); ok {
+				return grantAllows(repo, r.URL.Path)
+			}
 			req := r.Clone(r.Context())
 			req.Header.Set("Authorization", "Bearer "+token)
 			p, err := authn.Authenticate(req)
@@ -55,6 +65,35 @@ func (s *Server) openRegistry() (*registry.Registry, error) {
 			return p.Allows(store.RoleRead)
 		},
 	})
+}
+
+// grantAllows says whether a build's grant for repo may make a request
+// for path: its repository's, and the version check docker login makes;
+// not the catalog nor other repositories.
+func grantAllows(repo, path string) bool {
+	if path == "/v2/" || path == "/v2" {
+		return true
+	}
+	return registry.Repository(path) == repo
+}
+
+// buildRegistry mints a pipeline build's credential of the registry: the
+// app's repository only, for ttl or until revoked. The host is the API's
+// TCP address as the Docker Engine on this machine reaches it.
+func (s *Server) buildRegistry(app string, ttl time.Duration) (build.Registry, func(), error) {
+	addr, ok := s.apiAddr.(*net.TCPAddr)
+	if !ok || s.registry == nil {
+		return build.Registry{}, nil, errors.New("cutover serves no image registry: its API does not listen on TCP")
+	}
+	host := addr.String()
+	if addr.IP.IsUnspecified() {
+		host = net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))
+	}
+	cred, revoke, err := s.grants.Grant(app, ttl)
+	if err != nil {
+		return build.Registry{}, nil, err
+	}
+	return build.Registry{Host: host, Repository: app, Password: cred}, revoke, nil
 }
 
 // unavailable answers every request with 503 and msg, as the

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/deploy"
@@ -103,9 +104,10 @@ type Server struct {
 	driver     *runtime.Dispatch // procs for commands, images for images, swarm for swarm tasks
 	sandbox    *sandbox.Sandbox  // builds, hooks and process tasks run in it
 	controller *deploy.Controller
-	pipeline   *pipeline.Pipeline // see pipeline.go
-	pipeDone   chan struct{}      // closed when the pipeline's Run returns
-	registry   *registry.Registry // nil without a TCP listener or when it cannot open; see registry.go
+	pipeline   *pipeline.Pipeline     // see pipeline.go
+	pipeDone   chan struct{}          // closed when the pipeline's Run returns
+	registry   *registry.Registry     // nil without a TCP listener or when it cannot open; see registry.go
+	grants     *auth.RepositoryGrants // pipeline builds' registry credentials; see registry.go
 
 	apiSrv     *http.Server
 	apiTCPSrv  *http.Server
@@ -200,6 +202,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		swarm:   swarms,
 		runDone: make(chan struct{}),
 		sandbox: sb,
+		grants:  auth.NewRepositoryGrants(),
 	}
 	if err := s.attachDataPlane(ctx, opts); err != nil {
 		procs.Close()

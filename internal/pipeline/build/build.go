@@ -92,7 +92,26 @@ type Options struct {
 	// sandbox.DockerFilter (CodeBuild's privileged mode): image builds,
 	// tags, pulls and pushes only.
 	Docker string
+	// Registry, when set, is the app's repository in cutover's built-in
+	// registry, which stands to the build where an ECR repository stands
+	// to a CodeBuild build: REPOSITORY_URI names it, and the build's aws
+	// command logs in to it with Registry.Password (masked in Log).
+	Registry *Registry
+	// AWSCLI is an executable that acts as `aws` (package awscli) when
+	// called by that name: cutover itself. The build finds it on PATH as
+	// aws, at AWSBin in a sandbox. "" gives the build no aws command.
+	AWSCLI string
 }
+
+// Registry is a build's repository in the built-in registry.
+type Registry struct {
+	Host       string // host:port, as the Docker Engine reaches it
+	Repository string // the app's repository
+	Password   string // a credential for Repository only, valid while the build runs
+}
+
+// URI is the repository as an image name without a tag: host:port/repo.
+func (r Registry) URI() string { return r.Host + "/" + r.Repository }
 
 // PhaseResult is how one phase went.
 type PhaseResult struct {
@@ -130,7 +149,7 @@ func Run(ctx context.Context, spec *config.Buildspec, opts Options) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	b := &builder{spec: spec, opts: opts, secrets: secrets, log: &logger{w: opts.Log, mask: masker(secrets)}, start: time.Now()}
+	b := &builder{spec: spec, opts: opts, secrets: secrets, log: &logger{w: opts.Log, mask: masker(maskedValues(secrets, opts.Registry))}, start: time.Now()}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
@@ -205,6 +224,9 @@ type builder struct {
 	view   view
 	binds  []sandbox.Bind // what the sandbox binds besides SrcDir
 	docker string         // the build's Docker filter socket, when it has one
+	// awsDir is the directory of the build's aws command as the build
+	// sees it; awsLinkDir the one made for it outside a sandbox.
+	awsDir, awsLinkDir string
 
 	sh *shell // nil when no shell is running
 	// succeeding is false once a phase failed; shellSucceeding is the
@@ -221,6 +243,10 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	defer b.removeScratch()
+	if err := b.prepareAWS(); err != nil {
+		return res, err
+	}
+	defer b.removeAWS()
 	paths := b.cachePaths()
 	if len(paths) > 0 {
 		restoreCache(b.opts.CacheDir, paths, b.log)
@@ -395,7 +421,7 @@ func (b *builder) startShell() error {
 	if b.view.scratch != "" {
 		home = b.view.home
 	}
-	env := environ(b.spec, b.opts, b.secrets, b.start, b.succeeding, home)
+	env := awsEnv(environ(b.spec, b.opts, b.secrets, b.start, b.succeeding, home), b.opts, b.awsDir)
 	sh, err := startShell(b.spec.Env.Shell, b.opts.SrcDir, env, b.log, b.wrap)
 	if err != nil {
 		return fmt.Errorf("starting the build shell: %w", err)

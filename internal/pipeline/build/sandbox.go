@@ -95,6 +95,7 @@ func (b *builder) wrap(cmd *exec.Cmd) error {
 		binds = append(binds, sandbox.Bind{Host: filepath.Join(b.view.scratch, "home"), Path: b.view.home, Writable: true})
 	}
 	binds = append(binds, b.binds...)
+	binds = append(binds, b.awsBind()...)
 	if b.docker != "" {
 		binds = append(binds, sandbox.Bind{Host: b.docker, Path: "/run/docker.sock", Writable: true})
 	}
