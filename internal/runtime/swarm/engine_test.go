@@ -107,6 +107,15 @@ func (e *testEngine) setup() {
 		return
 	}
 	e.nodeAddr = info.Info.Swarm.NodeAddr
+	if e.nodeAddr == managerAddr {
+		// The two-node test's swarm, left by a run killed before its
+		// cleanup: a single-node one takes its place.
+		if err := e.newSwarm(client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: "127.0.0.1"}); err != nil {
+			e.err = err
+			return
+		}
+		e.nodeAddr, e.createdSwarm = "127.0.0.1", true
+	}
 	e.image = "cutover-swarm-test-app:" + e.runID
 	bin, err := buildApp(ctx)
 	if err != nil {

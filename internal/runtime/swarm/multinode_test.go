@@ -97,10 +97,8 @@ func (e *testEngine) newSwarm(opts client.SwarmInitOptions) error {
 }
 
 // createLink makes the worker's network namespace and the veth pair that
-// joins it to the host: managerAddr on the host, workerAddr inside. It
-// deletes first what a killed run may have left.
+// joins it to the host: managerAddr on the host, workerAddr inside.
 func createLink() error {
-	deleteLink()
 	steps := [][]string{
 		{"netns", "add", netnsName},
 		{"link", "add", vethHost, "type", "veth", "peer", "name", vethWorker},
@@ -126,6 +124,22 @@ func deleteLink() {
 	exec.Command("ip", "link", "del", vethHost).Run()
 }
 
+// workerDir holds the worker's data, sockets and log: a fixed place, like
+// its namespace and cgroup, so that a run finds what a killed one left.
+var workerDir = filepath.Join(os.TempDir(), "cutover-swarm-worker")
+
+// clearLeftovers removes what a run killed before its cleanup (a test
+// timeout, Ctrl-C) left behind: the worker, the link and the trust in a
+// registry on it.
+func clearLeftovers(t *testing.T) {
+	(&worker{dir: workerDir}).clear(t)
+	deleteLink()
+	trusted, _ := filepath.Glob(filepath.Join(certsDir, managerAddr+":*"))
+	for _, dir := range trusted {
+		os.RemoveAll(dir)
+	}
+}
+
 // worker is the second dockerd, a Swarm worker node.
 type worker struct {
 	dir    string
@@ -139,8 +153,8 @@ type worker struct {
 // not: processes killed, mounts detached, files and node removed.
 func startWorker(t *testing.T, e *testEngine) *worker {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "cutover-sw-")
-	if err != nil {
+	dir := workerDir
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	w := &worker{dir: dir}
@@ -265,6 +279,19 @@ func (w *worker) teardown(t *testing.T, e *testEngine) {
 	if w.client != nil {
 		w.client.Close()
 	}
+	w.clear(t)
+	if w.nodeID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := e.client.NodeRemove(ctx, w.nodeID, client.NodeRemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing the worker node: %v", err)
+		}
+	}
+}
+
+// clear kills the worker's processes and removes its mounts, files and
+// cgroups.
+func (w *worker) clear(t *testing.T) {
 	w.kill()
 	// dockerd shares the host's mount namespace: detach what it mounted.
 	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
@@ -297,13 +324,6 @@ func (w *worker) teardown(t *testing.T, e *testEngine) {
 		}
 		if err := os.Remove(cg); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("removing the worker's cgroup: %v", err)
-		}
-	}
-	if w.nodeID != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := e.client.NodeRemove(ctx, w.nodeID, client.NodeRemoveOptions{Force: true}); err != nil {
-			t.Errorf("removing the worker node: %v", err)
 		}
 	}
 }
@@ -355,6 +375,7 @@ func TestMultinodeBlueGreenAndNodeLoss(t *testing.T) {
 		t.Skipf("skipping: set %s=1 to run the two-node swarm test (root, iproute2, nsenter)", multinodeEnv)
 	}
 	e := requireEngine(t)
+	clearLeftovers(t)
 	linkSwarm(t, e)
 	w := startWorker(t, e)
 

@@ -3,6 +3,7 @@ package swarm
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -123,7 +125,10 @@ func push(t *testing.T, ref string, img v1.Image) {
 // removeImage removes ref from the Engine when the test ends.
 func removeImage(t *testing.T, e *testEngine, ref string) {
 	t.Cleanup(func() {
-		e.client.ImageRemove(t.Context(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		// Not t.Context(): it is cancelled before cleanup functions run.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		e.client.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 }
 
