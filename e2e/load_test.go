@@ -21,6 +21,7 @@ import (
 // a restart can cause.
 type strictLoad struct {
 	addr   string
+	pause  time.Duration // between a worker's requests; 0: none
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	sent   atomic.Int64
@@ -32,7 +33,13 @@ type strictLoad struct {
 }
 
 func startStrictLoad(addr string, workers int) *strictLoad {
-	l := &strictLoad{addr: addr, stop: make(chan struct{})}
+	return startPacedLoad(addr, workers, 0)
+}
+
+// startPacedLoad is startStrictLoad with a pause after each request, for
+// tests that build while the load runs and must leave the CPUs to it.
+func startPacedLoad(addr string, workers int, pause time.Duration) *strictLoad {
+	l := &strictLoad{addr: addr, pause: pause, stop: make(chan struct{})}
 	for range workers {
 		l.wg.Go(l.worker)
 	}
@@ -74,6 +81,7 @@ func (l *strictLoad) worker() {
 			conn.Close()
 			conn = nil
 		}
+		time.Sleep(l.pause)
 	}
 }
 

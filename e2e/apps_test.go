@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExpressAppThroughGitPush: an Express app with its dependencies from
+// the npm registry. The developer runs `npm ci` and `cutover up` in the
+// working copy (node_modules/.bin holds links into node_modules); then
+// each commit is pushed to cutover's git remote, where the buildspec runs
+// `npm ci` and `npm test` in the sandbox and the artifact, node_modules
+// included, is deployed under load: the first build, a second version,
+// and a version whose health check fails, rolled back.
+func TestExpressAppThroughGitPush(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is needed; scripts/test.sh installs it")
+	}
+	a := newPushedApp(t, "express", "express")
+	a.inRepo(t, "npm", "ci", "--no-audit", "--no-fund")
+	a.up(t, "express version 1\n")
+
+	l := startPacedLoad(a.addr(), 4, 5*time.Millisecond)
+	a.mustSucceed(t, a.push(t, a.token)) // version 1, built by the pipeline
+	a.replace(t, "server.js", "const VERSION = '1';", "const VERSION = '2';")
+	a.commit(t, "version 2")
+	e := a.push(t, a.token)
+	a.mustSucceed(t, e)
+	if log := a.log(t, e.ID); !strings.Contains(log, "npm ci") || !strings.Contains(log, "# pass 1") {
+		t.Errorf("the build log shows no npm ci or no passed test:\n%s", log)
+	}
+	checkBinLink(t, e.Artifact)
+	a.waitBody(t, "express version 2\n", 10*time.Second)
+
+	a.replace(t, "server.js", "const VERSION = '2';", "const VERSION = '3';")
+	a.replace(t, "server.js", "const HEALTHY = true;", "const HEALTHY = false;")
+	a.commit(t, "version 3, unhealthy")
+	e = a.push(t, a.token)
+	l.finish(t)
+	if e.Status != "Failed" || e.DeploymentID == "" {
+		t.Fatalf("the unhealthy version's execution %s ended %s (deployment %q): %s", e.ID, e.Status, e.DeploymentID, e.Error)
+	}
+	if st := a.deployment(t, e.DeploymentID); st != "RolledBack" {
+		t.Errorf("the unhealthy version's deployment %s is %s, want RolledBack", e.DeploymentID, st)
+	}
+	a.checkServes(t, "express version 2\n", 20)
+}
+
+// TestGoServiceThroughGitPush: a Go service that the pipeline tests and
+// builds with the machine's Go toolchain in the sandbox, offline, its
+// build cache kept between builds; the first build and a second version
+// are deployed under load.
+func TestGoServiceThroughGitPush(t *testing.T) {
+	a := newPushedApp(t, "goservice", "goservice")
+	a.inRepo(t, "go", "build", "-o", "server", ".")
+	a.up(t, "goservice version 1\n")
+
+	l := startPacedLoad(a.addr(), 4, 5*time.Millisecond)
+	a.mustSucceed(t, a.push(t, a.token)) // version 1, built by the pipeline
+	a.replace(t, "main.go", `const version = "1"`, `const version = "2"`)
+	a.commit(t, "version 2")
+	e := a.push(t, a.token)
+	a.mustSucceed(t, e)
+	l.finish(t)
+	a.checkServes(t, "goservice version 2\n", 20)
+	if log := a.log(t, e.ID); !strings.Contains(log, "ok  \texample.com/goservice") {
+		t.Errorf("the build log shows no passed go test:\n%s", log)
+	}
+}
+
+// checkBinLink checks that the release keeps node_modules/.bin/mime as
+// npm made it, a link to ../mime/cli.js, and that the command runs.
+func checkBinLink(t *testing.T, release string) {
+	t.Helper()
+	bin := filepath.Join(release, "node_modules", ".bin", "mime")
+	if to, err := os.Readlink(bin); err != nil || to != "../mime/cli.js" {
+		t.Errorf("the release's node_modules/.bin/mime: %q, %v; want a link to ../mime/cli.js", to, err)
+	}
+	if out, err := exec.Command(bin, "x.json").CombinedOutput(); err != nil || string(out) != "application/json\n" {
+		t.Errorf("the release's node_modules/.bin/mime x.json: %v\n%s", err, out)
+	}
+}
