@@ -84,3 +84,28 @@ func checkBinLink(t *testing.T, release string) {
 		t.Errorf("the release's node_modules/.bin/mime x.json: %v\n%s", err, out)
 	}
 }
+
+// TestPythonAppThroughGitPush: a Python app served by the standard
+// library's http.server with Debian's python3, its unittest run by the
+// buildspec; pushed with the pipeline secret as the password, the first
+// build and a second version are deployed under load.
+func TestPythonAppThroughGitPush(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Fatal("Debian's python3 is needed; scripts/test.sh installs it")
+	}
+	a := newPushedApp(t, "pyapp", "pyapp")
+	a.up(t, "pyapp version 1\n")
+	secret := a.secret(t)
+
+	l := startPacedLoad(a.addr(), 4, 5*time.Millisecond)
+	a.mustSucceed(t, a.push(t, secret)) // version 1, built by the pipeline
+	a.replace(t, "server.py", `VERSION = "1"`, `VERSION = "2"`)
+	a.commit(t, "version 2")
+	e := a.push(t, secret)
+	a.mustSucceed(t, e)
+	l.finish(t)
+	a.checkServes(t, "pyapp version 2\n", 20)
+	if log := a.log(t, e.ID); !strings.Contains(log, "test_root_answers_with_the_version (test_server.ServerTest") || !strings.Contains(log, "OK") {
+		t.Errorf("the build log shows no passed unittest:\n%s", log)
+	}
+}
