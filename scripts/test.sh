@@ -17,6 +17,8 @@ command -v nsenter >/dev/null || need+=(util-linux) # the two-node swarm test
 command -v curl >/dev/null || need+=(curl)
 command -v bwrap >/dev/null || need+=(bubblewrap) # the sandbox of builds, hooks and tasks
 command -v node >/dev/null || need+=(nodejs) # examples/hello-node
+command -v npm >/dev/null || need+=(npm) # e2e: the Express app's npm ci
+[ -x /usr/bin/python3 ] || need+=(python3) # e2e: the Python app, on Debian's python3
 command -v chromium >/dev/null || need+=(chromium) # the dashboard's browser tests (internal/web)
 if [ "${#need[@]}" -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
