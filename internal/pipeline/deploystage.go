@@ -28,7 +28,7 @@ func (p *Pipeline) deployStage(ctx context.Context, x *execution, w *workspace) 
 	var artifact string
 	switch cfg.Service.Runtime {
 	case config.RuntimeDocker, config.RuntimeSwarm:
-		image, err := p.image(ctx, x, w)
+		image, err := p.image(ctx, x, w, cfg.Service.Image)
 		if err != nil {
 			return err
 		}
@@ -125,9 +125,10 @@ func substitute(cfg config.App, vars map[string]string) config.App {
 
 // image returns the image to deploy: the one imagedefinitions.json names
 // when the build wrote one (as CodePipeline's ECS deploy action reads
-// it), else one built from the checkout's Dockerfile and tagged
-// <app>:<short commit>.
-func (p *Pipeline) image(ctx context.Context, x *execution, w *workspace) (string, error) {
+// it), else cutover.yaml's service.image (as an ECS task definition names
+// the tag a build pushes, e.g. ${REPOSITORY_URI}:latest), else one built
+// from the checkout's Dockerfile and tagged <app>:<short commit>.
+func (p *Pipeline) image(ctx context.Context, x *execution, w *workspace, configured string) (string, error) {
 	for _, dir := range []string{w.artifacts, w.src} {
 		image, ok, err := readImageDefinitions(filepath.Join(dir, "imagedefinitions.json"), x.app)
 		if err != nil {
@@ -137,6 +138,10 @@ func (p *Pipeline) image(ctx context.Context, x *execution, w *workspace) (strin
 			x.log.printf("imagedefinitions.json names the image %s", image)
 			return image, nil
 		}
+	}
+	if configured != "" {
+		x.log.printf("%s names the image %s", config.AppFile, configured)
+		return configured, nil
 	}
 	if p.images == nil {
 		return "", errors.New("the app runs on docker but cutover has no Docker client")

@@ -60,10 +60,12 @@ artifacts:
 	tests := []struct {
 		name      string
 		buildspec string
+		image     string // cutover.yaml's service.image
 		wantImage func(commit string) string
 	}{
-		{"image built from the Dockerfile", "", func(commit string) string { return "web:" + commit[:7] }},
-		{"image named by imagedefinitions.json", imagedefs, func(string) string { return "registry.example/web:1" }},
+		{"image built from the Dockerfile", "", "", func(commit string) string { return "web:" + commit[:7] }},
+		{"image named by imagedefinitions.json", imagedefs, "registry.example/web:old", func(string) string { return "registry.example/web:1" }},
+		{"image named by cutover.yaml", "", "registry.example/web:latest", func(string) string { return "registry.example/web:latest" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +75,11 @@ artifacts:
 			}
 			defer st.Close()
 			repo := t.TempDir()
-			files := map[string]string{"cutover.yaml": appYAML, "Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n"}
+			yaml := appYAML
+			if tt.image != "" {
+				yaml = strings.Replace(yaml, "port: 8080", "port: 8080, image: "+tt.image, 1)
+			}
+			files := map[string]string{"cutover.yaml": yaml, "Dockerfile": "FROM scratch\nCOPY hello.txt /\n", "hello.txt": "hi\n"}
 			if tt.buildspec != "" {
 				files["buildspec.yml"] = tt.buildspec
 			}
@@ -121,8 +127,8 @@ artifacts:
 				t.Fatalf("deployed %+v, want image %s of %s", dep.specs, want, commit)
 			}
 			_, err = cli.ImageInspect(ctx, "web:"+commit[:7])
-			if built := err == nil; built != (tt.buildspec == "") {
-				t.Fatalf("image web:%s built = %v, want %v", commit[:7], built, tt.buildspec == "")
+			if built, want := err == nil, tt.buildspec == "" && tt.image == ""; built != want {
+				t.Fatalf("image web:%s built = %v, want %v", commit[:7], built, want)
 			}
 		})
 	}
