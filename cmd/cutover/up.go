@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,12 +34,18 @@ func defaultDataDir() string {
 	return ".cutover"
 }
 
+// upFlags are the flags of cutover up.
+type upFlags struct {
+	env           []string
+	metrics       string
+	api           api.TCPOptions
+	sandboxMode   string
+	sandboxUser   string
+	exitOnFailure bool
+}
+
 func newUpCmd(g *globalFlags) *cobra.Command {
-	var env []string
-	var metrics string
-	var apiOpts api.TCPOptions
-	var sandboxMode, sandboxUser string
-	var exitOnFailure bool
+	f := &upFlags{}
 	cmd := &cobra.Command{
 		Use:   "up [dir]",
 		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
@@ -63,117 +70,151 @@ docs/security.md): as root with bubblewrap installed, as the unprivileged
 user cutover-build in namespaces of their own. --sandbox=required refuses to
 start with less; --sandbox=off turns it off, loudly.`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			abs, err := filepath.Abs(dir)
-			if err != nil {
-				return err
-			}
-			overrides, err := parseEnv(env)
-			if err != nil {
-				return err
-			}
-			sbConfig, err := parseSandbox(sandboxMode, sandboxUser)
-			if err != nil {
-				return err
-			}
-			log := g.logger(cmd.ErrOrStderr())
-			ctx := cmd.Context()
-			opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: metrics, API: apiOpts,
-				Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig}
-			srv, err := server.Start(ctx, opts)
-			if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
-				// The default port belongs to another cutover (another
-				// data directory): serve the socket only.
-				log.Warn("the API's default TCP address is in use; serving the unix socket only (set --api-addr)", "addr", apiOpts.Addr)
-				opts.API.Addr = ""
-				srv, err = server.Start(ctx, opts)
-			}
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			apiAt := srv.SocketPath()
-			if a := srv.APIAddr(); a != nil {
-				scheme := "http"
-				if apiOpts.CertFile != "" {
-					scheme = "https"
-				}
-				apiAt += " and " + scheme + "://" + a.String() + " (token needed)"
-			}
-			fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, apiAt)
-
-			failed := make(chan error, 1)
-			d, started, err := srv.Up(ctx, api.DeployRequest{Dir: abs, Env: overrides})
-			switch {
-			case err != nil && exitOnFailure:
-				srv.CloseAfterFailedStart(context.Background())
-				return err
-			case err != nil:
-				// A failed first deployment never takes cutover down:
-				// the user fixes the app and deploys again.
-				fmt.Fprintf(out, "✗ the deployment of %s did not start: %v\n", abs, err)
-				fmt.Fprintf(out, "cutover keeps running; fix the app and run: cutover deploy %s\n", dir)
-			case d.ID != "":
-				if !started {
-					fmt.Fprintf(out, "resuming deployment %s\n", d.ID)
-				}
-				go func() {
-					p := follow(ctx, api.NewClient(srv.SocketPath()), d.ID, out)
-					if f := p.final; f != nil && f.Status != store.DeploymentSucceeded {
-						failed <- fmt.Errorf("deployment %s %s", f.ID, f.Status)
-					}
-				}()
-			default:
-				fmt.Fprintln(out, "the app already runs this release; nothing to deploy")
-			}
-
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sig)
-			if !exitOnFailure {
-				failed = nil // a failed deployment leaves cutover serving
-			}
-			select {
-			case err := <-failed:
-				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				fmt.Fprintf(out, "stopping cutover and the app's tasks (--exit-on-failure): %v\n", err)
-				if cerr := srv.CloseAndStopTasks(sctx); cerr != nil {
-					fmt.Fprintln(out, "stopping:", cerr)
-				}
-				return err
-			case <-srv.Done():
-				srv.Close(context.Background())
-				return fmt.Errorf("the deployment controller stopped: %w", srv.Err())
-			case <-srv.UpgradeRequested():
-				fmt.Fprintln(out, "upgrading: the data plane was replaced; restarting the control plane into", srv.Executable())
-				return restartInto(srv)
-			case s := <-sig:
-				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				if s == os.Interrupt {
-					fmt.Fprintln(out, "stopping cutover and the app's tasks")
-					return srv.CloseAndStopTasks(sctx)
-				}
-				fmt.Fprintln(out, "stopping cutover's control plane; the data plane and the tasks keep running")
-				return srv.Close(sctx)
-			}
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runUp(cmd, g, f, args) },
 	}
-	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable of the service (KEY=VALUE), repeatable")
-	cmd.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics of the load balancer on this address, e.g. 127.0.0.1:9180")
-	cmd.Flags().StringVar(&apiOpts.Addr, "api-addr", envOr("CUTOVER_API_ADDR", api.DefaultAddr), "serve the API with tokens on this TCP address too; \"\" for the unix socket only (env CUTOVER_API_ADDR)")
-	cmd.Flags().StringVar(&apiOpts.CertFile, "api-tls-cert", "", "serve the TCP API over HTTPS with this certificate (PEM)")
-	cmd.Flags().StringVar(&apiOpts.KeyFile, "api-tls-key", "", "the key of --api-tls-cert (PEM)")
-	cmd.Flags().BoolVar(&apiOpts.Insecure, "api-insecure", false, "allow plain HTTP on a non-loopback --api-addr: tokens cross the network in clear text")
-	cmd.Flags().BoolVar(&exitOnFailure, "exit-on-failure", false, "for scripts: stop everything and exit non-zero when the first deployment fails (by default cutover keeps serving and says what failed)")
-	cmd.Flags().StringVar(&sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
-	cmd.Flags().StringVar(&sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
+	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable of the service (KEY=VALUE), repeatable")
+	cmd.Flags().StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics of the load balancer on this address, e.g. 127.0.0.1:9180")
+	cmd.Flags().StringVar(&f.api.Addr, "api-addr", envOr("CUTOVER_API_ADDR", api.DefaultAddr), "serve the API with tokens on this TCP address too; \"\" for the unix socket only (env CUTOVER_API_ADDR)")
+	cmd.Flags().StringVar(&f.api.CertFile, "api-tls-cert", "", "serve the TCP API over HTTPS with this certificate (PEM)")
+	cmd.Flags().StringVar(&f.api.KeyFile, "api-tls-key", "", "the key of --api-tls-cert (PEM)")
+	cmd.Flags().BoolVar(&f.api.Insecure, "api-insecure", false, "allow plain HTTP on a non-loopback --api-addr: tokens cross the network in clear text")
+	cmd.Flags().BoolVar(&f.exitOnFailure, "exit-on-failure", false, "for scripts: stop everything and exit non-zero when the first deployment fails (by default cutover keeps serving and says what failed)")
+	cmd.Flags().StringVar(&f.sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
+	cmd.Flags().StringVar(&f.sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
 	return cmd
+}
+
+func runUp(cmd *cobra.Command, g *globalFlags, f *upFlags, args []string) error {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	overrides, err := parseEnv(f.env)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(cmd, g, f)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, apiLocation(srv, f.api))
+	failed, err := deployFirst(cmd.Context(), srv, f.exitOnFailure, api.DeployRequest{Dir: abs, Env: overrides}, dir, out)
+	if err != nil {
+		return err
+	}
+	return serveUntilStopped(srv, failed, out)
+}
+
+// startServer starts the daemon, on the unix socket only when the
+// default TCP address belongs to another cutover.
+func startServer(cmd *cobra.Command, g *globalFlags, f *upFlags) (*server.Server, error) {
+	sbConfig, err := parseSandbox(f.sandboxMode, f.sandboxUser)
+	if err != nil {
+		return nil, err
+	}
+	log := g.logger(cmd.ErrOrStderr())
+	ctx := cmd.Context()
+	opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: f.metrics, API: f.api,
+		Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig}
+	srv, err := server.Start(ctx, opts)
+	if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
+		// The default port belongs to another cutover (another data
+		// directory): serve the socket only.
+		log.Warn("the API's default TCP address is in use; serving the unix socket only (set --api-addr)", "addr", f.api.Addr)
+		opts.API.Addr = ""
+		srv, err = server.Start(ctx, opts)
+	}
+	return srv, err
+}
+
+// apiLocation says where the API listens, for the start line.
+func apiLocation(srv *server.Server, opts api.TCPOptions) string {
+	at := srv.SocketPath()
+	if a := srv.APIAddr(); a != nil {
+		scheme := "http"
+		if opts.CertFile != "" {
+			scheme = "https"
+		}
+		at += " and " + scheme + "://" + a.String() + " (token needed)"
+	}
+	return at
+}
+
+// deployFirst deploys the app in req.Dir unless it already runs that
+// release, and follows the deployment. A deployment that cannot start
+// leaves cutover serving unless exitOnFailure; then the returned channel
+// also gets a value if the deployment ends other than Succeeded.
+func deployFirst(ctx context.Context, srv *server.Server, exitOnFailure bool, req api.DeployRequest, dir string, out io.Writer) (<-chan error, error) {
+	failed := make(chan error, 1)
+	d, started, err := srv.Up(ctx, req)
+	switch {
+	case err != nil && exitOnFailure:
+		srv.CloseAfterFailedStart(context.Background())
+		return nil, err
+	case err != nil:
+		// A failed first deployment never takes cutover down: the user
+		// fixes the app and deploys again.
+		fmt.Fprintf(out, "✗ the deployment of %s did not start: %v\n", req.Dir, err)
+		fmt.Fprintf(out, "cutover keeps running; fix the app and run: cutover deploy %s\n", dir)
+	case d.ID != "":
+		if !started {
+			fmt.Fprintf(out, "resuming deployment %s\n", d.ID)
+		}
+		go func() {
+			p := follow(ctx, api.NewClient(srv.SocketPath()), d.ID, out)
+			if f := p.final; f != nil && f.Status != store.DeploymentSucceeded {
+				failed <- fmt.Errorf("deployment %s %s", f.ID, f.Status)
+			}
+		}()
+	default:
+		fmt.Fprintln(out, "the app already runs this release; nothing to deploy")
+	}
+	if !exitOnFailure {
+		return nil, nil // a failed deployment leaves cutover serving
+	}
+	return failed, nil
+}
+
+// serveUntilStopped serves until a signal, an upgrade, the controller's
+// end, or a value on failed (nil: never).
+func serveUntilStopped(srv *server.Server, failed <-chan error, out io.Writer) error {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case err := <-failed:
+		fmt.Fprintf(out, "stopping cutover and the app's tasks (--exit-on-failure): %v\n", err)
+		if cerr := withStopTimeout(srv.CloseAndStopTasks); cerr != nil {
+			fmt.Fprintln(out, "stopping:", cerr)
+		}
+		return err
+	case <-srv.Done():
+		srv.Close(context.Background())
+		return fmt.Errorf("the deployment controller stopped: %w", srv.Err())
+	case <-srv.UpgradeRequested():
+		fmt.Fprintln(out, "upgrading: the data plane was replaced; restarting the control plane into", srv.Executable())
+		return restartInto(srv)
+	case s := <-sig:
+		if s == os.Interrupt {
+			fmt.Fprintln(out, "stopping cutover and the app's tasks")
+			return withStopTimeout(srv.CloseAndStopTasks)
+		}
+		fmt.Fprintln(out, "stopping cutover's control plane; the data plane and the tasks keep running")
+		return withStopTimeout(srv.Close)
+	}
+}
+
+// withStopTimeout runs stop with two minutes, counted from now, for the
+// drains a stop waits for.
+func withStopTimeout(stop func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return stop(ctx)
 }
 
 // parseSandbox turns --sandbox and --sandbox-user into a sandbox.Config.

@@ -58,6 +58,30 @@ func (d *Driver) confine(cmd *exec.Cmd, spec runtime.TaskSpec) (r, w *os.File, e
 	return r, w, nil
 }
 
+// startCmd starts cmd, in the driver's sandbox when there is one, and
+// returns the process group Stop signals (0: the main process's own).
+func (d *Driver) startCmd(cmd *exec.Cmd, spec runtime.TaskSpec) (int, error) {
+	info, infoW, err := d.confine(cmd, spec)
+	if err != nil {
+		return 0, err
+	}
+	err = cmd.Start()
+	if infoW != nil {
+		infoW.Close() // the child has its own copy
+	}
+	if err != nil || info == nil {
+		if info != nil {
+			info.Close()
+		}
+		return 0, err
+	}
+	group, err := sandboxGroup(info)
+	if err != nil {
+		d.discard(cmd.Process.Pid, -1)
+	}
+	return group, err
+}
+
 // sandboxGroup reads the sandbox's process group from bwrap's status,
 // waiting at most a few seconds: bwrap writes it before the app starts.
 func sandboxGroup(info *os.File) (int, error) {

@@ -52,18 +52,7 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 	}
 	defer logFile.Close() // the task has its own descriptor
 
-	cmd := exec.Command(spec.Command[0], spec.Command[1:]...)
-	cmd.Dir = spec.Dir
-	base := os.Environ()
-	if d.opts.Sandbox.Mode() != sandbox.ModeOff {
-		base = sandboxBase(base)
-	}
-	cmd.Env = taskEnv(spec, port, base)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Its own session and process group, and no Pdeathsig: the task
-	// outlives cutover, and Stop can signal all its processes at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd := d.command(spec, port, logFile)
 	cgroupDir, cgroupFD := d.limitResources(spec)
 	if cgroupFD >= 0 {
 		cmd.SysProcAttr.UseCgroupFD = true
@@ -71,31 +60,14 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 		defer unix.Close(cgroupFD)
 	}
 
-	info, infoW, err := d.confine(cmd, spec)
-	if err != nil {
-		return nil, err
-	}
-	err = cmd.Start()
-	if infoW != nil {
-		infoW.Close() // the child has its own copy
-	}
+	group, err := d.startCmd(cmd, spec)
 	if err != nil {
 		if cgroupDir != "" {
 			os.Remove(cgroupDir)
 		}
-		if info != nil {
-			info.Close()
-		}
 		return nil, fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
 	}
 	pid := cmd.Process.Pid
-	group := 0
-	if info != nil {
-		if group, err = sandboxGroup(info); err != nil {
-			d.discard(pid, -1)
-			return nil, fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
-		}
-	}
 	// Nobody reaps the child before the watcher does, so its pid stays
 	// valid for the pidfd and /proc even if it has already exited.
 	pidfd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
@@ -135,6 +107,23 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 	d.mu.Unlock()
 	d.log.Info("task started", "task", spec.ID, "pid", pid, "address", address(port))
 	return t, nil
+}
+
+// command is the task's command, writing to logFile.
+func (d *Driver) command(spec runtime.TaskSpec, port int, logFile *os.File) *exec.Cmd {
+	cmd := exec.Command(spec.Command[0], spec.Command[1:]...)
+	cmd.Dir = spec.Dir
+	base := os.Environ()
+	if d.opts.Sandbox.Mode() != sandbox.ModeOff {
+		base = sandboxBase(base)
+	}
+	cmd.Env = taskEnv(spec, port, base)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Its own session and process group, and no Pdeathsig: the task
+	// outlives cutover, and Stop can signal all its processes at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
 }
 
 // discard kills a process that was started but could not be recorded.
