@@ -94,3 +94,25 @@ phases:
 		}
 	}
 }
+
+// TestPrivilegedBuildInADeepWorkspace: the Docker filter's socket works
+// for a workspace whose path is longer than a unix socket's may be (a
+// long app name deep in the data directory).
+func TestPrivilegedBuildInADeepWorkspace(t *testing.T) {
+	sb := fullSandbox(t)
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		if os.Getenv("CUTOVER_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("no Docker Engine: %v", err)
+		}
+		t.Skipf("no Docker Engine: %v", err)
+	}
+	src := filepath.Join(t.TempDir(), "data", "pipelines", strings.Repeat("a-long-app-name", 4), "execution-1", "src")
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - docker version --format 'engine {{.Server.Version}}'\n"
+	res, log, _ := runBuild(t, spec, nil, Options{SrcDir: src, Sandbox: sb, Docker: "/var/run/docker.sock"})
+	if !res.Succeeded || !strings.Contains(log, "engine ") {
+		t.Fatalf("a privileged build in %s (%d bytes) failed: %+v", src, len(src), res)
+	}
+}

@@ -221,9 +221,10 @@ type builder struct {
 	log     *logger
 	start   time.Time
 
-	view   view
-	binds  []sandbox.Bind // what the sandbox binds besides SrcDir
-	docker string         // the build's Docker filter socket, when it has one
+	view      view
+	binds     []sandbox.Bind // what the sandbox binds besides SrcDir
+	docker    string         // the build's Docker filter socket, when it has one
+	dockerDir string         // the directory of that socket
 	// awsDir is the directory of the build's aws command as the build
 	// sees it; awsLinkDir the one made for it outside a sandbox.
 	awsDir, awsLinkDir string

@@ -74,6 +74,9 @@ func (b *builder) giveToSandbox() error {
 }
 
 func (b *builder) removeScratch() {
+	if b.dockerDir != "" {
+		os.RemoveAll(b.dockerDir)
+	}
 	if b.view.scratch != "" {
 		if err := os.RemoveAll(b.view.scratch); err != nil {
 			b.log.printf("Warning: removing the build's sandbox directory: %v", err)
@@ -112,7 +115,14 @@ func (b *builder) serveDocker(ctx context.Context) error {
 		b.log.printf("Warning: Docker: the build is not sandboxed, so no filter stands between it and the Docker Engine")
 		return nil
 	}
-	sock := filepath.Join(b.view.scratch, "docker.sock")
+	// Its own short directory: a unix socket's path has at most 107
+	// bytes, which a workspace deep in the data directory can exceed.
+	dir, err := os.MkdirTemp("", "cutover-docker-")
+	if err != nil {
+		return fmt.Errorf("making the build's Docker filter directory: %w", err)
+	}
+	b.dockerDir = dir
+	sock := filepath.Join(dir, "docker.sock")
 	if err := b.opts.Sandbox.ServeDocker(ctx, sock, sandbox.NewDockerFilter(b.opts.Docker)); err != nil {
 		return err
 	}
