@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,28 +28,79 @@ func TestExpressAppThroughGitPush(t *testing.T) {
 
 	l := startPacedLoad(a.addr(), 4, 5*time.Millisecond)
 	a.mustSucceed(t, a.push(t, a.token)) // version 1, built by the pipeline
-	a.replace(t, "server.js", "const VERSION = '1';", "const VERSION = '2';")
-	a.commit(t, "version 2")
-	e := a.push(t, a.token)
-	a.mustSucceed(t, e)
+	e := expressUpdates(t, a, l)
 	if log := a.log(t, e.ID); !strings.Contains(log, "npm ci") || !strings.Contains(log, "# pass 1") {
 		t.Errorf("the build log shows no npm ci or no passed test:\n%s", log)
 	}
 	checkBinLink(t, e.Artifact)
+}
+
+// TestExpressAppOnDockerThroughGitPush: the same app on the docker
+// runtime. `cutover up` registers it (its first deployment fails: no
+// image exists yet); each push runs the buildspec in the sandbox, then
+// cutover builds the checkout's Dockerfile, node_modules from the build
+// included, and deploys the image: the first build, then a second
+// version under load, and an unhealthy one rolled back.
+func TestExpressAppOnDockerThroughGitPush(t *testing.T) {
+	needDocker(t)
+	nodeBaseImage(t, "node:20")
+	name := fmt.Sprintf("express-%08x", rand.Uint32()) // its containers and images are this test's alone
+	a := newPushedApp(t, name, "express")
+	t.Cleanup(func() { removeAppContainers(name) })
+	a.replace(t, "cutover.yaml", "  command: [node, server.js]\n", "  runtime: docker\n")
+	a.commit(t, "on the docker runtime")
+	if status := a.start(t); status == "Succeeded" {
+		t.Fatal("a first deployment without an image succeeded")
+	}
+
+	e := a.push(t, a.token)
+	a.mustSucceed(t, e)
+	a.waitBody(t, "express version 1\n", 10*time.Second)
+	l := startPacedLoad(a.addr(), 4, 5*time.Millisecond)
+	expressUpdates(t, a, l)
+	if log := a.log(t, e.ID); !strings.Contains(log, "Building image "+name+":") {
+		t.Errorf("the log does not show the image built from the Dockerfile:\n%s", log)
+	}
+}
+
+// expressUpdates pushes version 2 of the Express app, then a version 3
+// whose health check fails, and finishes the load: 2 must be deployed
+// and 3 rolled back without a failed request, and 2 still served. It
+// returns the execution of version 2.
+func expressUpdates(t *testing.T, a *pushedApp, l *strictLoad) execution {
+	t.Helper()
+	a.replace(t, "server.js", "const VERSION = '1';", "const VERSION = '2';")
+	a.commit(t, "version 2")
+	e := a.push(t, a.token)
+	a.mustSucceed(t, e)
 	a.waitBody(t, "express version 2\n", 10*time.Second)
 
 	a.replace(t, "server.js", "const VERSION = '2';", "const VERSION = '3';")
 	a.replace(t, "server.js", "const HEALTHY = true;", "const HEALTHY = false;")
 	a.commit(t, "version 3, unhealthy")
-	e = a.push(t, a.token)
+	bad := a.push(t, a.token)
 	l.finish(t)
-	if e.Status != "Failed" || e.DeploymentID == "" {
-		t.Fatalf("the unhealthy version's execution %s ended %s (deployment %q): %s", e.ID, e.Status, e.DeploymentID, e.Error)
+	if bad.Status != "Failed" || bad.DeploymentID == "" {
+		t.Fatalf("the unhealthy version's execution %s ended %s (deployment %q): %s", bad.ID, bad.Status, bad.DeploymentID, bad.Error)
 	}
-	if st := a.deployment(t, e.DeploymentID); st != "RolledBack" {
-		t.Errorf("the unhealthy version's deployment %s is %s, want RolledBack", e.DeploymentID, st)
+	if st := a.deployment(t, bad.DeploymentID); st != "RolledBack" {
+		t.Errorf("the unhealthy version's deployment %s is %s, want RolledBack", bad.DeploymentID, st)
 	}
 	a.checkServes(t, "express version 2\n", 20)
+	return e
+}
+
+// removeAppContainers removes an app's containers (tasks outlive cutover
+// by design) and the images its pipeline built, tagged <app>:<commit>.
+func removeAppContainers(app string) {
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
+	for _, id := range strings.Fields(string(out)) {
+		exec.Command("docker", "rm", "-f", id).Run()
+	}
+	out, _ = exec.Command("docker", "images", "-q", "--filter", "reference="+app).Output()
+	for _, id := range strings.Fields(string(out)) {
+		exec.Command("docker", "rmi", "-f", id).Run()
+	}
 }
 
 // TestGoServiceThroughGitPush: a Go service that the pipeline tests and

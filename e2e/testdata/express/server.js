@@ -12,7 +12,7 @@ app.get('/', (req, res) => res.type('text').send(`express version ${VERSION}\n`)
 app.get('/health', (req, res) => res.status(HEALTHY ? 200 : 503).type('text').send(HEALTHY ? 'ok\n' : 'broken\n'));
 
 if (require.main === module) {
-  const server = app.listen(Number(process.env.PORT || 3000), '127.0.0.1');
+  const server = app.listen(Number(process.env.PORT || 3000), process.env.HOST || '127.0.0.1');
   process.on('SIGTERM', () => {
     server.close(() => process.exit(0));
     server.closeIdleConnections();
