@@ -23,7 +23,8 @@ type seed struct {
 }
 
 // newSeed copies e2e/testdata/<src> into a git repository, with the
-// listeners of its cutover.yaml (8080, 8090) moved to free ports.
+// listeners of its cutover.yaml (8080, 8090) moved to free ports and
+// REGISTRY/ in it replaced by cutover's registry.
 func newSeed(t *testing.T, name, src string) *seed {
 	t.Helper()
 	needDocker(t)
@@ -33,6 +34,7 @@ func newSeed(t *testing.T, name, src string) *seed {
 	cfg := readFile(t, filepath.Join(s.repo, "cutover.yaml"))
 	cfg = strings.Replace(cfg, "127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", s.prod), 1)
 	cfg = strings.Replace(cfg, "127.0.0.1:8090", fmt.Sprintf("127.0.0.1:%d", freePort(t)), 1)
+	cfg = strings.Replace(cfg, "REGISTRY/", fmt.Sprintf("127.0.0.1:%d/", s.api), 1)
 	writeFile(t, filepath.Join(s.repo, "cutover.yaml"), cfg)
 	s.git(t, "init", "-q", "-b", "main")
 	s.git(t, "add", "-A")
@@ -154,10 +156,11 @@ func (s *seed) removeDockerLeftovers(t *testing.T) {
 	for _, id := range strings.Fields(string(out)) {
 		exec.Command("docker", "rm", "-f", id).Run()
 	}
-	ref := fmt.Sprintf("reference=127.0.0.1:%d/%s", s.api, s.name)
-	out, _ = exec.Command("docker", "images", "-q", "--filter", ref).Output()
-	for _, id := range strings.Fields(string(out)) {
-		exec.Command("docker", "rmi", "-f", id).Run()
+	for _, ref := range []string{fmt.Sprintf("127.0.0.1:%d/%s", s.api, s.name), s.name} {
+		out, _ = exec.Command("docker", "images", "-q", "--filter", "reference="+ref).Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command("docker", "rmi", "-f", id).Run()
+		}
 	}
 }
 
@@ -200,6 +203,45 @@ func TestSeed000Pipeline(t *testing.T) {
 	for _, commit := range []string{s.git(t, "rev-parse", "--short=7", "HEAD~1"), s.git(t, "rev-parse", "--short=7", "HEAD")} {
 		if !strings.Contains(tags, commit) {
 			t.Errorf("the registry's %s has tags %q, not the pushed %s", s.name, tags, commit)
+		}
+	}
+}
+
+// TestSeed004Pipeline runs seed 004 (CodeBuild + CodeDeploy blue/green on
+// ECS) with its Dockerfile and appspec.yaml verbatim and its buildspec
+// changed only where it names the ECR host (docs/coming-from-aws.md):
+// `aws ecr get-login-password | docker login --password-stdin`, then
+// docker build/tag/push of ${REPOSITORY_URI}:latest, which cutover.yaml's
+// image names, deployed blue/green with a production and a test
+// listener and the health check on /health. The second push shifts
+// traffic under load without a failed request.
+func TestSeed004Pipeline(t *testing.T) {
+	s := newSeed(t, "ecs-blue-green-nodejs", "seed004")
+	nodeBaseImage(t, "node:10")
+	s.up(t)
+
+	e := s.push(t)
+	log, _ := run(t, "pipeline", "logs", e.ID, "--data", s.data)
+	for _, want := range []string{"Login Succeeded", "Runtime java corretto11 is not installed", "cutover.yaml names the image 127.0.0.1:"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the first build's log lacks %q:\n%s", want, log)
+		}
+	}
+	client, url := newClient(), fmt.Sprintf("http://127.0.0.1:%d/", s.prod)
+	waitFor(t, "version 1", 30*time.Second, func() bool {
+		code, body := get(client, url)
+		return code == 200 && body == "Hello World!"
+	})
+
+	l := startStrictLoad(fmt.Sprintf("127.0.0.1:%d", s.prod), 4)
+	app := readFile(t, filepath.Join(s.repo, "app.js"))
+	writeFile(t, filepath.Join(s.repo, "app.js"), strings.Replace(app, "'Hello World!'", "'Hello World v2!'", 1))
+	s.git(t, "commit", "-q", "-am", "version 2")
+	s.push(t)
+	l.finish(t)
+	for range 10 {
+		if code, body := get(client, url); code != 200 || body != "Hello World v2!" {
+			t.Fatalf("after the second push production answers %d %q", code, body)
 		}
 	}
 }

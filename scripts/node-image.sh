@@ -2,7 +2,8 @@
 # Makes a Docker image named TAG (default node:20) from this machine's own
 # Node.js, for machines that cannot pull node images from a registry: a root
 # file system with node, npm, /bin/sh and /usr/bin/env and the shared
-# libraries ldd lists for them, imported with `docker import`. A Dockerfile
+# libraries ldd lists for them, the machine's CA certificates and npm's
+# global npmrc, imported with `docker import`. A Dockerfile
 # that starts `FROM TAG` then builds offline (docs/coming-from-aws.md).
 #
 # Usage: bash scripts/node-image.sh [TAG]
@@ -33,12 +34,21 @@ if [ -d "$npm" ]; then
 	cp -a "$npm" "$root/usr/lib/node_modules/npm"
 	ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
 fi
+# The machine's CA certificates and npm's global configuration, so that
+# npm in the image reaches the registry the way npm on the machine does.
+env=(PATH=/usr/local/bin:/usr/bin:/bin HOME=/root)
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+	copy /etc/ssl/certs/ca-certificates.crt
+	env+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+fi
+npmrc=$(dirname "$node")/../etc/npmrc
+[ ! -f "$npmrc" ] || copy "$(readlink -f "$npmrc")"
 mkdir -p "$root/etc" "$root/root" "$root/tmp"
 chmod 1777 "$root/tmp"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"
 
 tar -C "$root" -c . | docker import \
-	--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root' \
+	--change "ENV ${env[*]}" \
 	--change 'CMD ["node"]' - "$tag" >/dev/null
 echo "$tag: $("$node" --version) from $node"
