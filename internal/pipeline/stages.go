@@ -93,28 +93,12 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	for _, warning := range spec.Warnings {
 		x.log.printf("buildspec: %s", warning)
 	}
-	opts := build.Options{
-		SrcDir:        w.src,
-		CacheDir:      filepath.Join(p.appDir(x.app), "cache"),
-		Env:           p.buildEnv,
-		Log:           x.log,
-		Timeout:       x.set.BuildTimeout,
-		BuildID:       x.app + ":" + x.id,
-		BuildNumber:   x.number,
-		SourceVersion: x.commit,
-		Initiator:     "cutover-pipeline/" + x.trigger,
-		Sandbox:       p.sandbox,
-	}
-	if x.set.Privileged {
-		opts.Docker = engineSocket()
+	opts, err := p.buildOptions(x, w)
+	if err != nil {
+		return err
 	}
 	revoke := p.giveRegistry(x, &opts)
 	defer revoke()
-	if p.secrets != "" {
-		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {
-			return err
-		}
-	}
 	if spec.Artifacts != nil {
 		opts.ArtifactsDir = filepath.Join(w.dir, "artifacts")
 		if err := os.RemoveAll(opts.ArtifactsDir); err != nil {
@@ -136,6 +120,32 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	}
 	w.stageMessage = fmt.Sprintf("build SUCCEEDED in %s, %d artifacts", res.Duration.Round(1e6), len(res.Artifacts))
 	return nil
+}
+
+// buildOptions says where and how the execution's build runs.
+func (p *Pipeline) buildOptions(x *execution, w *workspace) (build.Options, error) {
+	opts := build.Options{
+		SrcDir:        w.src,
+		CacheDir:      filepath.Join(p.appDir(x.app), "cache"),
+		Env:           p.buildEnv,
+		Log:           x.log,
+		Timeout:       x.set.BuildTimeout,
+		BuildID:       x.app + ":" + x.id,
+		BuildNumber:   x.number,
+		SourceVersion: x.commit,
+		Initiator:     "cutover-pipeline/" + x.trigger,
+		Sandbox:       p.sandbox,
+	}
+	if x.set.Privileged {
+		opts.Docker = engineSocket()
+	}
+	if p.secrets != "" {
+		var err error
+		if opts.Secrets, err = build.LoadSecrets(p.secrets); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
 }
 
 // giveRegistry gives the build its aws command and the app's repository

@@ -23,17 +23,22 @@ const (
 
 // awsEnv adds to env, the build's environment as environ made it, what a
 // CodeBuild build with an ECR repository has. AWS_DEFAULT_REGION,
-// AWS_REGION, AWS_ACCOUNT_ID, REPOSITORY_URI and, for the Docker filter,
-// DOCKER_BUILDKIT=0 are defaults the buildspec may override (none of them
-// comes from cutover's own environment). The registry credential cannot
-// be overridden, and awsDir, when set, goes first on PATH.
+// AWS_REGION, AWS_ACCOUNT_ID (builds with cutover's aws or a registry:
+// a local build keeps the user's own AWS configuration), REPOSITORY_URI
+// and, for the Docker filter, DOCKER_BUILDKIT=0 are defaults the
+// buildspec may override (none of them comes from cutover's own
+// environment). The registry credential cannot be overridden, and awsDir,
+// when set, goes first on PATH.
 func awsEnv(env []string, opts Options, awsDir string) []string {
 	m := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v
 	}
-	defaults := map[string]string{"AWS_DEFAULT_REGION": Region, "AWS_REGION": Region, "AWS_ACCOUNT_ID": AccountID}
+	defaults := map[string]string{}
+	if opts.AWSCLI != "" || opts.Registry != nil {
+		defaults = map[string]string{"AWS_DEFAULT_REGION": Region, "AWS_REGION": Region, "AWS_ACCOUNT_ID": AccountID}
+	}
 	if opts.Docker != "" {
 		defaults["DOCKER_BUILDKIT"] = "0"
 	}

@@ -116,3 +116,14 @@ func TestPrivilegedBuildInADeepWorkspace(t *testing.T) {
 		t.Fatalf("a privileged build in %s (%d bytes) failed: %+v", src, len(src), res)
 	}
 }
+
+// TestLocalBuildKeepsTheUsersAWS: a build without cutover's aws or a
+// registry (`cutover build`) sets no AWS variables, so the user's own AWS
+// CLI configuration applies.
+func TestLocalBuildKeepsTheUsersAWS(t *testing.T) {
+	const spec = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"region=${AWS_DEFAULT_REGION-unset} account=${AWS_ACCOUNT_ID-unset}\"\n"
+	_, log, _ := runBuild(t, spec, nil, Options{})
+	if !strings.Contains(log, "region=unset account=unset") {
+		t.Error("a local build has AWS variables set")
+	}
+}

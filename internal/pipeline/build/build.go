@@ -240,24 +240,11 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 	for _, w := range b.spec.Warnings {
 		b.log.printf("Warning: %s", w)
 	}
-	if err := b.prepareSandbox(); err != nil {
-		return res, err
-	}
-	defer b.removeScratch()
-	if err := b.prepareAWS(); err != nil {
-		return res, err
-	}
-	defer b.removeAWS()
-	paths := b.cachePaths()
-	if len(paths) > 0 {
-		restoreCache(b.opts.CacheDir, paths, b.log)
-	}
-	if err := b.giveToSandbox(); err != nil {
-		return res, err
-	}
+	defer b.cleanup()
 	dockerCtx, stopDocker := context.WithCancel(ctx)
 	defer stopDocker()
-	if err := b.serveDocker(dockerCtx); err != nil {
+	paths, err := b.prepare(dockerCtx)
+	if err != nil {
 		return res, err
 	}
 
@@ -267,7 +254,60 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 	}
 	defer b.stopShell()
 
-	stop, buildRan := false, false
+	buildRan := b.phases(ctx, &res)
+	if err := ctx.Err(); err != nil {
+		// Also when the time ran out right after the last command.
+		res.Status = interruptedStatus(err)
+	} else {
+		res.Exported = b.exports(ctx)
+	}
+	b.stopShell()
+
+	if b.spec.Artifacts != nil && buildRan && ctx.Err() == nil {
+		pr, files := b.uploadArtifacts()
+		res.Phases = append(res.Phases, pr)
+		res.Artifacts = files
+		if pr.Status != StatusSucceeded && res.Status == StatusSucceeded {
+			res.Status = StatusFailed
+		}
+	}
+	res.Succeeded = res.Status == StatusSucceeded
+	if res.Succeeded && len(paths) > 0 {
+		saveCache(b.opts.CacheDir, paths, b.log)
+	}
+	res.Duration = time.Since(b.start)
+	return res, nil
+}
+
+// prepare makes what the build runs in: the sandbox's directories, the
+// aws command, the restored cache, and the Docker filter, served until
+// ctx ends. cleanup removes them.
+func (b *builder) prepare(ctx context.Context) ([]cachePath, error) {
+	if err := b.prepareSandbox(); err != nil {
+		return nil, err
+	}
+	if err := b.prepareAWS(); err != nil {
+		return nil, err
+	}
+	paths := b.cachePaths()
+	if len(paths) > 0 {
+		restoreCache(b.opts.CacheDir, paths, b.log)
+	}
+	if err := b.giveToSandbox(); err != nil {
+		return nil, err
+	}
+	return paths, b.serveDocker(ctx)
+}
+
+func (b *builder) cleanup() {
+	b.removeAWS()
+	b.removeScratch()
+}
+
+// phases runs the phases in order, following CodeBuild's rules for what
+// runs after a failure, and says whether the build phase ran.
+func (b *builder) phases(ctx context.Context, res *Result) (buildRan bool) {
+	stop := false
 	for _, p := range b.spec.Phases {
 		name := strings.ToUpper(p.Name)
 		if stop {
@@ -293,28 +333,7 @@ func (b *builder) run(ctx context.Context) (Result, error) {
 			}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		// Also when the time ran out right after the last command.
-		res.Status = interruptedStatus(err)
-	} else {
-		res.Exported = b.exports(ctx)
-	}
-	b.stopShell()
-
-	if b.spec.Artifacts != nil && buildRan && ctx.Err() == nil {
-		pr, files := b.uploadArtifacts()
-		res.Phases = append(res.Phases, pr)
-		res.Artifacts = files
-		if pr.Status != StatusSucceeded && res.Status == StatusSucceeded {
-			res.Status = StatusFailed
-		}
-	}
-	res.Succeeded = res.Status == StatusSucceeded
-	if res.Succeeded && len(paths) > 0 {
-		saveCache(b.opts.CacheDir, paths, b.log)
-	}
-	res.Duration = time.Since(b.start)
-	return res, nil
+	return buildRan
 }
 
 // phase runs one phase's commands, then its finally commands.
