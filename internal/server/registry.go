@@ -20,8 +20,8 @@ import (
 // token given as the password of HTTP basic auth (any user name): the
 // deploy role may push, the read role may pull. A pipeline build's
 // credential (s.grants) may push to and pull from its app's repository
-// only. Blobs and manifests live
-// in <data>/registry and survive a restart. A stored entry the registry
+// only. Blobs and manifests live in <data>/registry and survive a
+// restart. A stored entry the registry
 // cannot serve is logged and answers an error; it never stops the daemon,
 // and neither does a registry that cannot open at all (it answers 503).
 // Abandoned uploads are removed by the registry's Run, which runs with the
@@ -82,8 +82,11 @@ func grantAllows(repo, path string) bool {
 // TCP address as the Docker Engine on this machine reaches it.
 func (s *Server) buildRegistry(app string, ttl time.Duration) (build.Registry, func(), error) {
 	addr, ok := s.apiAddr.(*net.TCPAddr)
-	if !ok || s.registry == nil {
-		return build.Registry{}, nil, errors.New("cutover serves no image registry: its API does not listen on TCP")
+	switch {
+	case !ok:
+		return build.Registry{}, nil, errors.New("cutover serves no image registry: its API does not listen on TCP (--api-addr)")
+	case s.registry == nil:
+		return build.Registry{}, nil, errors.New("the image registry is unavailable: it could not open (see cutover's log)")
 	}
 	host := addr.String()
 	if addr.IP.IsUnspecified() {
