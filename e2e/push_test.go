@@ -22,7 +22,8 @@ import (
 type pushedApp struct {
 	name, repo, data string
 	prod, test, api  int
-	token            string // a deploy token, for the API
+	token            string   // a deploy token, for the API
+	cutover          *process // cutover up, once started
 }
 
 // newPushedApp copies e2e/testdata/<src> into a git repository, with
@@ -42,7 +43,12 @@ func newPushedApp(t *testing.T, name, src string) *pushedApp {
 	a.git(t, "add", "-A")
 	a.git(t, "commit", "-q", "-m", "version 1")
 	// Registered first, so it runs after cutover has been stopped.
-	t.Cleanup(func() { checkNoTasksLeft(t, a.data) })
+	t.Cleanup(func() {
+		checkNoTasksLeft(t, a.data)
+		if t.Failed() && a.cutover != nil {
+			t.Logf("cutover up output:\n%s", a.cutover.output())
+		}
+	})
 	return a
 }
 
@@ -63,7 +69,7 @@ func (a *pushedApp) up(t *testing.T, body string) {
 // and returns how the first deployment ended.
 func (a *pushedApp) start(t *testing.T) string {
 	t.Helper()
-	start(t, "up", a.repo, "--data", a.data, "--api-addr", fmt.Sprintf("127.0.0.1:%d", a.api))
+	a.cutover = start(t, "up", a.repo, "--data", a.data, "--api-addr", fmt.Sprintf("127.0.0.1:%d", a.api))
 	var status string
 	waitFor(t, "the first deployment to end", 60*time.Second, func() bool {
 		status = a.deployment(t, a.name+"-d1")
