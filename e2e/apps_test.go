@@ -103,6 +103,19 @@ func removeAppContainers(app string) {
 	}
 }
 
+// checkBinLink checks that the release keeps node_modules/.bin/mime as
+// npm made it, a link to ../mime/cli.js, and that the command runs.
+func checkBinLink(t *testing.T, release string) {
+	t.Helper()
+	bin := filepath.Join(release, "node_modules", ".bin", "mime")
+	if to, err := os.Readlink(bin); err != nil || to != "../mime/cli.js" {
+		t.Errorf("the release's node_modules/.bin/mime: %q, %v; want a link to ../mime/cli.js", to, err)
+	}
+	if out, err := exec.Command(bin, "x.json").CombinedOutput(); err != nil || string(out) != "application/json\n" {
+		t.Errorf("the release's node_modules/.bin/mime x.json: %v\n%s", err, out)
+	}
+}
+
 // TestGoServiceThroughGitPush: a Go service that the pipeline tests and
 // builds with the machine's Go toolchain in the sandbox, offline, its
 // build cache kept between builds; the first build and a second version
@@ -122,19 +135,6 @@ func TestGoServiceThroughGitPush(t *testing.T) {
 	a.checkServes(t, "goservice version 2\n", 20)
 	if log := a.log(t, e.ID); !strings.Contains(log, "ok  \texample.com/goservice") {
 		t.Errorf("the build log shows no passed go test:\n%s", log)
-	}
-}
-
-// checkBinLink checks that the release keeps node_modules/.bin/mime as
-// npm made it, a link to ../mime/cli.js, and that the command runs.
-func checkBinLink(t *testing.T, release string) {
-	t.Helper()
-	bin := filepath.Join(release, "node_modules", ".bin", "mime")
-	if to, err := os.Readlink(bin); err != nil || to != "../mime/cli.js" {
-		t.Errorf("the release's node_modules/.bin/mime: %q, %v; want a link to ../mime/cli.js", to, err)
-	}
-	if out, err := exec.Command(bin, "x.json").CombinedOutput(); err != nil || string(out) != "application/json\n" {
-		t.Errorf("the release's node_modules/.bin/mime x.json: %v\n%s", err, out)
 	}
 }
 
