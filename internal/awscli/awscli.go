@@ -45,7 +45,7 @@ func Main(args []string, env Env, stdout, stderr io.Writer) int {
 		return ecrLogin(words[1], env, stdout, stderr)
 	}
 	err := execReal(args, env)
-	fmt.Fprintf(stderr, "aws %s: %v\n", strings.Join(words, " "), err)
+	fmt.Fprintf(stderr, "%s: %v\n", strings.Join(append([]string{"aws"}, words...), " "), err)
 	return exitFailure
 }
 
