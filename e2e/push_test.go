@@ -150,6 +150,20 @@ func (a *pushedApp) push(t *testing.T, password string) execution {
 	return e
 }
 
+// pushUnhealthy commits a version whose health check fails and pushes
+// it: its execution must fail and its deployment be rolled back.
+func (a *pushedApp) pushUnhealthy(t *testing.T, password string) {
+	t.Helper()
+	a.commit(t, "unhealthy version")
+	e := a.push(t, password)
+	if e.Status != "Failed" || e.DeploymentID == "" {
+		t.Fatalf("the unhealthy version's execution %s ended %s (deployment %q): %s", e.ID, e.Status, e.DeploymentID, e.Error)
+	}
+	if st := a.deployment(t, e.DeploymentID); st != "RolledBack" {
+		t.Errorf("the unhealthy version's deployment %s is %s, want RolledBack", e.DeploymentID, st)
+	}
+}
+
 // execution is what the tests read of a pipeline execution.
 type execution struct {
 	ID           string `json:"id"`

@@ -1,5 +1,6 @@
-// goservice answers / with its version and /health with 200. It listens
-// on $PORT and shuts down gracefully on SIGTERM.
+// goservice answers / with its version and /health with 200 while it is
+// healthy. It listens on $PORT and shuts down gracefully on SIGTERM. The
+// e2e tests change version and healthy in later commits.
 package main
 
 import (
@@ -12,7 +13,10 @@ import (
 	"syscall"
 )
 
-const version = "1"
+const (
+	version = "1"
+	healthy = true
+)
 
 func handler() http.Handler {
 	mux := http.NewServeMux()
@@ -20,6 +24,10 @@ func handler() http.Handler {
 		fmt.Fprintf(w, "goservice version %s\n", version)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if !healthy {
+			http.Error(w, "broken", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	return mux

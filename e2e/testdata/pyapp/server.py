@@ -1,6 +1,7 @@
-"""pyapp: / answers with its version, /health with 200. Debian's Python
-and its standard library only. It listens on $PORT and, on SIGTERM,
-stops accepting and lets in-flight requests finish."""
+"""pyapp: / answers with its version, /health with 200 while it is
+healthy. Debian's Python and its standard library only. It listens on
+$PORT and, on SIGTERM, stops accepting and lets in-flight requests
+finish. The e2e tests change VERSION and HEALTHY in later commits."""
 
 import os
 import signal
@@ -8,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = "1"
+HEALTHY = True
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -18,7 +20,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/":
             self.answer(200, f"pyapp version {VERSION}\n")
         elif self.path == "/health":
-            self.answer(200, "ok\n")
+            self.answer(200 if HEALTHY else 503, "ok\n" if HEALTHY else "broken\n")
         else:
             self.answer(404, "not found\n")
 
