@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,48 +75,110 @@ var (
 
 // LoadApp reads cutover.yaml from dir (or the file dir names), and the
 // CodeDeploy appspec.yaml it refers to, if any.
+//
+// Everything it reads, and every path cutover.yaml names (service.release,
+// build.spec, deploy.appspec), must be inside the app directory, symlinks
+// followed: cutover reads and copies them as its own user, and the app
+// directory may be a pushed commit.
 func LoadApp(path string) (*App, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, AppFile)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading app config: %w", err)
-	}
-	app, err := ParseApp(path, data)
-	if err != nil {
-		return nil, err
 	}
 	abs, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("resolving the app directory: %w", err)
 	}
-	app.Dir = abs
-	if app.Service.Release == "" {
-		app.Service.Release = abs
-	} else if !filepath.IsAbs(app.Service.Release) {
-		app.Service.Release = filepath.Join(abs, app.Service.Release)
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading app config: %w", err)
 	}
+	defer root.Close()
+	data, err := root.ReadFile(filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("reading app config %s: %w", path, err)
+	}
+	app, err := ParseApp(path, data)
+	if err != nil {
+		return nil, err
+	}
+	app.Dir = abs
+	if err := app.confinePaths(root, path); err != nil {
+		return nil, err
+	}
+	return app, app.loadAppSpec(root)
+}
+
+// confinePaths checks that the paths cutover.yaml names are inside the
+// app directory and makes service.release absolute.
+func (app *App) confinePaths(root *os.Root, file string) error {
+	for _, p := range []struct{ field, value string }{
+		{"service.release", app.Service.Release}, {"build.spec", app.Build.Spec}, {"deploy.appspec", app.Deploy.AppSpec},
+	} {
+		if p.value == "" {
+			continue
+		}
+		if err := inside(root, app.Dir, p.value); err != nil {
+			return fmt.Errorf("%s: %s: %q %v: it must be inside the app directory %s", file, p.field, p.value, err, app.Dir)
+		}
+	}
+	if app.Service.Release == "" {
+		app.Service.Release = app.Dir
+	} else if !filepath.IsAbs(app.Service.Release) {
+		app.Service.Release = filepath.Join(app.Dir, app.Service.Release)
+	}
+	return nil
+}
+
+// inside says why the path p (relative to dir, or absolute) is not inside
+// the directory root opens (dir), symlinks followed; nil when it is. A
+// path that does not exist yet is judged by its name.
+func inside(root *os.Root, dir, p string) error {
+	rel := p
+	if filepath.IsAbs(p) {
+		r, err := filepath.Rel(dir, p)
+		if err != nil {
+			return errors.New("is not inside")
+		}
+		rel = r
+	}
+	if !filepath.IsLocal(rel) {
+		return errors.New("leaves the app directory")
+	}
+	if _, err := root.Stat(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return errors.New("resolves outside the app directory")
+	}
+	return nil
+}
+
+// loadAppSpec reads the appspec.yaml cutover.yaml names, or the one in
+// the app directory, through root.
+func (app *App) loadAppSpec(root *os.Root) error {
 	specName := app.Deploy.AppSpec
 	if specName == "" {
 		for _, name := range []string{"appspec.yaml", "appspec.yml"} {
-			if _, err := os.Stat(filepath.Join(abs, name)); err == nil {
+			if _, err := root.Lstat(name); err == nil {
 				specName = name
 				break
 			}
 		}
 	}
-	if specName != "" {
-		specPath := filepath.Join(abs, specName)
-		spec, err := LoadAppSpec(specPath)
-		if err != nil {
-			return nil, err
-		}
-		if err := app.mergeAppSpec(specPath, spec); err != nil {
-			return nil, err
-		}
+	if specName == "" {
+		return nil
 	}
-	return app, nil
+	specPath := filepath.Join(app.Dir, specName)
+	if filepath.IsAbs(specName) {
+		specPath = specName
+		specName, _ = filepath.Rel(app.Dir, specName)
+	}
+	data, err := root.ReadFile(specName)
+	if err != nil {
+		return fmt.Errorf("reading appspec: %w", err)
+	}
+	spec, err := ParseAppSpec(specPath, data)
+	if err != nil {
+		return err
+	}
+	return app.mergeAppSpec(specPath, spec)
 }
 
 // ParseApp parses cutover.yaml content; name is used in error messages.

@@ -74,19 +74,12 @@ func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error
 // build runs the commit's buildspec in the checkout. A commit without a
 // buildspec has nothing to build: its checkout is what gets deployed.
 func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error {
-	specPath := w.cfg.Build.Spec
-	if specPath == "" {
-		specPath = "buildspec.yml"
-	}
-	if !filepath.IsAbs(specPath) {
-		specPath = filepath.Join(w.src, specPath)
-	}
-	if _, err := os.Stat(specPath); errors.Is(err, os.ErrNotExist) {
-		x.log.printf("No %s in the commit: nothing to build", filepath.Base(specPath))
+	spec, err := readBuildspec(w)
+	if errors.Is(err, os.ErrNotExist) {
+		x.log.printf("No buildspec in the commit: nothing to build")
 		w.stageMessage = "no buildspec: nothing built"
 		return nil
 	}
-	spec, err := config.LoadBuildspec(specPath)
 	if err != nil {
 		return err
 	}
@@ -203,6 +196,38 @@ func shortSHA(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// readBuildspec reads the commit's buildspec through an os.Root of the
+// checkout: a buildspec.yml that is a symlink out of the checkout (to
+// /etc/shadow, say) is refused, not read as cutover's user and quoted in
+// the pipeline log by a parse error. The error is os.ErrNotExist when
+// the commit has no buildspec.
+func readBuildspec(w *workspace) (*config.Buildspec, error) {
+	name := w.cfg.Build.Spec
+	if name == "" {
+		name = "buildspec.yml"
+	}
+	if filepath.IsAbs(name) {
+		rel, err := filepath.Rel(w.src, name)
+		if err != nil {
+			return nil, fmt.Errorf("buildspec %s is outside the checkout", name)
+		}
+		name = rel
+	}
+	root, err := os.OpenRoot(w.src)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	data, err := root.ReadFile(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading the buildspec %s: %w", name, err)
+	}
+	return config.ParseBuildspec(filepath.Join(w.src, name), data)
 }
 
 // engineSocket is the Docker Engine's unix socket: DOCKER_HOST's when it
