@@ -32,7 +32,7 @@ func (b *builder) prepareSandbox() error {
 	if err != nil {
 		return fmt.Errorf("making the build's sandbox directory: %w", err)
 	}
-	for _, d := range []string{"home", "tmp", "abs"} {
+	for _, d := range []string{"home", "tmp", "abs", "exports", "exports/x"} {
 		if err := os.Mkdir(filepath.Join(scratch, d), 0o700); err != nil {
 			os.RemoveAll(scratch)
 			return fmt.Errorf("making the build's sandbox directory: %w", err)
@@ -60,7 +60,13 @@ func (b *builder) giveToSandbox() error {
 	if b.view.scratch == "" {
 		return nil
 	}
-	for _, dir := range []string{b.opts.SrcDir, b.view.scratch} {
+	// The scratch directory itself stays cutover's: the build sees only
+	// these directories in it, and cannot swap them for links.
+	owned := []string{b.opts.SrcDir}
+	for _, d := range []string{"home", "tmp", "abs", "exports/x"} {
+		owned = append(owned, filepath.Join(b.view.scratch, d))
+	}
+	for _, dir := range owned {
 		if err := b.opts.Sandbox.Own(dir); err != nil {
 			return err
 		}
@@ -97,6 +103,7 @@ func (b *builder) wrap(cmd *exec.Cmd) error {
 	if _, inSrc := under(b.opts.SrcDir, b.view.home); !inSrc {
 		binds = append(binds, sandbox.Bind{Host: filepath.Join(b.view.scratch, "home"), Path: b.view.home, Writable: true})
 	}
+	binds = append(binds, sandbox.Bind{Host: filepath.Join(b.view.scratch, "exports/x"), Path: exportsPath, Writable: true})
 	binds = append(binds, b.binds...)
 	binds = append(binds, b.awsBind()...)
 	if b.docker != "" {
@@ -131,21 +138,21 @@ func (b *builder) serveDocker(ctx context.Context) error {
 	return nil
 }
 
-// exportsDir makes a directory the build's shell writes its exported
-// variables into, and returns it as cutover sees it and as the build does.
+// exportsPath is where a sandboxed build's shell writes its exported
+// variables: scratch/exports/x, which the build owns, in scratch/exports,
+// which it cannot see or change, so the directory cutover reads them from
+// cannot be swapped for a link to somewhere else while the build runs.
+const exportsPath = "/run/cutover-exports"
+
+// exportsDir is the directory the build's shell writes its exported
+// variables into, as cutover sees it and as the build does; cutover
+// removes it after reading.
 func (b *builder) exportsDir() (host, inBuild string, err error) {
 	if b.view.scratch == "" {
 		host, err = os.MkdirTemp("", "cutover-exports-")
 		return host, host, err
 	}
-	host, err = os.MkdirTemp(filepath.Join(b.view.scratch, "tmp"), "exports-")
-	if err != nil {
-		return "", "", err
-	}
-	if err := b.opts.Sandbox.Own(host); err != nil {
-		return "", "", err
-	}
-	return host, "/tmp/" + filepath.Base(host), nil
+	return filepath.Join(b.view.scratch, "exports/x"), exportsPath, nil
 }
 
 // maxExported bounds what cutover reads of one exported variable.

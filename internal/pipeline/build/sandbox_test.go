@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -177,5 +178,20 @@ func TestPrivilegedBuildReachesOnlyImageBuilds(t *testing.T) {
 	}
 	if err := exec.Command("docker", "image", "inspect", tag).Run(); err != nil {
 		t.Errorf("the image the build made is not in the Engine: %v", err)
+	}
+}
+
+// TestSandboxedBuildExportsVariables: exported variables come back from a
+// sandboxed build through its own exports directory.
+func TestSandboxedBuildExportsVariables(t *testing.T) {
+	sb := fullSandbox(t)
+	spec := "version: 0.2\nenv:\n  exported-variables: [IMAGE_TAG, UNSET]\nphases:\n  build:\n    commands:\n      - export IMAGE_TAG=v1-$(id -u)\n"
+	res, _, _ := runBuild(t, spec, nil, Options{Sandbox: sb})
+	uid, _ := sb.User()
+	if want := fmt.Sprintf("v1-%d", uid); !res.Succeeded || res.Exported["IMAGE_TAG"] != want {
+		t.Fatalf("exported %v (succeeded %v), want IMAGE_TAG=%s", res.Exported, res.Succeeded, want)
+	}
+	if _, ok := res.Exported["UNSET"]; ok {
+		t.Error("an unset variable was exported")
 	}
 }
