@@ -17,6 +17,7 @@ func main() {
 	if filepath.Base(os.Args[0]) == "aws" {
 		os.Exit(awscli.Main(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 	}
+	closeInheritedOnExec()
 	if err := newRootCmd().Execute(); err != nil {
 		var exit exitError
 		if errors.As(err, &exit) {

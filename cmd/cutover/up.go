@@ -256,7 +256,7 @@ func restartInto(srv *server.Server) error {
 	if err := srv.Close(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "closing the control plane for the upgrade:", err)
 	}
-	err = syscall.Exec(srv.Executable(), os.Args, append(os.Environ(), env))
+	err = server.ExecKeeping(srv.Executable(), os.Args, append(os.Environ(), env), files)
 	for _, f := range files {
 		f.Close()
 	}

@@ -40,6 +40,27 @@ func (s *Server) Info(ctx context.Context) (api.SystemInfo, error) {
 	return info, nil
 }
 
+// ExecKeeping executes exe with args and env in place of this process,
+// keeping files open across the exec. Close-on-exec is cleared under
+// syscall.ForkLock, so no process started meanwhile inherits them. It
+// returns only when the exec fails.
+func ExecKeeping(exe string, args, env []string, files []*os.File) error {
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock()
+	for _, f := range files {
+		fd, err := dataplane.RawFD(f)
+		if err == nil {
+			if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFD, 0); e != 0 {
+				err = e
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("keeping %s open across exec: %w", f.Name(), err)
+		}
+	}
+	return syscall.Exec(exe, args, env)
+}
+
 // Upgrade replaces the data plane with the binary on disk, then asks the
 // caller of Start to restart the control plane into it.
 func (s *Server) Upgrade(ctx context.Context) (api.UpgradeResult, error) {
@@ -73,7 +94,9 @@ func (s *Server) Executable() string { return s.exe }
 
 // KeepListeners duplicates the API's sockets for the restarted process
 // and stops the unix socket's file from being removed on Close. It
-// returns the environment entry that names them.
+// returns the environment entry that names them. The duplicates stay
+// close-on-exec, so that no task or build started before the restart
+// inherits them: ExecKeeping clears that at the exec itself.
 func (s *Server) KeepListeners() ([]*os.File, string, error) {
 	var files []*os.File
 	var names []string
@@ -92,13 +115,7 @@ func (s *Server) KeepListeners() ([]*os.File, string, error) {
 		if err != nil {
 			return fmt.Errorf("keeping the %s socket: %w", name, err)
 		}
-		// Kept open across exec: clear close-on-exec.
 		fd, err := dataplane.RawFD(f)
-		if err == nil {
-			if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFD, 0); e != 0 {
-				err = e
-			}
-		}
 		if err != nil {
 			f.Close()
 			return fmt.Errorf("keeping the %s socket: %w", name, err)
