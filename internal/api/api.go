@@ -188,7 +188,15 @@ func (h *Handler) Remote() http.Handler {
 			h.fail(w, err)
 			return
 		}
-		h.mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		if p.Allows(store.RoleAdmin) {
+			h.mux.ServeHTTP(w, r)
+			return
+		}
+		// Only admin reads the values of a service's environment.
+		m := &maskingWriter{ResponseWriter: w}
+		h.mux.ServeHTTP(m, r)
+		m.finish()
 	})
 }
 

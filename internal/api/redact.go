@@ -81,28 +81,15 @@ func maskValues(env json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(values)
 }
 
-// eventForCaller returns ev as the caller in ctx may see it: the app an
-// app.created or app.updated event carries has its environment masked
-// as appForCaller masks it. An event that cannot be decoded is withheld
-// rather than shown in clear.
+// eventForCaller returns ev as the caller in ctx may see it: every
+// environment it carries (an app's, a revision's, a deployment's
+// configuration) is masked for all but admin (maskEnvJSON). Event
+// streams are not JSON responses, so the masking writer does not see
+// them.
 func eventForCaller(ctx context.Context, ev store.Event) store.Event {
-	if ev.Type != store.EventAppCreated && ev.Type != store.EventAppUpdated {
-		return ev
-	}
 	if p, ok := auth.FromContext(ctx); ok && p.Allows(store.RoleAdmin) {
 		return ev
 	}
-	var a store.App
-	if err := json.Unmarshal(ev.Data, &a); err != nil {
-		ev.Data = json.RawMessage(`{}`)
-		return ev
-	}
-	a, err := appForCaller(ctx, a)
-	if err == nil {
-		ev.Data, err = json.Marshal(a)
-	}
-	if err != nil {
-		ev.Data = json.RawMessage(`{}`)
-	}
+	ev.Data = json.RawMessage(maskEnvJSON(ev.Data))
 	return ev
 }

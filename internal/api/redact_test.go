@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/store"
 )
 
 // envSpec is an app's spec as the deployment controller stores it, with
@@ -151,4 +152,48 @@ func getBody(t *testing.T, req *http.Request) string {
 		t.Fatalf("%s %s: %s\n%s", req.Method, req.URL.Path, resp.Status, b.String())
 	}
 	return b.String()
+}
+
+// TestNoEnvValueReachesAReadToken plants a secret in an app's spec, a
+// revision's configuration and a deployment's configuration (with the
+// configuration before it), and searches every answer a read token gets
+// about them, events included, for it.
+func TestNoEnvValueReachesAReadToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	spec := envSpec(t)
+	if err := f.st.PutApp(ctx, store.App{Name: "other", Spec: spec, DesiredCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := f.st.CreateRevision(ctx, store.Revision{App: "other", Artifact: "/srv/other", Config: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := []byte(`{"spec": ` + string(spec) + `, "prev_spec": ` + string(spec) + `}`)
+	dep, err := f.st.CreateDeployment(ctx, store.Deployment{App: "other", ToRevision: rev.ID, Strategy: "AllAtOnce", Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/api/v1/apps", "/api/v1/apps/other", "/api/v1/deployments", "/api/v1/deployments/" + dep.ID,
+		"/api/v1/events", "/api/v1/events?app=other", "/api/v1/apps/other/revisions"}
+	for _, token := range []string{"reader", "deployer"} {
+		for _, path := range paths {
+			req, _ := http.NewRequest(http.MethodGet, f.remote+path, nil)
+			req.Header.Set("Authorization", "Bearer "+f.secrets[token])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), "hunter2") {
+				t.Errorf("%s %s (%d) shows the secret:\n%s", token, path, resp.StatusCode, body)
+			}
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.remote+"/api/v1/deployments/"+dep.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+f.secrets["admin"])
+	if body := getBody(t, req); !strings.Contains(body, "hunter2") {
+		t.Errorf("admin does not see the values:\n%s", body)
+	}
 }
