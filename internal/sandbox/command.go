@@ -60,7 +60,7 @@ func (s *Sandbox) Wrap(cmd *exec.Cmd, spec Spec) error {
 			"--reuid="+strconv.Itoa(s.uid), "--regid="+strconv.Itoa(s.gid), "--clear-groups",
 			"--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--")
 	}
-	args = append(args, cmd.Path)
+	args = append(args, program(cmd, spec))
 	args = append(args, cmd.Args[1:]...)
 	cmd.Path, cmd.Args, cmd.Dir = s.bwrap, args, "/"
 	return nil
@@ -112,6 +112,25 @@ func fileSystemArgs(spec Spec) []string {
 		dir = "/"
 	}
 	return append(args, "--chdir", dir)
+}
+
+// program is what the sandbox executes for cmd: the path exec.Command
+// found on cutover's PATH when the sandbox sees it, else the bare name
+// the caller gave, found on the command's own PATH inside the sandbox
+// (cutover's PATH may start with directories the sandbox hides, such as
+// /root/.pyenv/shims).
+func program(cmd *exec.Cmd, spec Spec) string {
+	name := cmd.Args[0]
+	if strings.Contains(name, "/") || underSystemDir(cmd.Path) {
+		return cmd.Path
+	}
+	for _, b := range spec.Binds {
+		host := filepath.Clean(b.Host)
+		if (b.Path == "" || b.Path == b.Host) && strings.HasPrefix(cmd.Path, host+"/") {
+			return cmd.Path
+		}
+	}
+	return name
 }
 
 // parentArgs makes the directories above a bind's path that bwrap would

@@ -102,6 +102,8 @@ func buildRefusal(q url.Values) string {
 		return "a cgroup parent"
 	case q.Get("version") == "2":
 		return "BuildKit (use the classic builder: DOCKER_BUILDKIT=0)"
+	case q.Get("remote") != "":
+		return "a remote build context (the Engine would fetch it as root, with the host's credentials)"
 	}
 	return ""
 }

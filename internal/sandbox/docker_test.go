@@ -18,6 +18,8 @@ func TestDockerRefusal(t *testing.T) {
 		{"POST", "/v1.41/build", "networkmode=host", false},
 		{"POST", "/v1.41/build", "cgroupparent=%2F", false},
 		{"POST", "/v1.41/build", "version=2", false},
+		{"POST", "/v1.41/build", "remote=git%3A%2F%2F127.0.0.1%2Fprivate.git", false},
+		{"POST", "/v1.41/build", "remote=https%3A%2F%2Fexample.com%2Fctx.tar", false},
 		{"POST", "/v1.41/images/create", "fromImage=node&tag=20", true},
 		{"POST", "/v1.41/images/create", "fromSrc=-", false},
 		{"GET", "/v1.41/images/json", "", true},

@@ -177,3 +177,25 @@ func TestOffIsSaidAndRequiredRefuses(t *testing.T) {
 		t.Error("a nil sandbox (no sandbox chosen) is not ModeOff without a warning")
 	}
 }
+
+// TestCommandFoundOnTheSandboxsPath: a bare command name that cutover's
+// PATH resolves to a directory the sandbox hides (pyenv's shims, nvm) is
+// looked up again on the command's PATH inside the sandbox.
+func TestCommandFoundOnTheSandboxsPath(t *testing.T) {
+	s := full(t)
+	hidden := t.TempDir()
+	os.WriteFile(filepath.Join(hidden, "sh"), []byte("#!/bin/false\n"), 0o755)
+	path := hidden + ":/usr/bin:/bin"
+	t.Setenv("PATH", path)
+	cmd := exec.Command("sh", "-c", "echo found")
+	if cmd.Path != filepath.Join(hidden, "sh") {
+		t.Fatalf("the test's sh resolves to %s", cmd.Path)
+	}
+	cmd.Env = []string{"PATH=" + path}
+	if err := s.Wrap(cmd, Spec{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "found" {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
