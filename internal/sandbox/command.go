@@ -17,6 +17,14 @@ import (
 // read-only: what programs and their libraries need.
 var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
 
+// The sizes of a sandbox's in-memory file systems, in bytes.
+const (
+	shmSize = 64 << 20
+	runSize = 16 << 20
+	varSize = 256 << 20
+	tmpSize = 1 << 30
+)
+
 // Bind makes a host directory visible in the sandbox.
 type Bind struct {
 	Host     string // the directory on the host
@@ -95,9 +103,14 @@ func fileSystemArgs(spec Spec) []string {
 			args = append(args, "--ro-bind", dir, dir)
 		}
 	}
+	// The in-memory file systems have sizes, so that a command without a
+	// memory limit cannot fill the host's memory through them; a build's
+	// /tmp is a directory on disk that its caller binds over this one.
 	args = append(args, "--proc", "/proc", "--dev", "/dev",
-		"--tmpfs", "/run", "--tmpfs", "/var", "--perms", "01777", "--dir", "/var/tmp", "--symlink", "../run", "/var/run",
-		"--perms", "01777", "--tmpfs", "/tmp")
+		"--size", strconv.Itoa(shmSize), "--perms", "01777", "--tmpfs", "/dev/shm",
+		"--size", strconv.Itoa(runSize), "--tmpfs", "/run",
+		"--size", strconv.Itoa(varSize), "--tmpfs", "/var", "--perms", "01777", "--dir", "/var/tmp", "--symlink", "../run", "/var/run",
+		"--size", strconv.Itoa(tmpSize), "--perms", "01777", "--tmpfs", "/tmp")
 	made := map[string]bool{"/": true, "/tmp": true, "/var": true, "/var/tmp": true, "/run": true, "/proc": true, "/dev": true}
 	for _, b := range sortedBinds(spec.Binds) {
 		args = append(args, parentArgs(b.Path, made)...)

@@ -79,6 +79,8 @@ func TestWrapConfines(t *testing.T) {
 		{"has no capabilities", `grep -q '^CapEff:.0000000000000000$' /proc/self/status`, true},
 		{"gets no new privileges", `grep -q '^NoNewPrivs:.1$' /proc/self/status`, true},
 		{"cannot see the engine", `test -e /var/run/docker.sock || test -e /run/docker.sock`, false},
+		{"has POSIX shared memory", `echo x > /dev/shm/s && test -s /dev/shm/s`, true},
+		{"cannot fill memory through /tmp", `dd if=/dev/zero of=/tmp/big bs=1M count=1100 2>/dev/null`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
