@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cutover/cutover/internal/sandbox"
+	"github.com/cutover/cutover/internal/sandbox/sandboxtest"
 )
 
 // TestCommandHookRunsConfined: a command hook (the app's code, which a
@@ -17,16 +17,7 @@ import (
 // cutover's data directory, socket or environment, and cannot write the
 // app directory.
 func TestCommandHookRunsConfined(t *testing.T) {
-	sb, err := sandbox.New(context.Background(), sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sb.Mode() != sandbox.ModeFull {
-		if os.Getenv("CUTOVER_REQUIRE_SANDBOX") == "1" {
-			t.Fatalf("no full sandbox here: %s", sb.Reason())
-		}
-		t.Skipf("no full sandbox here: %s", sb.Reason())
-	}
+	sb := sandboxtest.Full(t)
 	data := filepath.Join(t.TempDir(), "data")
 	appDir := filepath.Join(data, "pipelines", "web", "exec-1", "src")
 	if err := os.MkdirAll(appDir, 0o755); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cutover/cutover/internal/awscli"
 	"github.com/cutover/cutover/internal/sandbox"
+	"github.com/cutover/cutover/internal/sandbox/sandboxtest"
 )
 
 // TestMain makes the test binary act as aws when a build calls it by
@@ -41,7 +42,7 @@ phases:
       - aws s3 ls || echo "s3 refused"
 `
 	reg := &Registry{Host: "127.0.0.1:9190", Repository: "hello", Password: "cob_build-credential"}
-	for name, sb := range map[string]*sandbox.Sandbox{"unsandboxed": nil, "sandboxed": fullSandbox(t)} {
+	for name, sb := range map[string]*sandbox.Sandbox{"unsandboxed": nil, "sandboxed": sandboxtest.Full(t)} {
 		t.Run(name, func(t *testing.T) {
 			res, log, _ := runBuild(t, spec, nil, Options{Sandbox: sb, Registry: reg, AWSCLI: self})
 			if !res.Succeeded {
@@ -99,7 +100,7 @@ phases:
 // for a workspace whose path is longer than a unix socket's may be (a
 // long app name deep in the data directory).
 func TestPrivilegedBuildInADeepWorkspace(t *testing.T) {
-	sb := fullSandbox(t)
+	sb := sandboxtest.Full(t)
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		if os.Getenv("CUTOVER_REQUIRE_DOCKER") == "1" {
 			t.Fatalf("no Docker Engine: %v", err)

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -12,25 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cutover/cutover/internal/sandbox"
+	"github.com/cutover/cutover/internal/sandbox/sandboxtest"
 )
-
-// fullSandbox returns a ModeFull sandbox or skips where there cannot be
-// one, unless CUTOVER_REQUIRE_SANDBOX=1 (the README's test command).
-func fullSandbox(t *testing.T) *sandbox.Sandbox {
-	t.Helper()
-	sb, err := sandbox.New(context.Background(), sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sb.Mode() != sandbox.ModeFull {
-		if os.Getenv("CUTOVER_REQUIRE_SANDBOX") == "1" {
-			t.Fatalf("no full sandbox here: %s", sb.Reason())
-		}
-		t.Skipf("no full sandbox here: %s", sb.Reason())
-	}
-	return sb
-}
 
 // TestBuildCannotReachWhatIsNotItsOwn is the privilege chain of issue 16
 // end to end: a build in a pipeline's workspace inside cutover's data
@@ -39,7 +21,7 @@ func fullSandbox(t *testing.T) *sandbox.Sandbox {
 // over the host's files; each attempt fails, and the build still gets its
 // own workspace, home, /tmp and cache.
 func TestBuildCannotReachWhatIsNotItsOwn(t *testing.T) {
-	sb := fullSandbox(t)
+	sb := sandboxtest.Full(t)
 	data := filepath.Join(t.TempDir(), "data")
 	src := filepath.Join(data, "pipelines", "app", "exec-1", "src")
 	other := filepath.Join(data, "pipelines", "other", "exec-1", "src")
@@ -132,7 +114,7 @@ func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // inspects an image, and every attempt to run a container, mount the
 // host, exec or delete is refused by the filter.
 func TestPrivilegedBuildReachesOnlyImageBuilds(t *testing.T) {
-	sb := fullSandbox(t)
+	sb := sandboxtest.Full(t)
 	engine := "/var/run/docker.sock"
 	if _, err := os.Stat(engine); err != nil {
 		if os.Getenv("CUTOVER_REQUIRE_DOCKER") == "1" {
@@ -184,7 +166,7 @@ func TestPrivilegedBuildReachesOnlyImageBuilds(t *testing.T) {
 // TestSandboxedBuildExportsVariables: exported variables come back from a
 // sandboxed build through its own exports directory.
 func TestSandboxedBuildExportsVariables(t *testing.T) {
-	sb := fullSandbox(t)
+	sb := sandboxtest.Full(t)
 	spec := "version: 0.2\nenv:\n  exported-variables: [IMAGE_TAG, UNSET]\nphases:\n  build:\n    commands:\n      - export IMAGE_TAG=v1-$(id -u)\n"
 	res, _, _ := runBuild(t, spec, nil, Options{Sandbox: sb})
 	uid, _ := sb.User()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/runtime"
-	"github.com/cutover/cutover/internal/sandbox"
+	"github.com/cutover/cutover/internal/sandbox/sandboxtest"
 )
 
 // TestSandboxedTaskIsConfinedAndStopsGracefully runs a task from a
@@ -18,16 +18,7 @@ import (
 // as the sandbox's user, reads its release, cannot read the data
 // directory or write its release, and SIGTERM from Stop reaches its trap.
 func TestSandboxedTaskIsConfinedAndStopsGracefully(t *testing.T) {
-	sb, err := sandbox.New(context.Background(), sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sb.Mode() != sandbox.ModeFull {
-		if os.Getenv("CUTOVER_REQUIRE_SANDBOX") == "1" {
-			t.Fatalf("no full sandbox here: %s", sb.Reason())
-		}
-		t.Skipf("no full sandbox here: %s", sb.Reason())
-	}
+	sb := sandboxtest.Full(t)
 	data := filepath.Join(t.TempDir(), "data")
 	release := filepath.Join(data, "releases", "web", "r1")
 	// As package release makes them: 0755 and 0444, in the 0700 data
