@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newBuildCmd(g),
 		newAppsCmd(g),
 		newStatusCmd(g),
+		newScaleCmd(g),
 		newHistoryCmd(g),
 		newTasksCmd(g),
 		newLogsCmd(g),

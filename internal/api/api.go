@@ -52,6 +52,8 @@ type Deployer interface {
 	Continue(ctx context.Context, deploymentID string) error
 	Stop(ctx context.Context, deploymentID string) error
 	Rollback(ctx context.Context, deploymentID string) error
+	// Scale sets an app's desired count without a new revision.
+	Scale(ctx context.Context, app string, count int) error
 }
 
 // TaskLogs gives a task's output; runtime.Driver implements it.
@@ -127,6 +129,7 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/openapi.json", store.RoleRead, h.openAPI},
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
+		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"GET", "/api/v1/deployments", store.RoleRead, h.listDeployments},
 		{"POST", "/api/v1/deployments", store.RoleDeploy, h.createDeployment},
 		{"GET", "/api/v1/deployments/{id}", store.RoleRead, h.getDeployment},
@@ -380,6 +383,35 @@ func (h *Handler) action(name string, fn func(context.Context, string) error) ht
 		}
 		writeJSON(w, http.StatusOK, d)
 	}
+}
+
+// ScaleRequest asks for an app's desired count.
+type ScaleRequest struct {
+	Count int `json:"count"`
+}
+
+// scaleApp sets the app's desired count and answers with the app.
+func (h *Handler) scaleApp(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	app := r.PathValue("app")
+	var req ScaleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := h.deployer.Scale(ctx, app, req.Count); err != nil {
+		h.fail(w, err)
+		return
+	}
+	a, err := h.store.GetApp(ctx, app)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if a, err = appForCaller(ctx, a); err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 // EventDeploymentAction records a continue, stop or rollback call; its

@@ -45,6 +45,14 @@ func (d *scriptedDeployer) Continue(ctx context.Context, id string) error {
 	return d.err
 }
 func (d *scriptedDeployer) Stop(ctx context.Context, id string) error { d.calls.Add(1); return d.err }
+func (d *scriptedDeployer) Scale(ctx context.Context, app string, n int) error {
+	d.calls.Add(1)
+	if d.err != nil {
+		return d.err
+	}
+	_, err := d.st.UpdateApp(ctx, app, func(a *store.App) error { a.DesiredCount = n; return nil })
+	return err
+}
 func (d *scriptedDeployer) Rollback(ctx context.Context, id string) error {
 	d.calls.Add(1)
 	return d.err

@@ -158,6 +158,13 @@ func (c *Client) App(ctx context.Context, name string) (AppStatus, error) {
 	return a, err
 }
 
+// Scale sets an app's desired count.
+func (c *Client) Scale(ctx context.Context, app string, count int) (store.App, error) {
+	var a store.App
+	err := c.do(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(app)+"/scale", ScaleRequest{Count: count}, &a)
+	return a, err
+}
+
 // Act calls continue, stop or rollback on a deployment.
 func (c *Client) Act(ctx context.Context, id, action string) (store.Deployment, error) {
 	var d store.Deployment

@@ -45,7 +45,7 @@ const (
 const (
 	maxTerminationWait = 48 * time.Hour // CodeDeploy: 2880 minutes
 	maxHookTimeout     = time.Hour      // CodeDeploy: one hour
-	maxCount           = 1000
+	MaxCount           = 1000           // service.count, and cutover scale
 	maxStopTimeout     = time.Hour
 )
 
@@ -261,7 +261,7 @@ func (w *walker) service(n *yaml.Node) Service {
 		s.Port = w.integer(v, "service.port", 1, 65535)
 	}
 	if v := f["count"]; v != nil {
-		s.Count = w.integer(v, "service.count", 1, maxCount)
+		s.Count = w.integer(v, "service.count", 1, MaxCount)
 	}
 	if v := f["env"]; v != nil {
 		s.Env = w.env(v, "service.env")

@@ -377,6 +377,9 @@ func (s *Server) Continue(ctx context.Context, id string) error {
 	return s.controller.Continue(ctx, id)
 }
 func (s *Server) Stop(ctx context.Context, id string) error { return s.controller.Stop(ctx, id) }
+func (s *Server) Scale(ctx context.Context, app string, count int) error {
+	return s.controller.Scale(ctx, app, count)
+}
 func (s *Server) Rollback(ctx context.Context, id string) error {
 	return s.controller.Rollback(ctx, id)
 }

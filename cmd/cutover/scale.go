@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/config"
+)
+
+func newScaleCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scale <app> <count>",
+		Short: "Set an app's task count without a new revision",
+		Long: `Set the app's desired count, as ECS's UpdateService desiredCount does: new
+tasks of the current revision join the load balancer once healthy; tasks
+beyond the count are deregistered, drained and stopped. Refused while a
+deployment runs. The next deployment takes cutover.yaml's service.count.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			count, err := strconv.Atoi(args[1])
+			if err != nil || count < 1 || count > config.MaxCount {
+				return fmt.Errorf("count %q: give a whole number of tasks, 1-%d", args[1], config.MaxCount)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			a, err := c.Scale(cmd.Context(), args[0], count)
+			if err != nil {
+				return err
+			}
+			return printJSONOr(cmd, g, a, func() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: desired count %d; `cutover status %s` shows the tasks\n", a.Name, a.DesiredCount, a.Name)
+			})
+		},
+	}
+}
