@@ -55,3 +55,46 @@ func (a *helloApp) waitTasks(t *testing.T, n string) {
 		return strings.Count(tasks, " healthy ") == want && !strings.Contains(tasks, "draining")
 	})
 }
+
+// TestRestartUnderLoad: `cutover restart` replaces every task, new ones
+// healthy before the old ones drain, with no failed request.
+func TestRestartUnderLoad(t *testing.T) {
+	a := newHelloApp(t, nil)
+	a.up(t, "1.0.0")
+	before := a.taskIDs(t)
+	l := startLoad(a.url(), 4)
+	out, code := run(t, "restart", "hello", "--data", a.data)
+	if code != 0 || !strings.Contains(out, "new tasks healthy") {
+		t.Fatalf("cutover restart hello: exit %d\n%s", code, out)
+	}
+	a.waitTasks(t, "3")
+	l.finish(t)
+	after := a.taskIDs(t)
+	for id := range before {
+		if after[id] {
+			t.Errorf("task %s still runs after the restart (before %v, after %v)", id, before, after)
+		}
+	}
+	if len(after) != 3 {
+		t.Errorf("%d tasks after the restart, want 3: %v", len(after), after)
+	}
+	if _, code := run(t, "restart", "nope", "--data", a.data); code == 0 {
+		t.Error("restarting an unknown app exited 0")
+	}
+}
+
+// taskIDs are the ids of the app's live tasks, from `cutover tasks`.
+func (a *helloApp) taskIDs(t *testing.T) map[string]bool {
+	t.Helper()
+	out, code := run(t, "tasks", "hello", "--data", a.data)
+	if code != 0 {
+		t.Fatalf("cutover tasks: exit %d\n%s", code, out)
+	}
+	ids := map[string]bool{}
+	for _, line := range strings.Split(out, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			ids[f[0]] = true
+		}
+	}
+	return ids
+}

@@ -57,6 +57,7 @@ func newRootCmd() *cobra.Command {
 		newAppsCmd(g),
 		newStatusCmd(g),
 		newScaleCmd(g),
+		newRestartCmd(g),
 		newHistoryCmd(g),
 		newTasksCmd(g),
 		newLogsCmd(g),

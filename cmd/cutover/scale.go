@@ -37,3 +37,28 @@ deployment runs. The next deployment takes cutover.yaml's service.count.`,
 		},
 	}
 }
+
+func newRestartCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart <app>",
+		Short: "Replace every task of an app's current revision, health-gated",
+		Long: `Start as many new tasks of the current revision as run; once all of them
+are healthy, deregister, drain and stop the old ones (heroku ps:restart, ECS
+force-new-deployment). Returns once the new tasks are healthy. Refused while a
+deployment runs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			a, err := c.Restart(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJSONOr(cmd, g, a, func() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d new tasks healthy; the old ones are draining\n", a.Name, a.DesiredCount)
+			})
+		},
+	}
+}

@@ -54,6 +54,8 @@ type Deployer interface {
 	Rollback(ctx context.Context, deploymentID string) error
 	// Scale sets an app's desired count without a new revision.
 	Scale(ctx context.Context, app string, count int) error
+	// Restart replaces the tasks of an app's current revision.
+	Restart(ctx context.Context, app string) error
 }
 
 // TaskLogs gives a task's output; runtime.Driver implements it.
@@ -130,6 +132,7 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
+		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},
 		{"GET", "/api/v1/deployments", store.RoleRead, h.listDeployments},
 		{"POST", "/api/v1/deployments", store.RoleDeploy, h.createDeployment},
 		{"GET", "/api/v1/deployments/{id}", store.RoleRead, h.getDeployment},
@@ -408,6 +411,26 @@ func (h *Handler) scaleApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a, err = appForCaller(ctx, a); err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// restartApp replaces the app's tasks and answers with the app once the
+// new ones are healthy.
+func (h *Handler) restartApp(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	app := r.PathValue("app")
+	if err := h.deployer.Restart(ctx, app); err != nil {
+		h.fail(w, err)
+		return
+	}
+	a, err := h.store.GetApp(ctx, app)
+	if err == nil {
+		a, err = appForCaller(ctx, a)
+	}
+	if err != nil {
 		h.fail(w, err)
 		return
 	}

@@ -53,6 +53,14 @@ func (d *scriptedDeployer) Scale(ctx context.Context, app string, n int) error {
 	_, err := d.st.UpdateApp(ctx, app, func(a *store.App) error { a.DesiredCount = n; return nil })
 	return err
 }
+func (d *scriptedDeployer) Restart(ctx context.Context, app string) error {
+	d.calls.Add(1)
+	if d.err != nil {
+		return d.err
+	}
+	_, err := d.st.Append(ctx, store.Event{Type: "service.restarting", App: app, Actor: store.Actor(ctx)})
+	return err
+}
 func (d *scriptedDeployer) Rollback(ctx context.Context, id string) error {
 	d.calls.Add(1)
 	return d.err

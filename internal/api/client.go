@@ -165,6 +165,14 @@ func (c *Client) Scale(ctx context.Context, app string, count int) (store.App, e
 	return a, err
 }
 
+// Restart replaces an app's tasks; it returns once the new ones are
+// healthy.
+func (c *Client) Restart(ctx context.Context, app string) (store.App, error) {
+	var a store.App
+	err := c.do(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(app)+"/restart", nil, &a)
+	return a, err
+}
+
 // Act calls continue, stop or rollback on a deployment.
 func (c *Client) Act(ctx context.Context, id, action string) (store.Deployment, error) {
 	var d store.Deployment

@@ -63,3 +63,50 @@ func TestScale(t *testing.T) {
 		t.Errorf("Scale during deployment %s = %v, want ErrDeploymentInProgress", d.ID, err)
 	}
 }
+
+// TestRestart replaces every task of the current revision and refuses an
+// unknown app and a running deployment.
+func TestRestart(t *testing.T) {
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	before := e.taskIDs()
+	if err := e.ctrl.Restart(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Restart(nope) = %v, want ErrNotFound", err)
+	}
+	if err := e.ctrl.Restart(t.Context(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the old tasks to stop", func() bool {
+		now := e.taskIDs()
+		for id := range before {
+			if now[id] {
+				return false
+			}
+		}
+		return len(now) == len(before)
+	})
+
+	next := e.appConfig("v2")
+	next.Deploy.ReadyWait.Wait = 10 * time.Second
+	next.Deploy.ReadyWait.Manual = true
+	if _, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &next}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ctrl.Restart(t.Context(), "web"); !errors.Is(err, store.ErrDeploymentInProgress) {
+		t.Errorf("Restart during a deployment = %v, want ErrDeploymentInProgress", err)
+	}
+}
+
+// taskIDs are the ids of web's live tasks in the store.
+func (e *env) taskIDs() map[string]bool {
+	e.t.Helper()
+	tasks, err := e.store.ListTasks(e.t.Context(), store.TaskFilter{App: "web", Live: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, task := range tasks {
+		ids[task.ID] = true
+	}
+	return ids
+}

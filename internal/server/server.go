@@ -380,6 +380,9 @@ func (s *Server) Stop(ctx context.Context, id string) error { return s.controlle
 func (s *Server) Scale(ctx context.Context, app string, count int) error {
 	return s.controller.Scale(ctx, app, count)
 }
+func (s *Server) Restart(ctx context.Context, app string) error {
+	return s.controller.Restart(ctx, app)
+}
 func (s *Server) Rollback(ctx context.Context, id string) error {
 	return s.controller.Rollback(ctx, id)
 }
