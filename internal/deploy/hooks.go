@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -108,7 +107,7 @@ func execHook(ctx context.Context, sb *sandbox.Sandbox, dir string, command []st
 	cmd.Dir = dir
 	base := runtime.InheritedEnv(os.Environ())
 	if sb.Mode() != sandbox.ModeOff {
-		base = append(dropEnv(base, "HOME", "TMPDIR", "USER", "LOGNAME"), "HOME=/tmp", "TMPDIR=/tmp")
+		base = sandbox.Environ(base, "/tmp")
 	}
 	// Only the variables that locate tools and the locale, never
 	// cutover's credentials: a hook is the app's code.
@@ -140,18 +139,6 @@ func execHook(ctx context.Context, sb *sandbox.Sandbox, dir string, command []st
 		return err
 	}
 	return nil
-}
-
-// dropEnv returns env without the variables named.
-func dropEnv(env []string, names ...string) []string {
-	var out []string
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(names, name) {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // callHook POSTs the payload to url; a 2xx answer is success.

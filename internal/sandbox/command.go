@@ -206,3 +206,34 @@ func ChildPID(r io.Reader) (int, error) {
 	}
 	return info.ChildPID, nil
 }
+
+// Environ returns environ (cutover's inherited variables) as a sandboxed
+// command starts from it: HOME is home, TMPDIR is /tmp, and cutover's
+// USER and LOGNAME are left out, since they are not the command's.
+func Environ(environ []string, home string) []string {
+	out := []string{"HOME=" + home, "TMPDIR=/tmp"}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "HOME", "TMPDIR", "USER", "LOGNAME":
+		default:
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Bindable says whether the absolute path p may be bound into a sandbox
+// as a command's own writable directory: not /, /var, the read-only
+// system directories, or /proc, /dev and /run, which the sandbox makes.
+func Bindable(p string) bool {
+	if p == "/" || p == "/var" || underSystemDir(p) {
+		return false
+	}
+	for _, dir := range []string{"/proc", "/dev", "/run", "/var/run"} {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return false
+		}
+	}
+	return true
+}

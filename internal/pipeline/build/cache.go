@@ -75,23 +75,12 @@ func (v view) host(root string) (base, rel string, bind *sandbox.Bind, skip stri
 			return filepath.Join(v.scratch, m.host), r, nil, ""
 		}
 	}
-	if !writableInSandbox(root) {
+	if !sandbox.Bindable(root) {
 		return "", "", nil, "it is in the sandbox's read-only system directories"
 	}
 	base = filepath.Join(v.scratch, "abs")
 	rel = strings.TrimPrefix(root, "/")
 	return base, rel, &sandbox.Bind{Host: filepath.Join(base, rel), Path: root, Writable: true}, ""
-}
-
-// writableInSandbox says whether an absolute path may be bound as a
-// build's own directory: not /, the system directories, /proc or /dev.
-func writableInSandbox(p string) bool {
-	for _, dir := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/dev", "/run", "/var/run"} {
-		if _, ok := under(dir, p); ok {
-			return false
-		}
-	}
-	return p != "/" && p != "/var"
 }
 
 // under returns p relative to dir when p is dir or inside it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/sandbox"
 )
 
 // environ returns the build's environment. Later sources win, as in
@@ -22,16 +23,15 @@ import (
 // HOME is home, TMPDIR is /tmp, and cutover's USER and LOGNAME are left
 // out: they are not the build's.
 func environ(spec *config.Buildspec, opts Options, secrets map[string]string, start time.Time, succeeding bool, home string) []string {
+	inherited := runtime.InheritedEnv(os.Environ())
+	if home != "" {
+		inherited = sandbox.Environ(inherited, home)
+	}
 	env := map[string]string{}
-	for _, kv := range runtime.InheritedEnv(os.Environ()) {
+	for _, kv := range inherited {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
-	}
-	if home != "" {
-		env["HOME"], env["TMPDIR"] = home, "/tmp"
-		delete(env, "USER")
-		delete(env, "LOGNAME")
 	}
 	for k, v := range spec.Env.Variables {
 		env[k] = v

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/cutover/cutover/internal/runtime"
@@ -17,22 +16,6 @@ import (
 // user. bwrap's outer process is the task's main process (its exit status
 // is the task's); signals go to the process group of the sandbox's first
 // process (taskState.Group), which holds the app and its children.
-
-// sandboxBase is the part of cutover's environment a sandboxed task
-// starts from: HOME and TMPDIR are its own /tmp, and cutover's user
-// names are not the task's.
-func sandboxBase(environ []string) []string {
-	out := []string{"HOME=/tmp", "TMPDIR=/tmp"}
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "HOME", "TMPDIR", "USER", "LOGNAME":
-		default:
-			out = append(out, kv)
-		}
-	}
-	return out
-}
 
 // confine wraps cmd in the driver's sandbox. It returns the read end of
 // bwrap's status, from which sandboxGroup reads the sandbox's process

@@ -115,7 +115,7 @@ func (d *Driver) command(spec runtime.TaskSpec, port int, logFile *os.File) *exe
 	cmd.Dir = spec.Dir
 	base := os.Environ()
 	if d.opts.Sandbox.Mode() != sandbox.ModeOff {
-		base = sandboxBase(base)
+		base = sandbox.Environ(base, "/tmp")
 	}
 	cmd.Env = taskEnv(spec, port, base)
 	cmd.Stdout = logFile
