@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,42 +12,8 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/store"
+	"github.com/cutover/cutover/internal/store/fulldisk"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
-// it; the test is skipped unless it runs as root.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs to fill needs root; CI runs as root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)+",mode=0700"); err != nil {
-		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes path until its file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("creating %s: %v", path, err)
-	}
-	defer f.Close()
-	for _, n := range []int{1 << 20, 4096, 1} {
-		chunk := make([]byte, n)
-		for err == nil {
-			_, err = f.Write(chunk)
-		}
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("filling %s: %v; want ENOSPC", path, err)
-		}
-		err = nil
-	}
-}
 
 // startAttempts counts the tasks the app's scheduler tried to start.
 func (e *env) startAttempts(app string) int {
@@ -83,7 +48,7 @@ func (e *env) appStatus(app string) (healthy, desired int) {
 // then say 1/1 with the dead task stopped.
 func TestFullDiskBacksOffAndRecovers(t *testing.T) {
 	t.Parallel()
-	dir := mountTmpfs(t, 16<<20)
+	dir := fulldisk.Mount(t, 16<<20)
 	e := newEnvIn(t, dir)
 	cfg := e.appConfig("v1")
 	cfg.Service.Count = 1
@@ -98,11 +63,11 @@ func TestFullDiskBacksOffAndRecovers(t *testing.T) {
 		return false
 	})
 
-	fillDisk(t, filepath.Join(dir, "fill-1"))
+	fulldisk.Fill(t, filepath.Join(dir, "fill-1"))
 	killTask(t, victim)
 	// The runtime deletes the dead task's files; fill what they freed.
 	waitFor(t, 10*time.Second, "the runtime to forget the task", func() bool { return !e.runs(victim.ID) })
-	fillDisk(t, filepath.Join(dir, "fill-2"))
+	fulldisk.Fill(t, filepath.Join(dir, "fill-2"))
 	refuseWrites(t, e.store)
 
 	before := e.startAttempts("web")
@@ -142,7 +107,7 @@ func (e *env) recovery(victim string) string {
 // and written once space is back, and restarts back off meanwhile.
 func TestFullDiskAtStart(t *testing.T) {
 	t.Parallel()
-	dir := mountTmpfs(t, 16<<20)
+	dir := fulldisk.Mount(t, 16<<20)
 	e := newEnvIn(t, dir)
 	cfg := e.appConfig("v1")
 	cfg.Service.Count = 1
@@ -154,7 +119,7 @@ func TestFullDiskAtStart(t *testing.T) {
 	victim := tasks[0]
 	e.kill()
 
-	fillDisk(t, filepath.Join(dir, "fill"))
+	fulldisk.Fill(t, filepath.Join(dir, "fill"))
 	killTask(t, victim)
 	refuseWrites(t, e.store)
 	e.startController()

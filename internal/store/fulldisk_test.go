@@ -2,56 +2,19 @@ package store
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/cutover/cutover/internal/store/fulldisk"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
-// it; the test is skipped unless it runs as root.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs to fill needs root; CI runs as root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)+",mode=0700"); err != nil {
-		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatalf("creating %s: %v", path, err)
-	}
-	defer f.Close()
-	for _, n := range []int{1 << 20, 4096, 1} {
-		chunk := make([]byte, n)
-		for {
-			if _, err = f.Write(chunk); err != nil {
-				break
-			}
-		}
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("filling %s: %v; want ENOSPC", path, err)
-		}
-	}
-}
 
 // TestWritesFailOnFullDiskThenRecover fills the store's file system: a
 // write fails with an error (nothing is half-written), and once space is
 // back the same Store writes again without being reopened.
 func TestWritesFailOnFullDiskThenRecover(t *testing.T) {
-	dir := mountTmpfs(t, 8<<20)
+	dir := fulldisk.Mount(t, 8<<20)
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(dir, "cutover.db"))
 	if err != nil {
@@ -65,7 +28,7 @@ func TestWritesFailOnFullDiskThenRecover(t *testing.T) {
 	before := countEvents(t, s)
 
 	fill := filepath.Join(dir, "fill")
-	fillDisk(t, fill)
+	fulldisk.Fill(t, fill)
 	var failed error
 	for i := 0; i < 5000 && failed == nil; i++ { // the WAL may have room for a few writes
 		_, failed = s.Append(ctx, Event{Type: "test.fill", Data: []byte(`"` + strings.Repeat("x", 2000) + `"`)})
