@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,19 +17,12 @@ import (
 // app directory.
 func TestCommandHookRunsConfined(t *testing.T) {
 	sb := sandboxtest.Full(t)
-	data := filepath.Join(t.TempDir(), "data")
+	data := sandboxtest.DataDir(t)
 	appDir := filepath.Join(data, "pipelines", "web", "exec-1", "src")
 	if err := os.MkdirAll(appDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(data, 0o700)
 	os.WriteFile(filepath.Join(appDir, "smoke.sh"), []byte("echo smoke ok\n"), 0o644)
-	os.WriteFile(filepath.Join(data, "secrets.key"), []byte("key"), 0o600)
-	l, err := net.Listen("unix", filepath.Join(data, "cutover.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-credential")
 
 	script := `sh smoke.sh

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,7 @@ import (
 // own workspace, home, /tmp and cache.
 func TestBuildCannotReachWhatIsNotItsOwn(t *testing.T) {
 	sb := sandboxtest.Full(t)
-	data := filepath.Join(t.TempDir(), "data")
+	data := sandboxtest.DataDir(t)
 	src := filepath.Join(data, "pipelines", "app", "exec-1", "src")
 	other := filepath.Join(data, "pipelines", "other", "exec-1", "src")
 	for _, d := range []string{src, other} {
@@ -30,13 +29,7 @@ func TestBuildCannotReachWhatIsNotItsOwn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(data, "secrets.key"), []byte("key"), 0o600)
 	os.WriteFile(filepath.Join(other, "server.js"), []byte("other app"), 0o644)
-	l, err := net.Listen("unix", filepath.Join(data, "cutover.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "daemon-credential")
 
 	// A host path the cache would restore over, and one that must not

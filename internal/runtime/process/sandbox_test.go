@@ -19,15 +19,13 @@ import (
 // directory or write its release, and SIGTERM from Stop reaches its trap.
 func TestSandboxedTaskIsConfinedAndStopsGracefully(t *testing.T) {
 	sb := sandboxtest.Full(t)
-	data := filepath.Join(t.TempDir(), "data")
+	data := sandboxtest.DataDir(t)
 	release := filepath.Join(data, "releases", "web", "r1")
 	// As package release makes them: 0755 and 0444, in the 0700 data
 	// directory.
 	if err := os.MkdirAll(release, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(data, 0o700)
-	os.WriteFile(filepath.Join(data, "secrets.key"), []byte("key"), 0o600)
 	os.WriteFile(filepath.Join(release, "app.txt"), []byte("release file"), 0o444)
 	uid, _ := sb.User()
 

@@ -4,7 +4,9 @@ package sandboxtest
 
 import (
 	"context"
+	"net"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cutover/cutover/internal/sandbox"
@@ -27,4 +29,25 @@ func Full(t testing.TB) *sandbox.Sandbox {
 		t.Skipf("no full sandbox here: %s", sb.Reason())
 	}
 	return sb
+}
+
+// DataDir makes a stand-in for cutover's data directory, what a
+// sandboxed command must not reach: mode 0700, with secrets.key (0600)
+// and a listening unix socket cutover.sock, closed at the end of the
+// test. The test makes its workspaces or releases inside it.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "secrets.key"), []byte("key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(data, "cutover.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return data
 }
