@@ -6,10 +6,12 @@ import (
 	"github.com/cutover/cutover/internal/health"
 )
 
-// action is a weighted forward action, ready for the request path.
+// action is a weighted forward action, or a fixed response, ready for
+// the request path.
 type action struct {
 	groups []weightedGroup // only groups with weight > 0
 	total  int
+	fixed  *fixedResponse // set: answer with it, groups is empty
 }
 
 type weightedGroup struct {

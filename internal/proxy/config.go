@@ -29,6 +29,9 @@ type ListenerConfig struct {
 	// Default is the action when no rule matches. An empty Default
 	// answers 503.
 	Default ForwardConfig
+	// DefaultFixedResponse, when set, is the action when no rule matches
+	// instead of Default, which must then be empty.
+	DefaultFixedResponse *FixedResponseConfig
 	// BodyTimeout is the longest wait between two successive reads of a
 	// request body, as nginx's client_body_timeout: a client that sends
 	// nothing for that long gets 408 if no body byte went to the target
@@ -60,6 +63,9 @@ type RuleConfig struct {
 	// "/api/x" but not "/apix").
 	PathPrefixes []string
 	Forward      ForwardConfig
+	// FixedResponse, when set, answers the matching requests instead of
+	// forwarding them; Forward must then be empty.
+	FixedResponse *FixedResponseConfig
 }
 
 // ForwardConfig splits requests between target groups by weight, as an

@@ -23,6 +23,12 @@
 //   - Target groups and targets that stay in the Config keep their state
 //     (health, in-flight requests, ejection) across Apply calls.
 //
+// A rule (or the listener's default) may instead have a fixed-response
+// action, as on ALB: the proxy answers with a configured status, body and
+// Retry-After itself. The controller uses it for maintenance mode; target
+// groups no action routes to stay registered and health-checked, and the
+// switch back is one more Apply that keeps every connection.
+//
 // # Routing decisions
 //
 // Inside a group, targets are picked round robin (or by least outstanding

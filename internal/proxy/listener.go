@@ -204,6 +204,14 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := l.routes.Load()
 	act := rt.match(r)
+	if act != nil && act.fixed != nil {
+		n := act.fixed.serve(w)
+		l.metrics.Observe(metrics.Observation{
+			Listener: rt.listener, Status: act.fixed.status,
+			Fixed: true, Duration: time.Since(start), BytesOut: n,
+		})
+		return
+	}
 	g, t := act.pick(nil)
 	if t == nil {
 		msg := "503 Service Unavailable: no healthy target\n"

@@ -32,11 +32,11 @@ type hostMatcher struct {
 // buildRoutes turns a validated ListenerConfig into a routeTable over the
 // given groups.
 func buildRoutes(lc ListenerConfig, groups map[string]*targetGroup) *routeTable {
-	rt := &routeTable{listener: lc.Name, def: buildAction(lc.Default, groups)}
+	rt := &routeTable{listener: lc.Name, def: buildAction(lc.Default, lc.DefaultFixedResponse, groups)}
 	rules := slices.Clone(lc.Rules)
 	slices.SortStableFunc(rules, func(a, b RuleConfig) int { return cmp.Compare(a.Priority, b.Priority) })
 	for _, rc := range rules {
-		r := rule{prefixes: rc.PathPrefixes, act: buildAction(rc.Forward, groups)}
+		r := rule{prefixes: rc.PathPrefixes, act: buildAction(rc.Forward, rc.FixedResponse, groups)}
 		for _, h := range rc.Hosts {
 			h = strings.ToLower(h)
 			if suffix, ok := strings.CutPrefix(h, "*"); ok {
@@ -50,7 +50,12 @@ func buildRoutes(lc ListenerConfig, groups map[string]*targetGroup) *routeTable 
 	return rt
 }
 
-func buildAction(fc ForwardConfig, groups map[string]*targetGroup) *action {
+// buildAction returns the fixed response fr when it is set, else the
+// forward action fc; nil when neither would answer.
+func buildAction(fc ForwardConfig, fr *FixedResponseConfig, groups map[string]*targetGroup) *action {
+	if fr != nil {
+		return &action{fixed: newFixedResponse(fr)}
+	}
 	a := &action{}
 	for _, wg := range fc.TargetGroups {
 		if wg.Weight > 0 {

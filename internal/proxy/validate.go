@@ -168,10 +168,21 @@ func (c Config) Validate() error {
 					add("%s: path prefix %q: valid: a path starting with \"/\", without spaces, \"?\" or \"#\"", rwhere, p)
 				}
 			}
-			if len(r.Forward.TargetGroups) == 0 {
-				add("%s: forward: no target group; valid: one or more", rwhere)
+			switch {
+			case r.FixedResponse != nil && len(r.Forward.TargetGroups) > 0:
+				add("%s: forward and fixed_response are both set; valid: one of them", rwhere)
+			case r.FixedResponse != nil:
+				checkFixed(add, rwhere, r.FixedResponse)
+			case len(r.Forward.TargetGroups) == 0:
+				add("%s: forward: no target group; valid: one or more, or a fixed_response", rwhere)
 			}
 			checkForward(add, rwhere, r.Forward, groups)
+		}
+		if f := l.DefaultFixedResponse; f != nil {
+			if len(l.Default.TargetGroups) > 0 {
+				add("%s: default: forward and fixed_response are both set; valid: one of them", where)
+			}
+			checkFixed(add, where+": default", f)
 		}
 		checkForward(add, where+": default", l.Default, groups)
 	}

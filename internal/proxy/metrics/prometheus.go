@@ -120,6 +120,7 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 		}
 	}
 
+	r.writeFixed(bw)
 	r.writeConnections(bw)
 
 	if err := bw.Flush(); err != nil {

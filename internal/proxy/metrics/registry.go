@@ -21,9 +21,12 @@ type Observation struct {
 	// cutover_proxy_errors_total; ProxyError with a status below 500 is
 	// ignored there.
 	ProxyError bool
-	Duration   time.Duration // from request start to response end
-	BytesIn    int64         // request body bytes read
-	BytesOut   int64         // response body bytes written
+	// Fixed is true when a fixed-response action answered (maintenance
+	// mode); these are counted in cutover_fixed_responses_total too.
+	Fixed    bool
+	Duration time.Duration // from request start to response end
+	BytesIn  int64         // request body bytes read
+	BytesOut int64         // response body bytes written
 }
 
 // Registry holds the series of every listener, target group and target
@@ -38,6 +41,7 @@ type Registry struct {
 	routes        cowMap[routeKey, *routeSeries]
 	groupWindows  cowMap[string, *window]
 	targetWindows cowMap[groupTarget, *window]
+	fixed         cowMap[fixedKey, *atomic.Int64] // see fixed.go
 
 	conns atomic.Pointer[func() []ListenerConns] // see SetConnections
 }
@@ -97,6 +101,9 @@ func (r *Registry) Observe(o Observation) {
 	rt.bytesOut.Add(max(o.BytesOut, 0))
 	if o.ProxyError && o.Status >= 500 && o.Status <= 599 {
 		rt.proxyErrors[o.Status-500].Add(1)
+	}
+	if o.Fixed {
+		r.fixedCounter(o.Listener, o.Status).Add(1)
 	}
 
 	sec := r.now().Unix()
