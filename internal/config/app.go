@@ -21,6 +21,10 @@ type App struct {
 	Listeners Listeners
 	Deploy    Deploy
 
+	// Notifications are the webhooks called on deployment and pipeline
+	// events (see notifications.go).
+	Notifications []Notification
+
 	// Dir is the directory cutover.yaml was read from; relative paths
 	// (release dirs, hook commands) resolve against it.
 	Dir string

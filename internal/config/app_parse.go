@@ -198,7 +198,7 @@ func ParseApp(name string, data []byte) (*App, error) {
 
 func (w *walker) app(root *yaml.Node) *App {
 	app := &App{}
-	f := w.fields(root, "", "name", "source", "build", "service", "health", "listeners", "deploy")
+	f := w.fields(root, "", "name", "source", "build", "service", "health", "listeners", "deploy", "notifications")
 	if f == nil {
 		return app
 	}
@@ -233,6 +233,9 @@ func (w *walker) app(root *yaml.Node) *App {
 		app.Listeners = w.listeners(v)
 	}
 	app.Deploy = w.deploy(f["deploy"])
+	if v := f["notifications"]; v != nil {
+		app.Notifications = w.notifications(v)
+	}
 	return app
 }
 
