@@ -75,6 +75,11 @@ type Service struct {
 	// Placement holds Swarm constraint expressions the nodes running the
 	// tasks must meet, e.g. "node.labels.zone==eu" (swarm runtime).
 	Placement []string
+	// ConfigVars are the app's config vars (`cutover env set`), kept in
+	// the store and merged over Env: they win. A secret's value is
+	// sealed (store.SealedEnv) and opened only to start a task. Not read
+	// from cutover.yaml.
+	ConfigVars map[string]string
 }
 
 // Listeners are the app's production and test listener addresses.

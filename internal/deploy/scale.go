@@ -14,7 +14,8 @@ import (
 // current revision, which join the load balancer once healthy, or
 // deregisters, drains and stops the tasks beyond the count. It is refused
 // while a deployment runs (ErrDeploymentInProgress). The count is the
-// app's until the next deployment, which takes cutover.yaml's.
+// app's for later deployments too, until cutover.yaml's service.count
+// changes (withKept).
 func (c *Controller) Scale(ctx context.Context, app string, count int) error {
 	if count < 1 || count > config.MaxCount {
 		return fmt.Errorf("%w: scaling %s: count %d is out of range; valid: 1-%d", store.ErrInvalid, app, count, config.MaxCount)
@@ -54,6 +55,10 @@ func (c *Controller) applyScale(ctx context.Context, a *appState, spec []byte, c
 		sa.DesiredCount, sa.Spec = count, spec
 		return nil
 	})
+	if err == nil {
+		// Kept for later deployments; see withKept.
+		err = c.store.SetScaledCount(ctx, a.name, count, from)
+	}
 	if err != nil {
 		return fmt.Errorf("scaling %s: %w", a.name, err)
 	}

@@ -49,7 +49,11 @@ func (c *Controller) startTask(ctx context.Context, a *appState, s *taskSet, t *
 		return
 	}
 	c.writes.storeWorks()
-	rt, err := c.driver.Start(ctx, taskSpec(t.id, s))
+	spec, err := c.openEnv(taskSpec(t.id, s))
+	var rt runtime.Task
+	if err == nil {
+		rt, err = c.driver.Start(ctx, spec)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return // cutover is stopping; the next Run sorts out the pending task
@@ -222,7 +226,7 @@ func taskSpec(id string, s *taskSet) runtime.TaskSpec {
 		App:         cfg.Name,
 		Revision:    s.rev.ID,
 		Command:     cfg.Service.Command,
-		Env:         cfg.Service.Env,
+		Env:         withVars(cfg.Service.Env, cfg.Service.ConfigVars),
 		Port:        cfg.Service.Port,
 		StopTimeout: cfg.Service.StopTimeout,
 		Labels:      map[string]string{"cutover.task-set": s.color},
