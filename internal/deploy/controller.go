@@ -68,6 +68,7 @@ type Controller struct {
 	sandbox *sandbox.Sandbox // runs command hooks
 
 	applyMu sync.Mutex // serializes building and applying proxy configs
+	maintMu sync.Mutex // serializes maintenance mode changes (maintenance.go)
 
 	writes *writeback // writes the store refused, retried
 

@@ -45,6 +45,7 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 				{Name: groupName(name, colorBlue), Weight: a.prod[colorBlue]},
 				{Name: groupName(name, colorGreen), Weight: a.prod[colorGreen]},
 			}})
+			maintain(listener(l.Production), name, a.maintenance)
 		}
 		if l.Test != "" {
 			route(l.Test, l.Hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{

@@ -112,6 +112,9 @@ func (c *Controller) resumeApp(ctx context.Context, sa store.App, byID map[strin
 		return nil, fmt.Errorf("decoding its configuration: %w", err)
 	}
 	a := &appState{name: sa.Name, cfg: cfg, current: sa.CurrentRevision, color: colorBlue}
+	if err := c.resumeMaintenance(ctx, a); err != nil {
+		return nil, err
+	}
 	tasks, err := c.store.ListTasks(ctx, store.TaskFilter{App: sa.Name, Live: true})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -42,6 +43,10 @@ type appState struct {
 	test string
 
 	run *run // the active deployment, nil when none
+
+	// maintenance answers production requests while the app is in
+	// maintenance mode; nil: off (maintenance.go).
+	maintenance *proxy.FixedResponseConfig
 }
 
 // taskSet is the tasks of one revision in one target group, and how many
