@@ -191,7 +191,8 @@ func (s *Store) NotificationCursor(ctx context.Context) (id int64, ok bool, err 
 }
 
 // QueueNotifications records the deliveries of event eventID, pending and
-// due at once, and moves the notifier's cursor to eventID, in one
+// due at once (or failed, unsent, when d.Status says so, with
+// d.LastError), and moves the notifier's cursor to eventID, in one
 // transaction: an event is turned into deliveries exactly once. A
 // delivery to a webhook that already has one for the event is skipped.
 // Ended deliveries older than 30 days are deleted. It returns the
@@ -203,13 +204,16 @@ func (s *Store) QueueNotifications(ctx context.Context, eventID int64, ds []Noti
 			if err := validJSON("body", d.Body); err != nil || len(d.Body) == 0 {
 				return fmt.Errorf("%w: delivery to %s: the body is not JSON", ErrInvalid, d.URL)
 			}
-			d.ID, d.EventID, d.Status = newDeliveryID(), eventID, DeliveryPending
+			if d.Status != DeliveryFailed {
+				d.Status, d.LastError = DeliveryPending, ""
+			}
+			d.ID, d.EventID = newDeliveryID(), eventID
 			d.CreatedAt, d.UpdatedAt, d.NextAttemptAt = t.now, t.now, t.now
 			res, err := t.ExecContext(ctx, `INSERT INTO notification_deliveries
-				(id, app, hook, url, event_id, event, subject, body, secret, status, next_attempt_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, hook) DO NOTHING`,
+				(id, app, hook, url, event_id, event, subject, body, secret, status, last_error, next_attempt_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, hook) DO NOTHING`,
 				d.ID, d.App, d.Hook, d.URL, eventID, d.Event, d.Subject, string(d.Body), s.sealer.seal(d.Secret), d.Status,
-				formatTime(t.now), formatTime(t.now), formatTime(t.now))
+				d.LastError, formatTime(t.now), formatTime(t.now), formatTime(t.now))
 			if err != nil {
 				return err
 			}
@@ -320,7 +324,8 @@ func (s *Store) notificationAttempts(ctx context.Context, id string) ([]Notifica
 // RecordNotificationAttempt records attempt a of delivery id and the
 // delivery's new status: pending with the next attempt at next, or
 // succeeded or failed, which appends notification.delivery. A delivery
-// that is no longer pending (its webhook was removed) is left as it is.
+// that is no longer pending (its webhook was removed) is left as it is,
+// with ErrConflict.
 func (s *Store) RecordNotificationAttempt(ctx context.Context, id string, a NotificationAttempt, status string, next time.Time) error {
 	return s.write(ctx, "recording an attempt of delivery "+id, func(t *tx) error {
 		d, err := s.scanNotificationDelivery(t.QueryRowContext(ctx,
@@ -328,8 +333,11 @@ func (s *Store) RecordNotificationAttempt(ctx context.Context, id string, a Noti
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no delivery %s", ErrNotFound, id)
 		}
-		if err != nil || d.Status != DeliveryPending {
+		if err != nil {
 			return err
+		}
+		if d.Status != DeliveryPending {
+			return fmt.Errorf("%w: delivery %s has %s (%s)", ErrConflict, id, d.Status, d.LastError)
 		}
 		a.N = d.Attempts + 1
 		if a.At.IsZero() {
