@@ -133,6 +133,8 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},
+		{"GET", "/api/v1/apps/{app}/env", store.RoleRead, h.listEnv},
+		{"POST", "/api/v1/apps/{app}/env", store.RoleDeploy, h.changeEnv},
 		{"GET", "/api/v1/deployments", store.RoleRead, h.listDeployments},
 		{"POST", "/api/v1/deployments", store.RoleDeploy, h.createDeployment},
 		{"GET", "/api/v1/deployments/{id}", store.RoleRead, h.getDeployment},

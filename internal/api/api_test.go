@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/deploy"
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
 )
@@ -60,6 +61,13 @@ func (d *scriptedDeployer) Restart(ctx context.Context, app string) error {
 	}
 	_, err := d.st.Append(ctx, store.Event{Type: "service.restarting", App: app, Actor: store.Actor(ctx)})
 	return err
+}
+func (d *scriptedDeployer) ChangeEnv(ctx context.Context, app string, ch deploy.EnvChange) (store.Deployment, error) {
+	d.calls.Add(1)
+	if d.err != nil {
+		return store.Deployment{}, d.err
+	}
+	return store.Deployment{}, d.st.ChangeConfigVars(ctx, app, ch.Scope, ch.Set, ch.Unset)
 }
 func (d *scriptedDeployer) Rollback(ctx context.Context, id string) error {
 	d.calls.Add(1)

@@ -121,6 +121,7 @@ type Server struct {
 	metricsSrv *http.Server
 	httpLimits HTTPLimits
 	runDone    chan struct{} // closed when the controller's Run returns
+	notifyDone chan struct{} // closed when the notifier stops; see notify.go
 	runErr     error
 	cancelRun  context.CancelFunc
 }
@@ -250,6 +251,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		close(s.pipeDone)
 	}()
+	s.startNotifier(runCtx, opts.API)
 	return s, nil
 }
 
@@ -533,6 +535,7 @@ func (s *Server) stopControl(ctx context.Context) error {
 		s.cancelRun()
 		<-s.runDone
 		<-s.pipeDone
+		<-s.notifyDone
 		s.cancelRun = nil
 	}
 	return errors.Join(errs...)

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"net"
+	"strings"
+
+	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/notify"
+)
+
+// The notifier (package notify) follows the store's event log and calls
+// the apps' webhooks. It runs with the controller and the pipeline, and
+// stops with them.
+
+// startNotifier runs the notifier until ctx ends; notifyDone is closed
+// when it has stopped.
+func (s *Server) startNotifier(ctx context.Context, tcp api.TCPOptions) {
+	n := notify.New(notify.Options{Store: s.store, Logger: s.log, Link: s.dashboardLink(tcp)})
+	s.notifyDone = make(chan struct{})
+	go func() {
+		defer close(s.notifyDone)
+		if err := n.Run(ctx); err != nil {
+			s.log.Error("notifications stopped", "err", err)
+		}
+	}()
+}
+
+// dashboardLink returns the dashboard's URL of a path, on the API's TCP
+// address as the push URLs name it; "" when the API has no TCP listener.
+func (s *Server) dashboardLink(tcp api.TCPOptions) func(path string) string {
+	return func(path string) string {
+		if _, ok := s.apiAddr.(*net.TCPAddr); !ok {
+			return ""
+		}
+		// pushURLs knows the host name to give; its URL is
+		// <scheme>://<host>/git/<app>.git.
+		push := s.pushURLs(tcp)("x")
+		base, _, ok := strings.Cut(push, "/git/")
+		if !ok {
+			return ""
+		}
+		return base + path
+	}
+}
