@@ -125,6 +125,12 @@ type Deploy struct {
 	Rollback Rollback
 	// Hooks run at the lifecycle events, in order, per event.
 	Hooks map[string][]Hook
+	// Release is the release command (Heroku's release phase): run once
+	// per deployment as a one-off task of the new revision, after Install
+	// and before any traffic moves; its failure fails the deployment.
+	Release []string
+	// ReleaseTimeout bounds the release command; default 5m, max 1h.
+	ReleaseTimeout time.Duration
 	// AppSpec names a CodeDeploy appspec.yaml (ECS form) in the app's
 	// directory whose hooks run after those in Hooks. Default: appspec.yaml
 	// when the directory has one.

@@ -233,6 +233,7 @@ func (w *walker) app(root *yaml.Node) *App {
 		app.Listeners = w.listeners(v)
 	}
 	app.Deploy = w.deploy(f["deploy"])
+	w.releaseRuntime(app, f["deploy"])
 	if v := f["notifications"]; v != nil {
 		app.Notifications = w.notifications(v)
 	}
@@ -468,6 +469,7 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 		TerminationWait:     DefaultTerminationWait,
 		DeregistrationDelay: DefaultDeregistrationDelay,
 		ProgressDeadline:    DefaultProgressDeadline,
+		ReleaseTimeout:      DefaultReleaseTimeout,
 		Rollback: Rollback{
 			OnFailure:   true,
 			MinRequests: DefaultMinRequests,
@@ -478,10 +480,11 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 		return d
 	}
 	f := w.fields(n, "deploy", "strategy", "traffic", "rolling", "ready_wait", "termination_wait",
-		"deregistration_delay", "progress_deadline", "rollback", "hooks", "appspec")
+		"deregistration_delay", "progress_deadline", "rollback", "hooks", "appspec", "release", "release_timeout")
 	if f == nil {
 		return d
 	}
+	w.release(f, &d)
 	if v := f["strategy"]; v != nil {
 		d.Strategy = w.str(v, "deploy.strategy")
 		if d.Strategy != StrategyBlueGreen && d.Strategy != StrategyRolling {

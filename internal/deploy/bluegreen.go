@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
@@ -40,6 +41,9 @@ func (c *Controller) runBlueGreen(ctx context.Context, r *run) error {
 		{store.LifecycleAfterAllowTraffic, c.hookStep(store.LifecycleAfterAllowTraffic), true},
 		{store.LifecycleTerminationWait, c.terminationWait, false},
 		{stepTerminateOriginal, c.terminateOriginal, true},
+	}
+	if len(r.cfg.Deploy.Release) > 0 {
+		steps = slices.Insert(steps, 2, step{stepRelease, c.release, false}) // after Install
 	}
 	if err := c.runSteps(ctx, r, steps); err != nil {
 		return err
@@ -145,6 +149,10 @@ func (c *Controller) runSteps(ctx context.Context, r *run, steps []step) error {
 // failure is off (traffic still returns to the original task set: cutover
 // never leaves production on a replacement that failed).
 func (c *Controller) failure(r *run, step, reason string) abortRecord {
+	if step == stepRelease {
+		// No traffic moved: the replacement is stopped, nothing rolled back.
+		return abortRecord{Status: store.DeploymentFailed, Reason: releaseReason(reason)}
+	}
 	if step == store.LifecycleBeforeInstall {
 		return abortRecord{Status: store.DeploymentFailed, Reason: reason, NoRollback: true}
 	}

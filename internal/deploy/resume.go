@@ -129,7 +129,8 @@ func (c *Controller) resumeApp(ctx context.Context, sa store.App, byID map[strin
 			}
 			c.recordStopped(ctx, st.ID, exit)
 			continue
-		case st.State == store.TaskPending || st.State == store.TaskDraining:
+		case st.State == store.TaskPending || st.State == store.TaskDraining, st.TaskSet == TaskSetOneOff:
+			// A one-off task lost its caller (and a release is run again).
 			out.stale = append(out.stale, st)
 			continue
 		}
@@ -173,8 +174,13 @@ func (c *Controller) colorOf(ctx context.Context, a *appState) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if n := len(tasks); n > 0 && tasks[n-1].TaskSet != "" {
-		return tasks[n-1].TaskSet, nil
+	for i := len(tasks) - 1; i >= 0; i-- {
+		if set := tasks[i].TaskSet; set != TaskSetOneOff {
+			if set == "" {
+				break
+			}
+			return set, nil
+		}
 	}
 	return colorBlue, nil
 }

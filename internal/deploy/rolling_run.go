@@ -18,6 +18,9 @@ var errCircuitBreaker = errors.New("ECS deployment circuit breaker: tasks failed
 // by the same arithmetic, unless rollback on failure is off: then the
 // deployment ends Failed and launches no more tasks.
 func (c *Controller) runRolling(ctx context.Context, r *run) error {
+	if ok, err := c.releaseBeforeRolling(ctx, r); !ok {
+		return err
+	}
 	ev, err := c.openEvent(ctx, r, stepRollingUpdate)
 	if err != nil {
 		return err

@@ -218,17 +218,24 @@ func (c *Controller) refuseActive(ctx context.Context, app string) error {
 		store.ErrDeploymentInProgress, d.ID, app, d.Status, d.ID)
 }
 
-// plan lists a deployment's lifecycle events in order.
+// plan lists a deployment's lifecycle events in order; Release only
+// when the app has a release command.
 func plan(cfg config.App) []string {
-	if cfg.Deploy.Strategy == config.StrategyRolling {
-		return []string{stepRollingUpdate}
+	var release []string
+	if len(cfg.Deploy.Release) > 0 {
+		release = []string{stepRelease}
 	}
-	return []string{
-		store.LifecycleBeforeInstall, store.LifecycleInstall, store.LifecycleAfterInstall,
+	if cfg.Deploy.Strategy == config.StrategyRolling {
+		return append(release, stepRollingUpdate)
+	}
+	events := []string{store.LifecycleBeforeInstall, store.LifecycleInstall}
+	events = append(events, release...)
+	return append(events,
+		store.LifecycleAfterInstall,
 		store.LifecycleAllowTestTraffic, store.LifecycleAfterAllowTestTraffic, stepReadyWait,
 		store.LifecycleBeforeAllowTraffic, store.LifecycleAllowTraffic, store.LifecycleAfterAllowTraffic,
 		store.LifecycleTerminationWait, stepTerminateOriginal,
-	}
+	)
 }
 
 // startRun drives r in its own goroutine. Called with c.mu held.

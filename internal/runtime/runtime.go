@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 )
 
@@ -63,6 +64,15 @@ type TaskSpec struct {
 	StopTimeout time.Duration // default 30s
 	Labels      map[string]string
 	Resources   Resources
+
+	// OneOff marks a one-off task (a release command, `cutover run`):
+	// Start returns once it has started, without the start check, as its
+	// exit, however soon, is its result and not a failed start. A driver
+	// that cannot run one-off tasks refuses them with ErrInvalidSpec.
+	OneOff bool
+	// Stdin, for a one-off task of the process driver, is what the task
+	// reads as its standard input (the read end of a pipe); nil: none.
+	Stdin *os.File `json:"-"`
 }
 
 // Resources are best-effort limits; zero means no limit.

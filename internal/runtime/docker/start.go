@@ -66,15 +66,17 @@ func (d *Driver) startContainer(ctx context.Context, spec runtime.TaskSpec, id s
 	if _, err := d.client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return runtime.Task{}, fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
 	}
-	if err := d.startCheckPassed(ctx, id); err != nil {
-		return runtime.Task{}, err
+	if !spec.OneOff {
+		if err := d.startCheckPassed(ctx, id); err != nil {
+			return runtime.Task{}, err
+		}
 	}
 	inspected, err := d.client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return runtime.Task{}, fmt.Errorf("inspecting container: %w", err)
 	}
 	task := d.taskFromContainer(inspected.Container)
-	if task.Address == "" {
+	if task.Address == "" && !spec.OneOff { // a one-off task may have exited already
 		return runtime.Task{}, fmt.Errorf("%w: the Engine published no host port for %d/tcp", runtime.ErrStartFailed, spec.Port)
 	}
 	return task, nil

@@ -40,6 +40,11 @@ func (d *Driver) Start(ctx context.Context, spec runtime.TaskSpec) (runtime.Task
 		d.release(spec.ID, port)
 		return runtime.Task{}, fmt.Errorf("starting task %s: %w", spec.ID, err)
 	}
+	if spec.OneOff {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return t.info(), nil // its exit, however soon, is its result
+	}
 	return d.awaitStarted(ctx, t)
 }
 
@@ -120,6 +125,9 @@ func (d *Driver) command(spec runtime.TaskSpec, port int, logFile *os.File) *exe
 	cmd.Env = taskEnv(spec, port, base)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
+	if spec.Stdin != nil {
+		cmd.Stdin = spec.Stdin // an *os.File: the child gets it directly
+	}
 	// Its own session and process group, and no Pdeathsig: the task
 	// outlives cutover, and Stop can signal all its processes at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -34,6 +34,8 @@ func validate(spec runtime.TaskSpec) error {
 		return invalid("ID %q: use up to %d letters and digits, with '-' or '_' between them (a Swarm service name)", spec.ID, maxIDLen)
 	case spec.Image == "":
 		return invalid("Image is required")
+	case spec.OneOff:
+		return invalid("one-off tasks (release commands, cutover run) are not supported on Swarm yet")
 	case spec.Port <= 0 || spec.Port > math.MaxUint16:
 		return invalid("Port %d: want 1-65535, the port the app listens on inside the container", spec.Port)
 	case spec.StopTimeout < 0:
