@@ -10,12 +10,18 @@ import (
 	"path/filepath"
 
 	"github.com/cutover/cutover/internal/awscli"
+	"github.com/cutover/cutover/internal/runtime/process"
 )
 
 func main() {
 	// Builds run cutover as their aws command (see package awscli).
 	if filepath.Base(os.Args[0]) == "aws" {
 		os.Exit(awscli.Main(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	}
+	// A process task's output goes through a log writer (package
+	// runtime/process), which is this executable too.
+	if len(os.Args) == 2 && os.Args[1] == process.LogWriterArg {
+		os.Exit(process.LogWriterMain())
 	}
 	closeInheritedOnExec()
 	if err := newRootCmd().Execute(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cutover/cutover/internal/api"
+	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/sandbox"
 	"github.com/cutover/cutover/internal/server"
 	"github.com/cutover/cutover/internal/store"
@@ -121,6 +122,9 @@ func startServer(cmd *cobra.Command, g *globalFlags, f *upFlags) (*server.Server
 	ctx := cmd.Context()
 	opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: f.metrics, API: f.api,
 		Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig}
+	if exe, err := os.Executable(); err == nil {
+		opts.TaskLogWriter = []string{exe, process.LogWriterArg}
+	}
 	srv, err := server.Start(ctx, opts)
 	if errors.Is(err, syscall.EADDRINUSE) && !cmd.Flags().Changed("api-addr") && os.Getenv("CUTOVER_API_ADDR") == "" {
 		// The default port belongs to another cutover (another data

@@ -85,6 +85,14 @@ type Resources struct {
 type LogOptions struct {
 	Tail   int
 	Follow bool
+	// Timestamps returns records (see logline.go) instead of the task's
+	// bare output: each line with the time it was read and its stream.
+	Timestamps bool
+	// Since, when not zero, leaves out lines read before it, and lines
+	// whose time is unknown. With Tail as well, a driver may count the
+	// Tail lines before leaving lines out: to get the last lines since a
+	// time, read all since it (Tail -1) and keep the last ones.
+	Since time.Time
 }
 
 // Task is a task as a driver reports it.

@@ -87,6 +87,10 @@ type Options struct {
 	Sandbox sandbox.Config
 	// HTTP bounds the API's and the metrics endpoint's HTTP servers.
 	HTTP HTTPLimits
+	// TaskLogWriter is the command of the process runtime's log writer
+	// (process.Options.LogWriter): cutover's executable and
+	// process.LogWriterArg. Empty: process tasks' output has no timestamps.
+	TaskLogWriter []string
 }
 
 // Server is a running cutover daemon.
@@ -153,9 +157,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	procs, err := process.New(process.Options{
-		StateDir: filepath.Join(opts.DataDir, "tasks"),
-		Logger:   log,
-		Sandbox:  sb,
+		StateDir:  filepath.Join(opts.DataDir, "tasks"),
+		Logger:    log,
+		Sandbox:   sb,
+		LogWriter: opts.TaskLogWriter,
 		// A task that dies this soon is reported as failed to start; later
 		// deaths are caught by the scheduler. Kept short: it adds to every
 		// deployment.

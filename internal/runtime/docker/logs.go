@@ -33,9 +33,14 @@ func (d *Driver) logs(ctx context.Context, container string, opts runtime.LogOpt
 		ShowStderr: true,
 		Follow:     opts.Follow,
 		Tail:       tail,
+		Since:      LogSince(opts.Since),
+		Timestamps: opts.Timestamps,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Timestamps {
+		return DemuxRecords(raw), nil
 	}
 	return Demux(raw), nil
 }

@@ -8,14 +8,23 @@
 //
 //   - A task outlives cutover. It runs in its own session and process group
 //     (setsid), without a parent-death signal, and writes stdout and stderr
-//     straight to its log file (O_APPEND), not through a pipe that would
-//     break when cutover exits. Killing cutover, even with SIGKILL, leaves
-//     its tasks running.
+//     to pipes read by its log writer (Options.LogWriter, see
+//     logwriter.go), a process of its own session that outlives cutover
+//     too, not to cutover, so nothing breaks when cutover exits. Killing
+//     cutover, even with SIGKILL, leaves its tasks running. Without a log
+//     writer, a task writes straight to its log file (O_APPEND).
+//   - A task's log holds one record a line: the time the line was read,
+//     its stream, and the line (runtime.LogLine, the format of the
+//     Kubernetes CRI's logs); Logs gives the bare output or, with
+//     LogOptions.Timestamps, the records. Lines that are not records (a
+//     log written without a log writer) are read as they are, with an
+//     unknown time.
 //   - A task is identified by its pid and the process start time (field 22
 //     of /proc/<pid>/stat), so a reused pid is never taken for the task.
 //   - Everything the driver knows lives in StateDir: <id>.json (written
 //     atomically, temp file + rename) and <id>.log with its rotated copies
-//     <id>.log.1 to <id>.log.3. A new Driver on the same StateDir re-adopts
+//     <id>.log.1 to <id>.log.3. Remove deletes the state file and leaves
+//     the logs, readable with Logs, for Options.LogRetention (default 1h). A new Driver on the same StateDir re-adopts
 //     the tasks that still run and reports those that died meanwhile as
 //     exited ("exited while cutover was not watching").
 //   - A task is its process group: Stop signals the whole group (SIGTERM,
@@ -64,5 +73,6 @@
 // A task that exits within Options.StartCheck is a failed start: Start
 // returns runtime.ErrStartFailed with its exit and the last lines of its
 // output, and the driver forgets the task and deletes its files. Remove
-// deletes an exited task's state file and its logs.
+// deletes an exited task's state file; its logs go after
+// Options.LogRetention.
 package process

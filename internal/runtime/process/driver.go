@@ -27,6 +27,7 @@ const (
 	DefaultLogMaxBytes      = 10 << 20
 	DefaultLogCheckInterval = time.Second
 	DefaultStopTimeout      = 30 * time.Second
+	DefaultLogRetention     = time.Hour
 )
 
 // Options configure a Driver. Zero values mean the defaults.
@@ -56,6 +57,14 @@ type Options struct {
 	// sandbox.go): its own user and namespaces, its release directory
 	// read-only.
 	Sandbox *sandbox.Sandbox
+	// LogRetention is how long the logs of a removed task are kept, for
+	// reading an app's recent output. Default 1h.
+	LogRetention time.Duration
+	// LogWriter is the command of the process that stamps each line of a
+	// task's output with the time it was read and its stream (see
+	// logwriter.go), e.g. cutover's executable and LogWriterArg. Empty:
+	// tasks write straight to their log, without timestamps.
+	LogWriter []string
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +83,9 @@ func (o Options) withDefaults() Options {
 	if o.LogCheckInterval == 0 {
 		o.LogCheckInterval = DefaultLogCheckInterval
 	}
+	if o.LogRetention == 0 {
+		o.LogRetention = DefaultLogRetention
+	}
 	return o
 }
 
@@ -89,6 +101,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("LogMaxBytes %d is negative", o.LogMaxBytes)
 	case o.LogCheckInterval < 0:
 		return fmt.Errorf("LogCheckInterval %s is negative", o.LogCheckInterval)
+	case o.LogRetention < 0:
+		return fmt.Errorf("LogRetention %s is negative", o.LogRetention)
 	}
 	return nil
 }
@@ -128,6 +142,10 @@ type task struct {
 	// rotations counts log rotations, so that log followers notice them.
 	rotations int
 	done      chan struct{} // closed once st.Exit is set
+	// outputDone is closed once the task's log writer has written all its
+	// output; nil without one, and for tasks adopted from an earlier
+	// driver.
+	outputDone <-chan struct{}
 }
 
 func (t *task) info() runtime.Task {
@@ -294,7 +312,8 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 	st := t.st
 	d.mu.Unlock()
 
-	if err := d.deleteFiles(st); err != nil {
+	// The logs stay for Options.LogRetention (see sweepLogs).
+	if err := d.deleteState(st); err != nil {
 		return fmt.Errorf("removing task %s: %w", id, err)
 	}
 	return nil
@@ -302,10 +321,15 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 
 // deleteFiles deletes what a task left: state file, logs and cgroup.
 func (d *Driver) deleteFiles(st taskState) error {
-	if err := os.Remove(statePath(d.opts.StateDir, st.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeLogs(logPath(d.opts.StateDir, st.ID)); err != nil {
 		return err
 	}
-	if err := removeLogs(logPath(d.opts.StateDir, st.ID)); err != nil {
+	return d.deleteState(st)
+}
+
+// deleteState deletes a task's state file and cgroup.
+func (d *Driver) deleteState(st taskState) error {
+	if err := os.Remove(statePath(d.opts.StateDir, st.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if st.Cgroup != "" {

@@ -368,8 +368,23 @@ func TestRemove(t *testing.T) {
 	if err := d.Remove(t.Context(), "web-1"); err != nil {
 		t.Fatal(err)
 	}
+	// The logs stay, for the app's recent output, until the sweep.
+	if entries, _ := os.ReadDir(d.opts.StateDir); len(entries) != 1 || entries[0].Name() != "web-1.log" {
+		t.Errorf("state dir holds %v after Remove, want only the log", entries)
+	}
+	if got := logs(t, d, "web-1", runtime.LogOptions{Tail: -1, Follow: true}); !strings.Contains(got, "listening on") {
+		t.Errorf("Logs of a removed task = %q, want its output", got)
+	}
+	d.sweepLogs(time.Now().Add(-time.Hour))
+	if entries, _ := os.ReadDir(d.opts.StateDir); len(entries) != 1 {
+		t.Errorf("the sweep deleted a log written in the last hour")
+	}
+	d.sweepLogs(time.Now().Add(time.Second))
 	if entries, _ := os.ReadDir(d.opts.StateDir); len(entries) != 0 {
-		t.Errorf("state dir holds %d files after Remove, want none", len(entries))
+		t.Errorf("state dir holds %v after the sweep, want nothing", entries)
+	}
+	if _, err := d.Logs(t.Context(), "web-1", runtime.LogOptions{}); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("Logs after the sweep = %v, want ErrNotFound", err)
 	}
 	if _, err := d.Wait(t.Context(), "web-1"); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("Wait after Remove = %v, want ErrNotFound", err)

@@ -20,11 +20,16 @@ const followInterval = 100 * time.Millisecond
 // opts.Follow, new output until ctx ends, the reader is closed, or the
 // task has exited and its output is read to the end.
 func (d *Driver) Logs(ctx context.Context, id string, opts runtime.LogOptions) (io.ReadCloser, error) {
+	path := logPath(d.opts.StateDir, id)
 	t, err := d.lookup(id)
+	if errors.Is(err, runtime.ErrNotFound) && taskIDPattern.MatchString(id) {
+		if _, statErr := os.Stat(path); statErr == nil {
+			t, err = removedTask(), nil // its logs are kept a while
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading logs of task %s: %w", id, err)
 	}
-	path := logPath(d.opts.StateDir, id)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading logs of task %s: %w", id, err)
@@ -67,6 +72,14 @@ func (d *Driver) Logs(ctx context.Context, id string, opts runtime.LogOptions) (
 	return &logReader{PipeReader: pr, cancel: cancel}, nil
 }
 
+// removedTask stands for a removed task whose logs are still there: it
+// has exited.
+func removedTask() *task {
+	t := &task{done: make(chan struct{})}
+	close(t.done)
+	return t
+}
+
 // logReader stops its log's goroutine when closed.
 type logReader struct {
 	*io.PipeReader
@@ -86,14 +99,16 @@ type logPos struct {
 
 // copyLogs writes the tail of the log in f, up to from, to w and, with
 // opts.Follow, what is appended to it afterwards.
-func (d *Driver) copyLogs(ctx context.Context, t *task, f *os.File, path string, from logPos, opts runtime.LogOptions, w io.Writer) error {
+func (d *Driver) copyLogs(ctx context.Context, t *task, f *os.File, path string, from logPos, opts runtime.LogOptions, out io.Writer) error {
 	offset, rotations := from.offset, from.rotations
+	w := newLogText(out, opts, time.Now)
 	if err := writeTail(w, f, offset, path, opts.Tail); err != nil {
 		return err
 	}
 	if !opts.Follow {
-		return nil
+		return w.flush()
 	}
+	w.live = true
 
 	tick := time.NewTicker(followInterval)
 	defer tick.Stop()
@@ -102,6 +117,7 @@ func (d *Driver) copyLogs(ctx context.Context, t *task, f *os.File, path string,
 		select {
 		case <-t.done:
 			exited = true
+			outputDone(ctx, t)
 		default:
 		}
 		d.mu.Lock()
@@ -111,6 +127,9 @@ func (d *Driver) copyLogs(ctx context.Context, t *task, f *os.File, path string,
 
 		var err error
 		offset, err = copyNew(w, f, path, offset, rotated)
+		if err == nil && exited {
+			err = w.flush()
+		}
 		if err != nil || exited {
 			return err
 		}
@@ -245,7 +264,8 @@ func tailOffset(r io.ReaderAt, size int64, n int) (start int64, lines int, err e
 	return 0, lines + 1, nil
 }
 
-// lastLines returns the last n lines of the file at path.
+// lastLines returns the task's output in the last n lines of the log at
+// path, without timestamps.
 func lastLines(path string, n int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -260,9 +280,13 @@ func lastLines(path string, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, fi.Size()-start)
-	if _, err := f.ReadAt(out, start); err != nil && !errors.Is(err, io.EOF) {
+	var out bytes.Buffer
+	w := newLogText(&out, runtime.LogOptions{}, time.Now)
+	if _, err := io.Copy(w, io.NewSectionReader(f, start, fi.Size()-start)); err != nil {
 		return nil, err
 	}
-	return out, nil
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }

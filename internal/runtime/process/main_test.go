@@ -29,6 +29,9 @@ var bins struct {
 // TestMain builds the test programs and fails the run if any test leaves a
 // goroutine behind.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == LogWriterArg {
+		os.Exit(LogWriterMain())
+	}
 	if dir := os.Getenv("PROCESS_TEST_FAKE_CUTOVER"); dir != "" {
 		os.Exit(fakeCutover(dir, os.Getenv("PROCESS_TEST_APP")))
 	}
@@ -99,12 +102,43 @@ func newDriver(t *testing.T, opts Options) *Driver {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
+	if opts.LogWriter == nil { // []string{}: none
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.LogWriter = []string{exe, LogWriterArg}
+	}
 	d, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		d.Close()
+		awaitLogWriters(t, d)
+	})
 	return d
+}
+
+// awaitLogWriters waits until the log writers of d's tasks have ended,
+// which they do once their tasks have: a slow one would show as a leaked
+// goroutine.
+func awaitLogWriters(t *testing.T, d *Driver) {
+	d.mu.Lock()
+	var writers []<-chan struct{}
+	for _, task := range d.tasks {
+		if task.outputDone != nil && task.st.Exit != nil {
+			writers = append(writers, task.outputDone)
+		}
+	}
+	d.mu.Unlock()
+	for _, done := range writers {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("a task's log writer runs on 10s after its task ended")
+		}
+	}
 }
 
 // appSpec is a spec running httpapp with args.
@@ -181,14 +215,26 @@ func waitForLog(t *testing.T, d *Driver, id, want string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(logPath(d.opts.StateDir, id))
-		if strings.Contains(string(data), want) {
-			return string(data)
+		if text := plainText(t, data); strings.Contains(text, want) {
+			return text
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("log of %s does not show %q; it is:\n%s", id, want, data)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// plainText is the task's output in the log file data.
+func plainText(t *testing.T, data []byte) string {
+	t.Helper()
+	var out strings.Builder
+	w := newLogText(&out, runtime.LogOptions{}, time.Now)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	w.flush()
+	return out.String()
 }
 
 // get does GET http://addr/path without keeping connections alive.

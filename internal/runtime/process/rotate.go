@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,10 +22,15 @@ func (d *Driver) rotateLogs() {
 	defer d.wg.Done()
 	tick := time.NewTicker(d.opts.LogCheckInterval)
 	defer tick.Stop()
+	sweep := time.NewTicker(min(time.Minute, d.opts.LogRetention))
+	defer sweep.Stop()
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
+		case <-sweep.C:
+			d.sweepLogs(time.Now().Add(-d.opts.LogRetention))
+			continue
 		case <-tick.C:
 		}
 		d.mu.Lock()
@@ -104,4 +111,30 @@ func removeLogs(path string) error {
 		}
 	}
 	return nil
+}
+
+// sweepLogs deletes the logs of removed tasks last written before cutoff.
+func (d *Driver) sweepLogs(cutoff time.Time) {
+	entries, err := os.ReadDir(d.opts.StateDir)
+	if err != nil {
+		d.log.Warn("cannot list task logs", "err", err)
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		d.mu.Lock()
+		_, known := d.tasks[id]
+		known = known || d.starting[id]
+		d.mu.Unlock()
+		fi, err := e.Info()
+		if known || err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := removeLogs(filepath.Join(d.opts.StateDir, e.Name())); err != nil {
+			d.log.Warn("cannot delete the logs of a removed task", "task", id, "err", err)
+		}
+	}
 }

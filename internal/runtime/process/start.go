@@ -51,13 +51,13 @@ func (d *Driver) Start(ctx context.Context, spec runtime.TaskSpec) (runtime.Task
 // spawn starts the task's process on port, records its state and starts
 // watching it.
 func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
-	logFile, err := os.OpenFile(logPath(d.opts.StateDir, spec.ID), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	out, err := d.openOutput(spec.ID)
 	if err != nil {
-		return nil, fmt.Errorf("opening log: %w", err)
+		return nil, err
 	}
-	defer logFile.Close() // the task has its own descriptor
+	defer out.close() // the task has its own descriptors
 
-	cmd := d.command(spec, port, logFile)
+	cmd := d.command(spec, port, out)
 	cgroupDir, cgroupFD := d.limitResources(spec)
 	if cgroupFD >= 0 {
 		cmd.SysProcAttr.UseCgroupFD = true
@@ -101,7 +101,7 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 		return nil, err
 	}
 
-	t := &task{st: st, done: make(chan struct{})}
+	t := &task{st: st, done: make(chan struct{}), outputDone: out.done}
 	d.mu.Lock()
 	delete(d.starting, spec.ID)
 	d.tasks[spec.ID] = t
@@ -114,8 +114,8 @@ func (d *Driver) spawn(spec runtime.TaskSpec, port int) (*task, error) {
 	return t, nil
 }
 
-// command is the task's command, writing to logFile.
-func (d *Driver) command(spec runtime.TaskSpec, port int, logFile *os.File) *exec.Cmd {
+// command is the task's command, writing to out.
+func (d *Driver) command(spec runtime.TaskSpec, port int, out taskOutput) *exec.Cmd {
 	cmd := exec.Command(spec.Command[0], spec.Command[1:]...)
 	cmd.Dir = spec.Dir
 	base := os.Environ()
@@ -123,8 +123,8 @@ func (d *Driver) command(spec runtime.TaskSpec, port int, logFile *os.File) *exe
 		base = sandbox.Environ(base, "/tmp")
 	}
 	cmd.Env = taskEnv(spec, port, base)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
+	cmd.Stdout = out.stdout
+	cmd.Stderr = out.stderr
 	if spec.Stdin != nil {
 		cmd.Stdin = spec.Stdin // an *os.File: the child gets it directly
 	}
@@ -173,6 +173,7 @@ func (d *Driver) awaitStarted(ctx context.Context, t *task) (runtime.Task, error
 // an error with its exit and last output.
 func (d *Driver) startFailed(t *task) error {
 	exit, _ := d.exitOf(t)
+	outputDone(d.ctx, t)
 	output, err := lastLines(logPath(d.opts.StateDir, t.st.ID), startFailLines)
 	if err != nil {
 		output = []byte(fmt.Sprintf("(cannot read log: %v)", err))

@@ -33,9 +33,14 @@ func (d *Driver) logs(ctx context.Context, service string, opts runtime.LogOptio
 		ShowStderr: true,
 		Follow:     opts.Follow,
 		Tail:       tail,
+		Since:      docker.LogSince(opts.Since),
+		Timestamps: opts.Timestamps,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Timestamps {
+		return docker.DemuxRecords(raw), nil
 	}
 	return docker.Demux(raw), nil
 }
