@@ -61,8 +61,8 @@ func scanMaintenance(row scanner) (Maintenance, error) {
 }
 
 // SetMaintenance turns the app's maintenance mode on, or changes its page
-// or Retry-After, and appends app.maintenance_on. Setting what is already
-// set writes nothing. It returns the mode as stored.
+// or Retry-After, and appends app.maintenance_on, which records the call
+// even when it changes nothing. It returns the mode as stored.
 func (s *Store) SetMaintenance(ctx context.Context, app, page string, retryAfter int) (Maintenance, error) {
 	if retryAfter < 0 || retryAfter > 86400 {
 		return Maintenance{}, fmt.Errorf("%w: retry_after %d is out of range; valid: 0-86400 seconds", ErrInvalid, retryAfter)
@@ -75,10 +75,6 @@ func (s *Store) SetMaintenance(ctx context.Context, app, page string, retryAfter
 		old, err := scanMaintenance(t.QueryRowContext(ctx, "SELECT page, retry_after, since FROM app_maintenance WHERE app = ?", app))
 		if err != nil {
 			return err
-		}
-		if old.On && old.Page == page && old.RetryAfter == retryAfter {
-			out = old
-			return nil
 		}
 		out = Maintenance{On: true, Page: page, RetryAfter: retryAfter, Since: t.now}
 		if old.On {
@@ -96,17 +92,13 @@ func (s *Store) SetMaintenance(ctx context.Context, app, page string, retryAfter
 }
 
 // ClearMaintenance turns the app's maintenance mode off and appends
-// app.maintenance_off. Clearing a mode that is off writes nothing.
+// app.maintenance_off, which records the call even when the mode was off.
 func (s *Store) ClearMaintenance(ctx context.Context, app string) error {
 	return s.write(ctx, "turning maintenance mode of "+app+" off", func(t *tx) error {
 		if _, err := t.getApp(ctx, app); err != nil {
 			return err
 		}
-		res, err := t.ExecContext(ctx, "DELETE FROM app_maintenance WHERE app = ?", app)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if _, err := t.ExecContext(ctx, "DELETE FROM app_maintenance WHERE app = ?", app); err != nil {
 			return err
 		}
 		return t.emit(ctx, EventMaintenanceOff, app, "", MaintenanceChange{})
