@@ -51,6 +51,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	a.p.calls.Store(0)
+	if _, err := a.st.AddNotificationHook(ctx, store.NotificationHook{App: "hello", URL: "http://127.0.0.1:1/hook"}); err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{testAPI: a, d: d, dep: dep, exec: exec, secrets: map[string]string{}}
 	for name, role := range map[string]string{"reader": "read", "deployer": "deploy", "admin": "admin", "revoked": "admin", "victim": "read"} {
 		tk, err := a.local.CreateToken(ctx, TokenRequest{Name: name, Role: role})
@@ -68,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 // request builds a call of rt with its path parameters and body filled.
 func (f *fixture) request(t *testing.T, rt route, secret string) *http.Request {
 	t.Helper()
-	path := strings.NewReplacer("{app}", "hello", "{id}", f.dep.ID, "{name}", "victim").Replace(rt.path)
+	path := strings.NewReplacer("{app}", "hello", "{id}", f.dep.ID, "{name}", "victim", "{hook}", "hello-n1").Replace(rt.path)
 	if strings.HasPrefix(rt.path, "/api/v1/tasks/{id}") {
 		path = strings.Replace(rt.path, "{id}", "hello-t1", 1)
 	}
@@ -83,6 +86,8 @@ func (f *fixture) request(t *testing.T, rt route, secret string) *http.Request {
 		body = strings.NewReader(`{"count": 2}`)
 	case "POST /api/v1/apps/{app}/env":
 		body = strings.NewReader(`{"set": [{"name": "GREETING", "value": "hi"}]}`)
+	case "POST /api/v1/apps/{app}/notifications":
+		body = strings.NewReader(`{"url": "https://hooks.example.com/T1/B2", "events": ["deployment.failed"], "secret": "s"}`)
 	case "POST /api/v1/tokens":
 		body = strings.NewReader(`{"name": "new", "role": "read"}`)
 	case "PUT /api/v1/pipelines/{app}":
