@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -25,10 +26,11 @@ const (
 
 // Event types of notifications.
 const (
-	EventNotificationHookAdded   = "notification.hook.added"   // data: NotificationHook
-	EventNotificationHookRemoved = "notification.hook.removed" // data: NotificationHook
+	EventNotificationHookAdded   = "notification.hook.added"   // data: NotificationHook, URL by HostOnlyURL
+	EventNotificationHookRemoved = "notification.hook.removed" // data: NotificationHook, URL by HostOnlyURL
 	// EventNotificationDelivery tells that a delivery ended (succeeded or
-	// failed for good); data: NotificationDelivery without body.
+	// failed for good); data: NotificationDelivery without body, URL by
+	// HostOnlyURL.
 	EventNotificationDelivery = "notification.delivery"
 )
 
@@ -106,7 +108,9 @@ func (s *Store) AddNotificationHook(ctx context.Context, h NotificationHook) (No
 		if err != nil {
 			return err
 		}
-		return t.emit(ctx, EventNotificationHookAdded, h.App, "", h)
+		logged := h
+		logged.URL = HostOnlyURL(h.URL)
+		return t.emit(ctx, EventNotificationHookAdded, h.App, "", logged)
 	})
 	if err != nil {
 		return NotificationHook{}, err
@@ -172,7 +176,9 @@ func (s *Store) RemoveNotificationHook(ctx context.Context, app, ref string) (No
 			DeliveryFailed, "the webhook was removed", formatTime(t.now), h.ID, DeliveryPending); err != nil {
 			return err
 		}
-		return t.emit(ctx, EventNotificationHookRemoved, app, "", h)
+		logged := h
+		logged.URL = HostOnlyURL(h.URL)
+		return t.emit(ctx, EventNotificationHookRemoved, app, "", logged)
 	})
 	return h, err
 }
@@ -230,6 +236,21 @@ func (s *Store) QueueNotifications(ctx context.Context, eventID int64, ds []Noti
 		return err
 	})
 	return out, err
+}
+
+// HostOnlyURL returns u with everything after the host replaced by
+// "/…": a webhook URL's path often holds a credential (Slack's do), so
+// the event log and callers without the admin role see only where it
+// points.
+func HostOnlyURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return "…"
+	}
+	if (p.Path == "" || p.Path == "/") && p.RawQuery == "" {
+		return p.Scheme + "://" + p.Host + p.Path
+	}
+	return p.Scheme + "://" + p.Host + "/…"
 }
 
 func newDeliveryID() string {
@@ -360,7 +381,7 @@ func (s *Store) RecordNotificationAttempt(ctx context.Context, id string, a Noti
 			return nil
 		}
 		d.Status, d.Attempts, d.LastError, d.UpdatedAt, d.Body = status, a.N, a.Error, t.now, nil
-		d.NextAttemptAt = time.Time{}
+		d.NextAttemptAt, d.URL = time.Time{}, HostOnlyURL(d.URL)
 		return t.emit(ctx, EventNotificationDelivery, d.App, "", d)
 	})
 }

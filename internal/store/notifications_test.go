@@ -47,6 +47,10 @@ func TestNotificationHooks(t *testing.T) {
 	if strings.Contains(string(raw), "s3cret-value") {
 		t.Error("the webhook secret is in the database file in clear")
 	}
+	evs, err := s.Events(ctx, EventFilter{Types: []string{EventNotificationHookAdded}})
+	if err != nil || len(evs) != 1 || strings.Contains(string(evs[0].Data), "example.com/a") || !strings.Contains(string(evs[0].Data), `"https://example.com/…"`) {
+		t.Errorf("hook.added events %v, %v: want one with the URL's host only", evs, err)
+	}
 	if _, err := s.RemoveNotificationHook(ctx, "hello", "https://example.com/missing"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("removing a missing webhook: %v, want ErrNotFound", err)
 	}
