@@ -57,6 +57,8 @@ type OneOff struct {
 	c    *Controller
 	done chan struct{} // closed once exit is set
 	exit runtime.Exit
+	// secrets are the values of its secret config vars, masked in Output.
+	secrets []string
 }
 
 // RunTask starts a one-off task of the app's current revision. Follow its
@@ -107,8 +109,13 @@ func (c *Controller) startOneOff(ctx context.Context, rev store.Revision, cfg co
 	spec := taskSpec(id, &taskSet{rev: rev, cfg: cfg, color: TaskSetOneOff})
 	spec.Command, spec.OneOff, spec.Stdin = opts.Command, true, opts.Stdin
 	spec.Labels[LabelOneOff] = kind
+	sealed := spec.Env
+	spec, err := c.openEnv(spec)
+	if err != nil {
+		return nil, fmt.Errorf("starting one-off task: %w", err)
+	}
 	rec := store.Task{ID: id, App: cfg.Name, Revision: rev.ID, TaskSet: TaskSetOneOff, State: store.TaskPending, DesiredState: store.TaskStopped}
-	if err := c.store.PutTask(ctx, rec); err != nil {
+	if err = c.store.PutTask(ctx, rec); err != nil {
 		return nil, fmt.Errorf("recording one-off task %s: %w", id, err)
 	}
 	rt, err := c.driver.Start(ctx, spec)
@@ -124,7 +131,7 @@ func (c *Controller) startOneOff(ctx context.Context, rev store.Revision, cfg co
 		st.State, st.Handle, st.Driver, st.StartedAt = store.TaskRunning, handle, rt.Driver, rt.StartedAt
 	})
 	c.event(ctx, "task.one_off_started", cfg.Name, "", map[string]any{"task": id, "kind": kind, "revision": rev.ID, "command": opts.Command})
-	o := &OneOff{ID: id, c: c, done: make(chan struct{})}
+	o := &OneOff{ID: id, c: c, done: make(chan struct{}), secrets: openedValues(sealed, spec.Env)}
 	c.mu.Lock()
 	c.goLocked(func(ctx context.Context) { c.watchOneOff(ctx, o, opts.Detach) })
 	c.mu.Unlock()
@@ -149,9 +156,20 @@ func (c *Controller) watchOneOff(ctx context.Context, o *OneOff, detached bool) 
 	}
 }
 
-// Logs returns the task's output from its start until it exits.
-func (o *OneOff) Logs(ctx context.Context) (io.ReadCloser, error) {
-	return o.c.driver.Logs(ctx, o.ID, runtime.LogOptions{Tail: -1, Follow: true})
+// Output copies the task's output (stdout and stderr), its secret
+// values masked, to w from its start until it exits or ctx ends.
+func (o *OneOff) Output(ctx context.Context, w io.Writer) error {
+	rc, err := o.c.driver.Logs(ctx, o.ID, runtime.LogOptions{Tail: -1, Follow: true})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	m := newMasker(w, o.secrets)
+	_, err = io.Copy(m, rc)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Wait returns how the task ended, once it has, or ctx's error.
@@ -175,4 +193,16 @@ func (o *OneOff) Stop(ctx context.Context, grace time.Duration) {
 // Remove deletes what the runtime keeps of the exited task, its log too.
 func (o *OneOff) Remove(ctx context.Context) {
 	o.c.driver.Remove(context.WithoutCancel(ctx), o.ID)
+}
+
+// openedValues returns the values of opened whose value in sealed was
+// sealed: the secrets.
+func openedValues(sealed, opened map[string]string) []string {
+	var out []string
+	for k, v := range sealed {
+		if store.IsSealed(v) && opened[k] != v {
+			out = append(out, opened[k])
+		}
+	}
+	return out
 }

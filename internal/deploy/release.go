@@ -82,10 +82,8 @@ func (c *Controller) release(ctx context.Context, r *run, _ time.Time) (string, 
 // followRelease copies o's output to w until it exits and returns its
 // exit code. When ctx ends first, o is stopped.
 func (c *Controller) followRelease(ctx context.Context, o *OneOff, w io.Writer) (int, error) {
-	rc, err := o.Logs(ctx)
-	if err == nil {
-		io.Copy(w, rc)
-		rc.Close()
+	if err := o.Output(ctx, w); err != nil && ctx.Err() == nil {
+		c.log.Warn("reading the release command's output", "task", o.ID, "err", err)
 	}
 	exit, err := o.Wait(ctx)
 	if err != nil {

@@ -217,15 +217,13 @@ func TestRunTask(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer o.Remove(t.Context())
-			rc, err := o.Logs(t.Context())
-			if err != nil {
+			var out strings.Builder
+			if err := o.Output(t.Context(), &out); err != nil {
 				t.Fatal(err)
 			}
-			out, _ := io.ReadAll(rc)
-			rc.Close()
 			exit, err := o.Wait(t.Context())
-			if err != nil || exit.Code != tt.code || string(out) != tt.output {
-				t.Errorf("exit %+v, %v, output %q; want code %d, output %q", exit, err, out, tt.code, tt.output)
+			if err != nil || exit.Code != tt.code || out.String() != tt.output {
+				t.Errorf("exit %+v, %v, output %q; want code %d, output %q", exit, err, out.String(), tt.code, tt.output)
 			}
 			task, err := e.store.GetTask(t.Context(), o.ID)
 			if err != nil || task.TaskSet != TaskSetOneOff || task.State != store.TaskStopped || task.Revision == "" {
@@ -253,13 +251,36 @@ func TestRunTaskReadsStdin(t *testing.T) {
 	defer o.Remove(t.Context())
 	io.WriteString(w, "hello\n")
 	w.Close()
-	rc, err := o.Logs(t.Context())
-	if err != nil {
+	var out strings.Builder
+	if err := o.Output(t.Context(), &out); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := io.ReadAll(rc)
-	rc.Close()
-	if exit, err := o.Wait(t.Context()); err != nil || exit.Code != 0 || string(out) != "got hello\n" {
-		t.Errorf("exit %+v, %v, output %q; want 0, got hello", exit, err, out)
+	if exit, err := o.Wait(t.Context()); err != nil || exit.Code != 0 || out.String() != "got hello\n" {
+		t.Errorf("exit %+v, %v, output %q; want 0, got hello", exit, err, out.String())
+	}
+}
+
+func TestReleaseCommandOutputMasksSecrets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	secret := []store.ConfigVar{{Name: "DB_PASSWORD", Value: "hunter2-very-secret", Secret: true}}
+	if err := e.store.ChangeConfigVars(t.Context(), "web", store.ScopeRun, secret, nil); err != nil {
+		t.Fatal(err)
+	}
+	v2 := e.appConfig("v2")
+	v2.Deploy.Release = []string{"/bin/sh", "-c", `echo "connecting with $DB_PASSWORD"; printf '%s' "${#DB_PASSWORD}"`}
+	d := e.deploy(v2)
+	if d.Status != store.DeploymentSucceeded {
+		t.Fatalf("deployment ended %s: %s", d.Status, d.Error)
+	}
+	msg := e.events(d.ID)["Release"].Message
+	// The length shows the task saw the opened value, not the sealed one.
+	if !strings.Contains(msg, "connecting with ********\n19") {
+		t.Errorf("Release event %q; want the secret masked, its length 19", msg)
+	}
+	log, err := os.ReadFile(ReleaseLogPath(e.dir, d.ID))
+	if err != nil || strings.Contains(string(log)+msg, "hunter2") {
+		t.Errorf("the secret is in the release output: %q %q, %v", msg, log, err)
 	}
 }
