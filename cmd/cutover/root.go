@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newActionCmd(g, "stop", "Stop a deployment: traffic back to the original task set, the new one stopped"),
 		newActionCmd(g, "rollback", "Roll a deployment back, also during its termination wait"),
 		newPipelineCmd(g),
+		newNotificationsCmd(g),
 		newTokenCmd(g),
 	)
 	return root
