@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(g),
 		newScaleCmd(g),
 		newRestartCmd(g),
+		newEnvCmd(g),
 		newMaintenanceCmd(g),
 		newHistoryCmd(g),
 		newTasksCmd(g),

@@ -47,6 +47,9 @@ func logPath(dir, id string) string { return filepath.Join(dir, id+".log") }
 // writeState writes st to its state file atomically: a reader sees the old
 // file or the new one, never a partial one.
 func writeState(dir string, st taskState) error {
+	// The environment's values may be secrets (sealed in the store), and
+	// the driver never needs them after the start: not written.
+	st.Spec.Env = nil
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding state of task %s: %w", st.ID, err)
