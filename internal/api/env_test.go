@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cutover/cutover/internal/store"
 )
 
 // Config vars: a deployer sets them and sees names with every value
@@ -83,5 +85,33 @@ func TestEnvMaskedByRole(t *testing.T) {
 	}
 	if a, _ := admin.Env(ctx, "hello", "", false); len(a.Vars) != 2 {
 		t.Errorf("after refused changes: %+v; want the two vars only", a.Vars)
+	}
+}
+
+// A revision's config vars (Service.ConfigVars) are masked for read and
+// deploy tokens like its env, in apps and events.
+func TestConfigVarsMaskedLikeEnv(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	spec := []byte(`{"Name": "other", "Service": {"Env": {"MODE": "production"}, "ConfigVars": {"GREETING": "clear-9a7c"}}}`)
+	if err := f.st.PutApp(ctx, store.App{Name: "other", Spec: spec, DesiredCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.CreateRevision(ctx, store.Revision{App: "other", Config: spec}); err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{"reader", "deployer"} {
+		for _, path := range []string{"/api/v1/apps", "/api/v1/apps/other", "/api/v1/events"} {
+			req, _ := http.NewRequest(http.MethodGet, f.remote+path, nil)
+			req.Header.Set("Authorization", "Bearer "+f.secrets[token])
+			if body := getBody(t, req); strings.Contains(body, "clear-9a7c") {
+				t.Errorf("%s %s shows a config var's value:\n%s", token, path, body)
+			}
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.remote+"/api/v1/apps/other", nil)
+	req.Header.Set("Authorization", "Bearer "+f.secrets["admin"])
+	if body := getBody(t, req); !strings.Contains(body, "clear-9a7c") {
+		t.Errorf("admin does not see the value:\n%s", body)
 	}
 }

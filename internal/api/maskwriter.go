@@ -8,8 +8,8 @@ import (
 )
 
 // maskEnvJSON returns the JSON document raw with the values of every
-// object field called env (in any case) whose value is an object replaced
-// by masked. A service's environment turns up in apps, revisions,
+// object field called env or configvars (a service's config vars; in any
+// case) whose value is an object replaced by masked. A service's environment turns up in apps, revisions,
 // deployments (their configuration and the one before) and the events
 // that carry them; masking by name catches every copy. A document that is
 // not JSON is returned as it is.
@@ -36,7 +36,7 @@ func maskEnvValues(v any) bool {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, field := range v {
-			if env, ok := field.(map[string]any); ok && strings.EqualFold(k, "env") {
+			if env, ok := field.(map[string]any); ok && (strings.EqualFold(k, "env") || strings.EqualFold(k, "configvars")) {
 				for name := range env {
 					env[name] = masked
 				}

@@ -31,7 +31,8 @@ func appForCaller(ctx context.Context, a store.App) (store.App, error) {
 }
 
 // maskServiceEnv returns spec, a config.App as the deployment controller
-// encodes it, with every value of Service.Env replaced by masked. The
+// encodes it, with every value of Service.Env and Service.ConfigVars
+// replaced by masked. The
 // rest of spec is kept. Field names match as encoding/json matches them
 // when the spec is decoded: without regard to case.
 func maskServiceEnv(spec json.RawMessage) (json.RawMessage, error) {
@@ -39,7 +40,11 @@ func maskServiceEnv(spec json.RawMessage) (json.RawMessage, error) {
 		return spec, nil
 	}
 	return maskField(spec, "Service", func(service json.RawMessage) (json.RawMessage, error) {
-		return maskField(service, "Env", maskValues)
+		service, err := maskField(service, "Env", maskValues)
+		if err != nil {
+			return nil, err
+		}
+		return maskField(service, "ConfigVars", maskValues)
 	})
 }
 
