@@ -90,6 +90,9 @@ func (p *Pipeline) build(ctx context.Context, x *execution, w *workspace) error 
 	if err != nil {
 		return err
 	}
+	if err := p.addBuildVars(ctx, x.app, &opts); err != nil {
+		return err
+	}
 	revoke := p.giveRegistry(x, &opts)
 	defer revoke()
 	if spec.Artifacts != nil {

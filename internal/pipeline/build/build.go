@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -68,6 +69,10 @@ type Options struct {
 	// (see LoadSecrets). A missing one stops the build before it starts.
 	// Secret values are masked in Log.
 	Secrets map[string]string
+	// SecretEnv are variables set as the buildspec's secret ones are,
+	// their values masked in Log: an app's secret build-time config vars
+	// (`cutover env set --build --secret`).
+	SecretEnv map[string]string
 	// Log receives the commands' output and CodeBuild-style phase lines.
 	Log io.Writer
 	// Timeout bounds the whole build; 0 means no limit but ctx's.
@@ -149,6 +154,7 @@ func Run(ctx context.Context, spec *config.Buildspec, opts Options) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
+	maps.Copy(secrets, opts.SecretEnv)
 	b := &builder{spec: spec, opts: opts, secrets: secrets, log: &logger{w: opts.Log, mask: masker(maskedValues(secrets, opts.Registry))}, start: time.Now()}
 	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
