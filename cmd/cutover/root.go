@@ -56,7 +56,6 @@ func newRootCmd() *cobra.Command {
 		newBuildCmd(g),
 		newAppsCmd(g),
 		newStatusCmd(g),
-		newCertsCmd(g),
 		newScaleCmd(g),
 		newRestartCmd(g),
 		newEnvCmd(g),

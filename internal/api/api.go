@@ -130,10 +130,10 @@ func New(opts Options) *Handler {
 	h.routes = []route{
 		{"GET", "/api/v1/openapi.json", store.RoleRead, h.openAPI},
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
-		{"GET", "/api/v1/certificates", store.RoleRead, h.listCertificates},
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},
+		{"GET", "/api/v1/apps/{app}/logs", store.RoleRead, h.appLogs},
 		{"GET", "/api/v1/apps/{app}/maintenance", store.RoleRead, h.getMaintenance},
 		{"POST", "/api/v1/apps/{app}/maintenance", store.RoleDeploy, h.setMaintenance},
 		{"DELETE", "/api/v1/apps/{app}/maintenance", store.RoleDeploy, h.clearMaintenance},

@@ -56,7 +56,6 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 	for _, addr := range slices.Sorted(maps.Keys(listeners)) {
 		cfg.Listeners = append(cfg.Listeners, *listeners[addr])
 	}
-	addHTTPS(&cfg, apps)
 	return cfg
 }
 

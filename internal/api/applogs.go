@@ -1,0 +1,109 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cutover/cutover/internal/applog"
+)
+
+// appLogs streams the merged output of an app's tasks (see package
+// applog) as JSON lines (application/x-ndjson), one applog.Line each, in
+// time order: ?since= (a duration such as 10m, or an RFC 3339 time),
+// ?revision=, ?tail=N, and with ?follow=1 new lines until the client
+// goes. Task output passes as the per-task logs route gives it.
+func (h *Handler) appLogs(w http.ResponseWriter, r *http.Request) {
+	if h.logs == nil {
+		problem(w, http.StatusNotImplemented, "this cutover serves no task logs")
+		return
+	}
+	opts, err := appLogOptions(r, time.Now())
+	if err != nil {
+		problem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	started := false
+	start := func() {
+		if started {
+			return
+		}
+		started = true
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+	}
+	if opts.Follow {
+		// Headers at once: a follower sees the stream is open before
+		// the first line.
+		start()
+		rc.Flush()
+	}
+	err = applog.New(h.store, h.logs).Stream(ctx, r.PathValue("app"), opts, func(lines []applog.Line) error {
+		start()
+		for _, l := range lines {
+			if err := enc.Encode(l); err != nil {
+				return err
+			}
+		}
+		if opts.Follow {
+			return rc.Flush()
+		}
+		return nil
+	})
+	switch {
+	case err == nil || started:
+		// A stream that broke after its start just ends.
+		if !started {
+			start()
+		}
+	case errors.Is(err, applog.ErrBadRequest):
+		problem(w, http.StatusBadRequest, err.Error())
+	default:
+		h.fail(w, err)
+	}
+}
+
+// appLogOptions reads the query of an app logs request.
+func appLogOptions(r *http.Request, now time.Time) (applog.Options, error) {
+	q := r.URL.Query()
+	opts := applog.Options{Tail: -1, Revision: q.Get("revision")}
+	if v := q.Get("since"); v != "" {
+		since, err := applog.ParseSince(v, now)
+		if err != nil {
+			return opts, err
+		}
+		opts.Since = since
+	}
+	if v := q.Get("tail"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return opts, errors.New("tail must be a number of lines, 0 or more")
+		}
+		opts.Tail = n
+	}
+	switch q.Get("follow") {
+	case "", "0", "false":
+	case "1", "true":
+		opts.Follow = true
+	default:
+		return opts, errors.New("follow must be 1 or 0")
+	}
+	return opts, nil
+}
