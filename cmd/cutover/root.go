@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newBuildCmd(g),
 		newAppsCmd(g),
 		newStatusCmd(g),
+		newCertsCmd(g),
 		newScaleCmd(g),
 		newRestartCmd(g),
 		newEnvCmd(g),

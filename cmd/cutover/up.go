@@ -43,6 +43,7 @@ type upFlags struct {
 	sandboxMode   string
 	sandboxUser   string
 	exitOnFailure bool
+	acme          acmeFlags
 }
 
 func newUpCmd(g *globalFlags) *cobra.Command {
@@ -82,6 +83,7 @@ start with less; --sandbox=off turns it off, loudly.`,
 	cmd.Flags().BoolVar(&f.exitOnFailure, "exit-on-failure", false, "for scripts: stop everything and exit non-zero when the first deployment fails (by default cutover keeps serving and says what failed)")
 	cmd.Flags().StringVar(&f.sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
 	cmd.Flags().StringVar(&f.sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
+	addACMEFlags(cmd, &f.acme)
 	return cmd
 }
 
@@ -118,10 +120,14 @@ func startServer(cmd *cobra.Command, g *globalFlags, f *upFlags) (*server.Server
 	if err != nil {
 		return nil, err
 	}
+	acmeSettings, err := f.acme.settings()
+	if err != nil {
+		return nil, err
+	}
 	log := g.logger(cmd.ErrOrStderr())
 	ctx := cmd.Context()
 	opts := server.Options{DataDir: g.dataDir, Logger: log, MetricsAddr: f.metrics, API: f.api,
-		Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig}
+		Inherited: server.InheritedListeners(), Version: version, Sandbox: sbConfig, ACME: acmeSettings}
 	if exe, err := os.Executable(); err == nil {
 		opts.TaskLogWriter = []string{exe, process.LogWriterArg}
 	}

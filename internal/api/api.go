@@ -130,6 +130,7 @@ func New(opts Options) *Handler {
 	h.routes = []route{
 		{"GET", "/api/v1/openapi.json", store.RoleRead, h.openAPI},
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
+		{"GET", "/api/v1/certificates", store.RoleRead, h.listCertificates},
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},

@@ -89,6 +89,15 @@ type Listeners struct {
 	// Hosts, when set, puts the app behind a host rule on a shared
 	// listener instead of owning the listener's default action.
 	Hosts []string
+	// TLS is TLSAuto for HTTPS on Production with certificates from the
+	// ACME CA for Hosts; "" is plain HTTP (autotls.go).
+	TLS string
+	// HTTP is a plain listener that answers ACME HTTP-01 validations and
+	// redirects Hosts to HTTPS once each has its certificate; until then
+	// it serves the app. Optional, with TLS.
+	HTTP string
+	// HSTS is the Strict-Transport-Security max-age sent on HTTPS; 0: none.
+	HSTS time.Duration
 }
 
 // Deployment strategies.

@@ -435,7 +435,7 @@ func mappingValues(n *yaml.Node) map[string]*yaml.Node {
 
 func (w *walker) listeners(n *yaml.Node) Listeners {
 	var l Listeners
-	f := w.fields(n, "listeners", "production", "test", "hosts")
+	f := w.fields(n, "listeners", "production", "test", "hosts", "tls", "http", "hsts")
 	if f == nil {
 		return l
 	}
@@ -458,6 +458,7 @@ func (w *walker) listeners(n *yaml.Node) Listeners {
 			l.Hosts = append(l.Hosts, h)
 		}
 	}
+	w.https(f, &l)
 	return l
 }
 

@@ -17,6 +17,7 @@
 //	GET  /v1/events          target states, a line of JSON at each change
 //	GET  /v1/drained         answers once a target has drained
 //	GET  /v1/window          a target group's recent request stats
+//	GET  /v1/certificates    ACME certificates: host, state, expiry, last error
 //	GET  /metrics            Prometheus text
 //	POST /v1/stop            drain and exit
 //	POST /v1/handover        (Upgrade) hand the sockets to a successor

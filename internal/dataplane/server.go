@@ -136,7 +136,7 @@ func (s *Server) startFresh(ctx context.Context, inherited map[string]net.Listen
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false) // a successor may serve it
 	s.ctlLn = ln
-	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited})
+	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited, CertDir: certDir(s.dataDir)})
 	if v, cfg, ok := s.loadState(); ok {
 		// The targets' health is unknown after a crash. They start healthy,
 		// as the controller's re-adopted tasks do, so production serves at
@@ -185,7 +185,7 @@ func (s *Server) takeOver(ctx context.Context) error {
 		}
 		inherited[addr] = ln
 	}
-	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited})
+	s.proxy = proxy.New(proxy.Options{Logger: s.log, Inherited: inherited, CertDir: certDir(s.dataDir)})
 	if len(st.Config.Listeners) > 0 {
 		if err := s.proxy.Apply(ctx, st.Config.WithHealthy(st.Healthy)); err != nil {
 			ctlLn.Close()

@@ -56,6 +56,7 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 	for _, addr := range slices.Sorted(maps.Keys(listeners)) {
 		cfg.Listeners = append(cfg.Listeners, *listeners[addr])
 	}
+	addHTTPS(&cfg, apps)
 	return cfg
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cutover/cutover/internal/acme"
 	"github.com/cutover/cutover/internal/health"
 )
 
@@ -14,6 +15,9 @@ import (
 type Config struct {
 	Listeners    []ListenerConfig
 	TargetGroups []TargetGroupConfig
+	// ACME chooses the CA that listeners with TLS.ACMEHosts get their
+	// certificates from (see autotls.go).
+	ACME acme.Settings `json:",omitzero"`
 }
 
 // ListenerConfig is one address the proxy accepts client connections on,
@@ -38,16 +42,26 @@ type ListenerConfig struct {
 	// yet, else its connection is cut. It does not limit the total time
 	// of an upload. Default 60s; negative: none.
 	BodyTimeout time.Duration
+	// HTTPSRedirects send requests for their hosts to HTTPS, once a
+	// certificate for the host is served (see autotls.go).
+	HTTPSRedirects []HTTPSRedirect `json:",omitempty"`
 	// MaxConnections caps the client connections open at once, upgraded
 	// ones (WebSockets) included. At the cap, new connections wait in
 	// the kernel's accept backlog until one closes. Default 10000.
 	MaxConnections int
 }
 
-// TLSConfig names PEM certificate and key files.
+// TLSConfig names PEM certificate and key files, or the hosts to get
+// certificates for from the ACME CA.
 type TLSConfig struct {
 	CertFile string
 	KeyFile  string
+	// ACMEHosts, instead of CertFile and KeyFile, are the host names the
+	// listener gets certificates for from Config.ACME; a name without a
+	// certificate (yet) gets the unrecognized_name alert.
+	ACMEHosts []string `json:",omitempty"`
+	// HSTS adds Strict-Transport-Security to the responses for its hosts.
+	HSTS []HSTSConfig `json:",omitempty"`
 }
 
 // RuleConfig matches requests by Host header and path prefix, as an ALB

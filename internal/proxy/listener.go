@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cutover/cutover/internal/acme"
 	"github.com/cutover/cutover/internal/proxy/metrics"
 )
 
@@ -38,8 +39,10 @@ type listener struct {
 	ids      *requestIDs
 	routes   atomic.Pointer[routeTable]
 	cert     atomic.Pointer[tls.Certificate]
-	inFlight atomic.Int64 // requests and upgraded connections
-	conns    atomic.Int64 // open client connections, not counting hijacked ones
+	policy   atomic.Pointer[frontPolicy] // automatic HTTPS, see autotls.go
+	acme     *acme.Manager               // nil: no ACME certificates
+	inFlight atomic.Int64                // requests and upgraded connections
+	conns    atomic.Int64                // open client connections, not counting hijacked ones
 	// bodyTimeout is ListenerConfig.BodyTimeout; 0 for none.
 	bodyTimeout atomic.Int64
 	// draining is set once the socket has been handed to a successor:
@@ -75,8 +78,10 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 		metrics: p.metrics,
 		fwd:     p.fwd,
 		ids:     p.ids,
+		acme:    p.acme,
 		served:  make(chan struct{}),
 	}
+	l.policy.Store(&frontPolicy{})
 	l.baseCtx, l.cancelBase = context.WithCancel(context.Background())
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
@@ -96,10 +101,9 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 	}
 	if l.tls {
 		l.srv.TLSConfig = &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return l.cert.Load(), nil
-			},
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: l.getCertificate,
+			NextProtos:     []string{"h2", "http/1.1", acmeChallengeProto},
 		}
 	}
 	return l, nil
@@ -200,6 +204,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mustClose := r.ProtoMajor == 1 && (l.draining.Load() || len(r.TransferEncoding) > 0)
 	if mustClose {
 		w.Header().Set("Connection", "close")
+	}
+	if l.front(w, r) {
+		return
 	}
 
 	rt := l.routes.Load()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cutover/cutover/internal/acme"
 	"github.com/cutover/cutover/internal/proxy/metrics"
 )
 
@@ -23,6 +24,9 @@ type Options struct {
 	// By default, bodiless HTTP/1.x requests take a faster HTTP/1.1 path
 	// with the same behaviour (see fastForwarder).
 	DisableFastPath bool
+	// CertDir is where ACME certificates are kept (0700); "" refuses
+	// listeners with TLS.ACMEHosts.
+	CertDir string
 	// Inherited are listening sockets handed over by the process this one
 	// replaces, by the address they were configured with. Apply takes one
 	// for a listener of that address instead of binding anew; Close closes
@@ -58,6 +62,7 @@ type Proxy struct {
 	rp      *reverseProxyForwarder
 	fwd     Forwarder // rp, or the fast path in front of it
 	ids     *requestIDs
+	acme    *acme.Manager  // nil without Options.CertDir
 	wg      sync.WaitGroup // background work: retiring listeners, closing checkers
 	changes changes        // see Changed
 	// inherited are listening sockets handed over by a previous process,
@@ -101,6 +106,9 @@ func New(opts Options) *Proxy {
 		groups:    make(map[string]*targetGroup),
 		inherited: maps.Clone(opts.Inherited),
 	}
+	if opts.CertDir != "" {
+		p.acme = acme.New(log, opts.CertDir)
+	}
 	p.stopping, p.stop = context.WithCancel(context.Background())
 	m.SetConnections(p.connections)
 	return p
@@ -138,8 +146,11 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 	}
 	cfg = cfg.WithDefaults()
 	certs := make(map[string]*tls.Certificate)
+	if err := p.checkACME(cfg); err != nil {
+		return err
+	}
 	for _, lc := range cfg.Listeners {
-		if lc.TLS == nil {
+		if lc.TLS == nil || len(lc.TLS.ACMEHosts) > 0 {
 			continue
 		}
 		cert, err := tls.LoadX509KeyPair(lc.TLS.CertFile, lc.TLS.KeyFile)
@@ -187,6 +198,7 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 			l.cert.Store(cert)
 		}
 		l.configure(lc)
+		l.policy.Store(buildFront(lc))
 		l.routes.Store(buildRoutes(lc, groups))
 		if bound[lc.Name] != nil {
 			l.serve(lc.Name)
@@ -199,6 +211,9 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		}
 	}
 	p.listeners = listeners
+	if err := p.applyACME(cfg); err != nil {
+		p.log.Error("managing ACME certificates", "err", err)
+	}
 	return nil
 }
 
@@ -361,6 +376,9 @@ func (p *Proxy) Close(ctx context.Context) error {
 	}
 	p.wg.Wait()
 	p.rp.transport.CloseIdleConnections()
+	if p.acme != nil {
+		p.acme.Close()
+	}
 	var err error
 	for e := range errs {
 		err = errors.Join(err, e)

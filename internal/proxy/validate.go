@@ -140,9 +140,10 @@ func (c Config) Validate() error {
 			add("%s: address %q: also used by listener %q", where, l.Address, other)
 		}
 		addrs[l.Address] = l.Name
-		if l.TLS != nil && (l.TLS.CertFile == "" || l.TLS.KeyFile == "") {
+		if l.TLS != nil && len(l.TLS.ACMEHosts) == 0 && (l.TLS.CertFile == "" || l.TLS.KeyFile == "") {
 			add("%s: tls: cert_file and key_file are both required", where)
 		}
+		errs = append(errs, validateAutoTLS(where, l)...)
 		if l.BodyTimeout > MaxBodyTimeout {
 			add("%s: body_timeout: %s is out of range; valid: 1ms-%s (negative for none)", where, l.BodyTimeout, MaxBodyTimeout)
 		}
@@ -185,6 +186,9 @@ func (c Config) Validate() error {
 			checkFixed(add, where+": default", f)
 		}
 		checkForward(add, where+": default", l.Default, groups)
+	}
+	if err := c.ACME.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

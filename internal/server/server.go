@@ -39,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover/cutover/internal/acme"
 	"github.com/cutover/cutover/internal/api"
 	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/config"
@@ -87,6 +88,9 @@ type Options struct {
 	Sandbox sandbox.Config
 	// HTTP bounds the API's and the metrics endpoint's HTTP servers.
 	HTTP HTTPLimits
+	// ACME chooses the CA of listeners with tls: auto; the zero value is
+	// Let's Encrypt.
+	ACME acme.Settings
 	// TaskLogWriter is the command of the process runtime's log writer
 	// (process.Options.LogWriter): cutover's executable and
 	// process.LogWriterArg. Empty: process tasks' output has no timestamps.
@@ -226,7 +230,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.driver.Swarm = swarms
 	}
 	s.controller = deploy.New(deploy.Options{
-		Store: st, Driver: s.driver, Proxy: s.dp, Logger: log, DataDir: opts.DataDir, Sandbox: sb,
+		Store: st, Driver: s.driver, Proxy: acmeRouter{s.dp, opts.ACME}, Logger: log, DataDir: opts.DataDir, Sandbox: sb,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})

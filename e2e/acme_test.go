@@ -1,0 +1,380 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// acmeApp is hello-node with tls: auto on its production listener for
+// hosts, a plain listener on http, and cutover started against pebble.
+type acmeApp struct {
+	*helloApp
+	http    int
+	metrics int
+	pebble  *pebble
+	hosts   []string
+}
+
+func newACMEApp(t *testing.T, hosts []string, withHTTP bool, pcfg pebbleConfig) *acmeApp {
+	t.Helper()
+	a := &acmeApp{http: freePort(t), metrics: freePort(t), hosts: hosts}
+	a.helloApp = newHelloApp(t, func(cfg string) string {
+		extra := fmt.Sprintf("listeners:\n  hosts: [%s]\n  tls: auto\n  hsts: true\n", strings.Join(hosts, ", "))
+		if withHTTP {
+			extra += fmt.Sprintf("  http: \"127.0.0.1:%d\"\n", a.http)
+		}
+		return strings.Replace(cfg, "listeners:\n", extra, 1)
+	})
+	// The smoke hook of appspec.yaml would call the test listener without
+	// the host names it now needs.
+	if err := os.Remove(filepath.Join(a.dir, "appspec.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	pcfg.TLSPort = a.prod
+	if withHTTP {
+		pcfg.HTTPPort = a.http
+	}
+	a.pebble = newPebble(t, pcfg)
+	return a
+}
+
+// up starts cutover with pebble as its ACME CA.
+func (a *acmeApp) up(t *testing.T, extra ...string) *process {
+	t.Helper()
+	args := []string{"up", a.dir, "--data", a.data, "--api-addr", "",
+		"--metrics", fmt.Sprintf("127.0.0.1:%d", a.metrics),
+		"--acme-ca", a.pebble.directory(), "--acme-ca-root", a.pebble.minica, "--acme-email", "ops@cutover.test",
+		"--acme-renew-check", "1s", "--acme-retry", "1s"}
+	p := start(t, append(args, extra...)...)
+	a.waitIdle(t)
+	return p
+}
+
+type certStatus struct {
+	Host        string
+	State       string
+	NotAfter    *time.Time `json:"not_after"`
+	Error       string
+	Failures    int
+	NextAttempt *time.Time `json:"next_attempt"`
+}
+
+func (a *acmeApp) certs(t *testing.T) map[string]certStatus {
+	t.Helper()
+	out, code := run(t, "certs", "--data", a.data, "--json")
+	if code != 0 {
+		t.Fatalf("cutover certs: exit %d: %s", code, out)
+	}
+	var list []certStatus
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("cutover certs --json: %v: %s", err, out)
+	}
+	m := map[string]certStatus{}
+	for _, c := range list {
+		m[c.Host] = c
+	}
+	return m
+}
+
+func (a *acmeApp) waitValid(t *testing.T, host string, timeout time.Duration) certStatus {
+	t.Helper()
+	var st certStatus
+	waitFor(t, "a certificate for "+host, timeout, func() bool {
+		st = a.certs(t)[host]
+		return st.State == "valid"
+	})
+	return st
+}
+
+// httpsClient trusts roots and connects to the production listener
+// whatever the host name.
+func (a *acmeApp) httpsClient(roots *x509.CertPool, keepAlive bool) *http.Client {
+	addr := fmt.Sprintf("127.0.0.1:%d", a.prod)
+	var d net.Dialer
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+		TLSClientConfig:   &tls.Config{RootCAs: roots},
+		DisableKeepAlives: !keepAlive,
+		ForceAttemptHTTP2: true,
+	}}
+}
+
+func (a *acmeApp) httpsURL(host string) string { return fmt.Sprintf("https://%s:%d/", host, a.prod) }
+
+// plainGet sends GET / with Host host to the plain listener, without
+// following redirects.
+func (a *acmeApp) plainGet(t *testing.T, host string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/x?y=1", a.http), nil)
+	req.Host = host
+	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func (a *acmeApp) metric(t *testing.T, name, host string) (float64, bool) {
+	t.Helper()
+	_, body := get(newClient(), fmt.Sprintf("http://127.0.0.1:%d/metrics", a.metrics))
+	m := regexp.MustCompile(`(?m)^` + name + `\{host="` + regexp.QuoteMeta(host) + `"\} (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}
+
+// TestACMECertificatesForTwoHosts: pebble validates cutover's own
+// plain listener (HTTP-01) and issues certificates for two hosts, served by name to a client that
+// trusts pebble; a third name gets the unrecognized_name alert, the plain
+// listener redirects, and the files are private.
+func TestACMECertificatesForTwoHosts(t *testing.T) {
+	hosts := []string{"a.cutover.test", "b.cutover.test"}
+	a := newACMEApp(t, hosts, true, pebbleConfig{})
+	a.pebble.start(t)
+	a.up(t, "--acme-challenges", "http-01") // TLS-ALPN-01: TestACMERenewalUnderLoad
+	for _, h := range hosts {
+		a.waitValid(t, h, 90*time.Second)
+	}
+	roots := a.pebble.roots(t)
+	client := a.httpsClient(roots, true)
+	defer client.CloseIdleConnections()
+	for _, h := range hosts {
+		resp, err := client.Get(a.httpsURL(h))
+		if err != nil {
+			t.Fatalf("GET %s: %v", a.httpsURL(h), err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"version":"1.0.0"`) {
+			t.Errorf("%s: %d %s", h, resp.StatusCode, body)
+		}
+		leaf := resp.TLS.PeerCertificates[0]
+		if err := leaf.VerifyHostname(h); err != nil {
+			t.Errorf("%s: served a certificate for %v: %v", h, leaf.DNSNames, err)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("%s: Strict-Transport-Security %q, want max-age=31536000", h, got)
+		}
+		code, loc, _ := a.plainGet(t, h)
+		if want := fmt.Sprintf("https://%s:%d/x?y=1", h, a.prod); code != http.StatusPermanentRedirect || loc != want {
+			t.Errorf("http://%s/x?y=1: %d to %q, want 308 to %q", h, code, loc, want)
+		}
+		exp, ok := a.metric(t, "cutover_certificate_expiry_timestamp_seconds", h)
+		if !ok || int64(exp) != leaf.NotAfter.Unix() {
+			t.Errorf("%s: expiry metric %v (%v), want %d", h, exp, ok, leaf.NotAfter.Unix())
+		}
+	}
+
+	// A name with no certificate gets a TLS alert, not another name's
+	// certificate.
+	_, err := client.Get(a.httpsURL("c.cutover.test"))
+	if err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+		t.Errorf("GET https://c.cutover.test: %v, want the unrecognized_name alert", err)
+	}
+	checkPrivate(t, filepath.Join(a.data, "acme"))
+}
+
+// checkPrivate fails unless dir and its directories are 0700 and its
+// files 0600 (certmagic's lock files, which hold no secret, aside).
+func checkPrivate(t *testing.T, dir string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir() && info.Mode().Perm() != 0o700:
+			t.Errorf("%s: mode %v, want 0700", path, info.Mode().Perm())
+		case !d.IsDir() && !strings.HasSuffix(path, ".lock") && info.Mode().Perm() != 0o600:
+			t.Errorf("%s: mode %v, want 0600", path, info.Mode().Perm())
+		case strings.HasSuffix(path, ".key"):
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Errorf("no private key under %s", dir)
+	}
+}
+
+// httpsLoad sends requests to hosts without pause: half the workers on
+// keep-alive connections, half on a new connection (a new handshake)
+// per request. It counts failures and the certificates it was served.
+type httpsLoad struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	sent    atomic.Int64
+	failed  atomic.Int64
+	mu      sync.Mutex
+	first   error
+	serials map[string]bool
+}
+
+func startHTTPSLoad(a *acmeApp, roots *x509.CertPool, hosts []string, workers int) *httpsLoad {
+	l := &httpsLoad{stop: make(chan struct{}), serials: map[string]bool{}}
+	for i := range workers {
+		client := a.httpsClient(roots, i%2 == 0)
+		host := hosts[i%len(hosts)]
+		l.wg.Go(func() { l.worker(client, a.httpsURL(host)) })
+	}
+	return l
+}
+
+func (l *httpsLoad) worker(client *http.Client, url string) {
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		l.sent.Add(1)
+		resp, err := client.Get(url)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != 200 {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		l.mu.Lock()
+		if err != nil {
+			l.failed.Add(1)
+			if l.first == nil {
+				l.first = err
+			}
+		} else {
+			l.serials[resp.TLS.PeerCertificates[0].SerialNumber.String()] = true
+		}
+		l.mu.Unlock()
+	}
+}
+
+func (l *httpsLoad) certificatesSeen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.serials)
+}
+
+func (l *httpsLoad) finish(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("HTTPS load: %d requests, %d failed, %d certificates served", l.sent.Load(), l.failed.Load(), len(l.serials))
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed; first: %v", l.failed.Load(), l.sent.Load(), l.first)
+	}
+}
+
+// TestACMERenewalUnderLoad: certificates valid for 40 seconds are renewed
+// (by TLS-ALPN-01 alone: no plain listener) while clients keep sending
+// requests over kept and new connections; none fails, and the new
+// certificates are served.
+func TestACMERenewalUnderLoad(t *testing.T) {
+	hosts := []string{"a.cutover.test", "b.cutover.test"}
+	a := newACMEApp(t, hosts, false, pebbleConfig{Validity: 40 * time.Second})
+	a.pebble.start(t)
+	a.up(t)
+	first := map[string]time.Time{}
+	for _, h := range hosts {
+		first[h] = *a.waitValid(t, h, 90*time.Second).NotAfter
+	}
+	load := startHTTPSLoad(a, a.pebble.roots(t), hosts, 6)
+	waitFor(t, "both certificates renewed and the renewed ones served", 120*time.Second, func() bool {
+		certs := a.certs(t)
+		for _, h := range hosts {
+			if c := certs[h]; c.State != "valid" || !c.NotAfter.After(first[h]) {
+				return false
+			}
+		}
+		return load.certificatesSeen() >= 4
+	})
+	time.Sleep(2 * time.Second) // requests on the renewed certificates
+	load.finish(t)
+	if load.sent.Load() < 100 {
+		t.Errorf("only %d requests sent", load.sent.Load())
+	}
+}
+
+// TestACMEDownIsRetriedAndAppServesHTTP: while the CA is down, getting a
+// certificate is retried with a doubling wait and reported (certs, the
+// metric), the app keeps answering on HTTP, and HTTPS answers with a TLS
+// alert; once the CA is up the certificate comes and HTTP redirects. A
+// name the CA refuses stays reported and keeps being served on HTTP.
+func TestACMEDownIsRetriedAndAppServesHTTP(t *testing.T) {
+	hosts := []string{"a.cutover.test", "blocked.cutover.test"}
+	a := newACMEApp(t, hosts, true, pebbleConfig{Blocked: []string{"blocked.cutover.test"}})
+	a.up(t) // pebble is not running
+
+	var nexts []time.Time
+	waitFor(t, "three failed attempts for a.cutover.test", 60*time.Second, func() bool {
+		c := a.certs(t)["a.cutover.test"]
+		if c.NextAttempt != nil && (len(nexts) == 0 || !nexts[len(nexts)-1].Equal(*c.NextAttempt)) {
+			nexts = append(nexts, *c.NextAttempt)
+		}
+		return c.Failures >= 3 && len(nexts) >= 3
+	})
+	c := a.certs(t)["a.cutover.test"]
+	if c.State != "failed" || !strings.Contains(c.Error, "connection refused") {
+		t.Errorf("while the CA is down: %+v, want failed with connection refused", c)
+	}
+	for i := 2; i < len(nexts); i++ {
+		if prev, gap := nexts[i-1].Sub(nexts[i-2]), nexts[i].Sub(nexts[i-1]); gap <= prev {
+			t.Errorf("retries do not back off: next attempts %v", nexts)
+		}
+	}
+	if v, ok := a.metric(t, "cutover_certificate_failures", "a.cutover.test"); !ok || v < 3 {
+		t.Errorf("cutover_certificate_failures{host=a.cutover.test} = %v (%v), want >= 3", v, ok)
+	}
+	for _, h := range hosts {
+		if code, _, body := a.plainGet(t, h); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
+			t.Errorf("http %s while the CA is down: %d %s, want the app", h, code, body)
+		}
+	}
+	_, err := a.httpsClient(x509.NewCertPool(), false).Get(a.httpsURL("a.cutover.test"))
+	if err == nil || !strings.Contains(err.Error(), "unrecognized name") {
+		t.Errorf("https without a certificate: %v, want the unrecognized_name alert", err)
+	}
+
+	a.pebble.start(t)
+	a.waitValid(t, "a.cutover.test", 120*time.Second)
+	if code, loc, _ := a.plainGet(t, "a.cutover.test"); code != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://a.cutover.test:") {
+		t.Errorf("http a.cutover.test with its certificate: %d to %q, want 308 to https", code, loc)
+	}
+	waitFor(t, "the CA's refusal of blocked.cutover.test reported", 60*time.Second, func() bool {
+		c := a.certs(t)["blocked.cutover.test"]
+		return c.State == "failed" && c.Error != "" && !strings.Contains(c.Error, "connection refused")
+	})
+	t.Logf("refused: %s", a.certs(t)["blocked.cutover.test"].Error)
+	if code, _, body := a.plainGet(t, "blocked.cutover.test"); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
+		t.Errorf("http blocked.cutover.test: %d %s, want the app", code, body)
+	}
+}

@@ -1,0 +1,63 @@
+package deploy
+
+import (
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/proxy"
+)
+
+// addHTTPS gives the production listener of each app with tls: auto its
+// ACME hosts and HSTS, and adds the app's plain listener (listeners.http):
+// the same rules as on the production listener, so the app is served on
+// HTTP until its certificate is there, and a redirect to HTTPS that takes
+// over once it is. Apps share both listeners by host, as they do the
+// production one.
+func addHTTPS(cfg *proxy.Config, apps map[string]*appState) {
+	byName := map[string]*proxy.ListenerConfig{}
+	for i := range cfg.Listeners {
+		byName[cfg.Listeners[i].Name] = &cfg.Listeners[i]
+	}
+	plain := map[string]*proxy.ListenerConfig{}
+	for _, name := range slices.Sorted(maps.Keys(apps)) {
+		l := apps[name].cfg.Listeners
+		prod := byName[l.Production]
+		if l.TLS != config.TLSAuto || prod == nil {
+			continue
+		}
+		if prod.TLS == nil {
+			prod.TLS = &proxy.TLSConfig{}
+		}
+		prod.TLS.ACMEHosts = append(prod.TLS.ACMEHosts, l.Hosts...)
+		if l.HSTS > 0 {
+			prod.TLS.HSTS = append(prod.TLS.HSTS, proxy.HSTSConfig{Hosts: l.Hosts, MaxAge: l.HSTS})
+		}
+		if l.HTTP == "" || byName[l.HTTP] != nil {
+			continue // an address another app serves plain: not shared
+		}
+		pl := plain[l.HTTP]
+		if pl == nil {
+			pl = &proxy.ListenerConfig{Name: l.HTTP, Address: l.HTTP}
+			plain[l.HTTP] = pl
+		}
+		for _, r := range prod.Rules {
+			if slices.ContainsFunc(r.Hosts, func(h string) bool { return slices.Contains(l.Hosts, h) }) {
+				r.Priority = len(pl.Rules) + 1
+				pl.Rules = append(pl.Rules, r)
+			}
+		}
+		pl.HTTPSRedirects = append(pl.HTTPSRedirects, proxy.HTTPSRedirect{Hosts: l.Hosts, Port: listenerPort(l.Production)})
+	}
+	for _, addr := range slices.Sorted(maps.Keys(plain)) {
+		cfg.Listeners = append(cfg.Listeners, *plain[addr])
+	}
+}
+
+func listenerPort(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
