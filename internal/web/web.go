@@ -116,6 +116,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /pipelines/{id}", h.signedIn(store.RoleRead, h.executionPage))
 	h.mux.Handle("GET /pipelines/{id}/live", h.signedIn(store.RoleRead, h.executionLive))
 	h.mux.Handle("GET /pipelines/{id}/log", h.signedIn(store.RoleRead, h.executionLog))
+	h.mux.Handle("GET /notifications", h.signedIn(store.RoleRead, h.notifications))
 	return h
 }
 
