@@ -21,6 +21,7 @@ import (
 // a restart can cause.
 type strictLoad struct {
 	addr   string
+	host   string        // the Host header; "" means "e2e"
 	pause  time.Duration // between a worker's requests; 0: none
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -40,6 +41,16 @@ func startStrictLoad(addr string, workers int) *strictLoad {
 // tests that build while the load runs and must leave the CPUs to it.
 func startPacedLoad(addr string, workers int, pause time.Duration) *strictLoad {
 	l := &strictLoad{addr: addr, pause: pause, stop: make(chan struct{})}
+	for range workers {
+		l.wg.Go(l.worker)
+	}
+	return l
+}
+
+// startHostLoad is startStrictLoad with its own Host header, for apps
+// that share a listener by host name.
+func startHostLoad(addr, host string, workers int) *strictLoad {
+	l := &strictLoad{addr: addr, host: host, stop: make(chan struct{})}
 	for range workers {
 		l.wg.Go(l.worker)
 	}
@@ -89,7 +100,11 @@ func (l *strictLoad) worker() {
 func (l *strictLoad) exchange(conn net.Conn, br *bufio.Reader) (closeAfter bool, err error) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	l.sent.Add(1)
-	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: e2e\r\nUser-Agent: strict-load\r\n\r\n"); err != nil {
+	host := l.host
+	if host == "" {
+		host = "e2e"
+	}
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: "+host+"\r\nUser-Agent: strict-load\r\n\r\n"); err != nil {
 		return false, fmt.Errorf("writing: %w", err)
 	}
 	res, err := http.ReadResponse(br, nil)

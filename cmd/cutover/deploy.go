@@ -197,7 +197,7 @@ func followJSON(ctx context.Context, c *api.Client, id string, w io.Writer) erro
 }
 
 func newAppsCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "apps",
 		Short: "List the apps of the running cutover",
 		Args:  cobra.NoArgs,
@@ -220,6 +220,8 @@ func newAppsCmd(g *globalFlags) *cobra.Command {
 			})
 		},
 	}
+	cmd.AddCommand(newAppsDestroyCmd(g))
+	return cmd
 }
 
 func newStatusCmd(g *globalFlags) *cobra.Command {

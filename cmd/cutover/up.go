@@ -50,12 +50,14 @@ func newUpCmd(g *globalFlags) *cobra.Command {
 	f := &upFlags{}
 	cmd := &cobra.Command{
 		Use:   "up [dir]",
-		Short: "Run cutover and deploy the app in dir (default .) from its cutover.yaml",
+		Short: "Run cutover, and deploy the app in dir from its cutover.yaml when given",
 		Long: `Start cutover on its embedded defaults: the store in the data directory,
 the load balancer, the process runtime and the deployment controller; deploy
-the app in dir unless it already runs this exact release; then serve until
-interrupted. Other commands (deploy, status, continue, stop, rollback) talk to
-it through the socket in the data directory.
+the app in dir (if given) unless it already runs this exact release; then
+serve until interrupted. Without dir, cutover serves the apps already in its
+store and waits for more: add apps with 'cutover deploy DIR' or git push, and
+remove them with 'cutover apps destroy'. Other commands (deploy, status,
+continue, stop, rollback) talk to it through the socket in the data directory.
 
 The load balancer runs as a process of its own (the data plane, see
 'cutover dataplane'), which 'cutover up' starts or finds running.
@@ -88,17 +90,20 @@ start with less; --sandbox=off turns it off, loudly.`,
 }
 
 func runUp(cmd *cobra.Command, g *globalFlags, f *upFlags, args []string) error {
-	dir := "."
+	if len(args) == 0 && len(f.env) > 0 {
+		return errors.New("--env sets the environment of the app cutover up deploys; name its directory: cutover up DIR --env KEY=VALUE")
+	}
+	var req api.DeployRequest
 	if len(args) == 1 {
-		dir = args[0]
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	overrides, err := parseEnv(f.env)
-	if err != nil {
-		return err
+		abs, err := filepath.Abs(args[0])
+		if err != nil {
+			return err
+		}
+		overrides, err := parseEnv(f.env)
+		if err != nil {
+			return err
+		}
+		req = api.DeployRequest{Dir: abs, Env: overrides}
 	}
 	srv, err := startServer(cmd, g, f)
 	if err != nil {
@@ -106,7 +111,13 @@ func runUp(cmd *cobra.Command, g *globalFlags, f *upFlags, args []string) error 
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "cutover is up: data in %s, API on %s\n", g.dataDir, apiLocation(srv, f.api))
-	failed, err := deployFirst(cmd.Context(), srv, f.exitOnFailure, api.DeployRequest{Dir: abs, Env: overrides}, dir, out)
+	if req.Dir == "" {
+		// The server alone: apps come with cutover deploy and git push,
+		// and those already in the store are served again.
+		fmt.Fprintln(out, "no app directory given: serving the apps in the store; add one with: cutover deploy DIR")
+		return serveUntilStopped(srv, nil, out)
+	}
+	failed, err := deployFirst(cmd.Context(), srv, f.exitOnFailure, req, args[0], out)
 	if err != nil {
 		return err
 	}

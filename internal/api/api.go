@@ -77,6 +77,8 @@ type Options struct {
 	// System is cutover itself, for its info and upgrade; nil: those
 	// routes answer 501.
 	System System
+	// Destroyer deletes apps; nil: DELETE /api/v1/apps/{app} answers 501.
+	Destroyer Destroyer
 	Logger *slog.Logger // nil: discard
 }
 
@@ -94,6 +96,7 @@ type Handler struct {
 	pipelines Pipelines
 	pushURLOf func(app string) string
 	system    System
+	destroyer Destroyer
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -124,6 +127,7 @@ func New(opts Options) *Handler {
 		pipelines: opts.Pipelines,
 		pushURLOf: opts.PushURL,
 		system:    opts.System,
+		destroyer: opts.Destroyer,
 	}
 	d := opts.Deployer
 	pl := h.withPipelines
@@ -132,6 +136,7 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/apps", store.RoleRead, h.listApps},
 		{"GET", "/api/v1/certificates", store.RoleRead, h.listCertificates},
 		{"GET", "/api/v1/apps/{app}", store.RoleRead, h.getApp},
+		{"DELETE", "/api/v1/apps/{app}", store.RoleAdmin, h.destroyApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},
 		{"GET", "/api/v1/apps/{app}/logs", store.RoleRead, h.appLogs},

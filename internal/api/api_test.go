@@ -107,7 +107,7 @@ func serveBoth(t *testing.T, d *scriptedDeployer) *testAPI {
 	}
 	d.st = st
 	p := &scriptedPipelines{st: st}
-	h := New(Options{Store: st, Deployer: d, Logs: fileLogs{"one\ntwo\nthree\n"}, Pipelines: p, System: recordingSystem{},
+	h := New(Options{Store: st, Deployer: d, Destroyer: d, Logs: fileLogs{"one\ntwo\nthree\n"}, Pipelines: p, System: recordingSystem{},
 		PushURL: func(app string) string { return "http://127.0.0.1:9190/git/" + app + ".git" }})
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	uln, err := net.Listen("unix", sock)

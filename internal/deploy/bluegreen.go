@@ -375,7 +375,16 @@ func (c *Controller) succeed(ctx context.Context, r *run) error {
 	}
 	c.mu.Lock()
 	r.app.current, r.app.color, r.app.cfg = r.rev.ID, r.rec.Green, r.cfg
+	moved := !slices.Equal(r.app.routed.Hosts, r.cfg.Listeners.Hosts) || r.app.routed.Production != r.cfg.Listeners.Production
+	r.app.routed = r.cfg.Listeners
 	c.mu.Unlock()
+	if moved {
+		// The new revision serves all production traffic: its listener
+		// and hosts take over in one Apply.
+		if err := c.applyProxy(ctx); err != nil {
+			return err
+		}
+	}
 	return c.finish(ctx, r, store.DeploymentSucceeded, "")
 }
 

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -223,7 +226,7 @@ func (c *Controller) adoptConfig(ctx context.Context, app config.App) error {
 		c.apps[app.Name] = a
 		c.startScheduler(a)
 	}
-	a.cfg = app
+	a.cfg, a.routed = app, app.Listeners
 	if a.run == nil {
 		if s := a.set(a.current); s != nil {
 			s.desired = app.Service.Count
@@ -232,28 +235,51 @@ func (c *Controller) adoptConfig(ctx context.Context, app config.App) error {
 	return nil
 }
 
-// checkListeners refuses an app that would take over the default action
-// of a listener another app already serves without host rules.
+// checkListeners refuses an app that would take over a route another
+// app serves on a shared listener: the default action (no hosts) of a
+// listener another app serves without hosts, or a host another app on
+// the same listener claims. The error names both apps.
 func (c *Controller) checkListeners(app config.App) error {
-	if len(app.Listeners.Hosts) > 0 {
-		return nil
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, a := range c.apps {
-		if a.name == app.Name || len(a.cfg.Listeners.Hosts) > 0 {
+	for _, name := range slices.Sorted(maps.Keys(c.apps)) {
+		a := c.apps[name]
+		if a.name == app.Name {
 			continue
 		}
 		for _, mine := range []string{app.Listeners.Production, app.Listeners.Test} {
 			for _, theirs := range []string{a.cfg.Listeners.Production, a.cfg.Listeners.Test} {
-				if mine != "" && mine == theirs {
-					return fmt.Errorf("listener %s is already used by app %s; give one of them hosts", mine, a.name)
+				if mine == "" || mine != theirs {
+					continue
+				}
+				if err := hostConflict(app, a.cfg, mine); err != nil {
+					return err
 				}
 			}
 		}
 	}
 	return nil
 }
+
+// hostConflict says why app and other cannot share listener addr, nil
+// when they can: each serves its own hosts, or one of them is the
+// listener's default action.
+func hostConflict(app, other config.App, addr string) error {
+	if len(app.Listeners.Hosts) == 0 && len(other.Listeners.Hosts) == 0 {
+		return fmt.Errorf("listener %s is already used by app %s without hosts; give %s or %s listeners.hosts", addr, other.Name, app.Name, other.Name)
+	}
+	for _, h := range app.Listeners.Hosts {
+		for _, o := range other.Listeners.Hosts {
+			if normalHost(h) == normalHost(o) {
+				return fmt.Errorf("host %s on listener %s is already claimed by app %s; app %s cannot claim it too", h, addr, other.Name, app.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// normalHost is a host pattern as the proxy compares it.
+func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
 
 // applyProxy builds the proxy configuration from every app's state and
 // applies it. Building and applying are serialized, so the last Apply

@@ -1,8 +1,11 @@
 package deploy
 
 import (
+	"cmp"
 	"maps"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cutover/cutover/internal/proxy"
@@ -12,8 +15,12 @@ import (
 // target groups "<app>-blue" and "<app>-green" with their registered
 // tasks, a production listener forwarding to both by weight, and a test
 // listener forwarding to one. Listeners are named by their address, so
-// apps that share an address with host rules share a listener. It is
-// called with Controller.mu held, after every change.
+// apps that share an address with host rules share a listener; an app
+// without hosts is its listener's default action. Exact host names are
+// tried before wildcards, longer wildcards before shorter ones, as a
+// request for api.example.com must reach the app that names it whichever
+// app claims *.example.com. It is called with Controller.mu held, after
+// every change.
 func buildProxyConfig(apps map[string]*appState) proxy.Config {
 	var cfg proxy.Config
 	listeners := map[string]*proxy.ListenerConfig{}
@@ -31,33 +38,77 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 			l.Default = fwd
 			return
 		}
-		l.Rules = append(l.Rules, proxy.RuleConfig{Priority: len(l.Rules) + 1, Hosts: hosts, Forward: fwd})
+		exact, wild := splitHosts(hosts)
+		for _, hs := range [][]string{exact, wild} {
+			if len(hs) > 0 {
+				l.Rules = append(l.Rules, proxy.RuleConfig{Hosts: hs, Forward: fwd})
+			}
+		}
 	}
 
+	users := map[string]int{} // apps per address
+	for _, a := range apps {
+		for _, addr := range []string{a.routed.Production, a.cfg.Listeners.Test} {
+			users[addr]++
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
 		a := apps[name]
 		for _, color := range []string{colorBlue, colorGreen} {
 			cfg.TargetGroups = append(cfg.TargetGroups, a.targetGroup(color))
 		}
-		l := a.cfg.Listeners
-		if l.Production != "" {
-			route(l.Production, l.Hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{
+		if addr := a.routed.Production; addr != "" {
+			route(addr, a.routed.Hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{
 				{Name: groupName(name, colorBlue), Weight: a.prod[colorBlue]},
 				{Name: groupName(name, colorGreen), Weight: a.prod[colorGreen]},
 			}})
-			maintain(listener(l.Production), name, a.maintenance)
+			maintain(listener(addr), name, a.maintenance)
 		}
-		if l.Test != "" {
-			route(l.Test, l.Hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{
+		if addr := a.cfg.Listeners.Test; addr != "" {
+			hosts := a.cfg.Listeners.Hosts
+			if users[addr] == 1 {
+				// A test listener of its own needs no host rule, and the
+				// hooks' CUTOVER_TEST_URL reaches it without a Host.
+				hosts = nil
+			}
+			route(addr, hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{
 				{Name: groupName(name, a.test), Weight: 1},
 			}})
 		}
 	}
 	for _, addr := range slices.Sorted(maps.Keys(listeners)) {
-		cfg.Listeners = append(cfg.Listeners, *listeners[addr])
+		l := listeners[addr]
+		slices.SortStableFunc(l.Rules, func(x, y proxy.RuleConfig) int {
+			return cmp.Compare(hostRank(y.Hosts[0]), hostRank(x.Hosts[0]))
+		})
+		for i := range l.Rules {
+			l.Rules[i].Priority = i + 1
+		}
+		cfg.Listeners = append(cfg.Listeners, *l)
 	}
 	addHTTPS(&cfg, apps)
 	return cfg
+}
+
+// splitHosts separates exact host names from wildcards.
+func splitHosts(hosts []string) (exact, wild []string) {
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "*") {
+			wild = append(wild, h)
+		} else {
+			exact = append(exact, h)
+		}
+	}
+	return exact, wild
+}
+
+// hostRank orders host rules: any exact name first, then wildcards by
+// the length of what they must end with, longest first.
+func hostRank(h string) int {
+	if suffix, ok := strings.CutPrefix(h, "*"); ok {
+		return len(suffix)
+	}
+	return math.MaxInt
 }
 
 // targetGroup is the app's target group of one color. Its health check

@@ -19,8 +19,9 @@ func TestBuildProxyConfig(t *testing.T) {
 			Deploy: config.Deploy{DeregistrationDelay: 5 * time.Second}}
 	}
 	app := &appState{
-		name: "hello",
-		cfg:  cfg(hc1),
+		name:   "hello",
+		cfg:    cfg(hc1),
+		routed: cfg(hc1).Listeners,
 		prod: map[string]int{colorBlue: 90, colorGreen: 10},
 		test: colorGreen,
 		sets: []*taskSet{
@@ -34,9 +35,11 @@ func TestBuildProxyConfig(t *testing.T) {
 			}},
 		},
 	}
+	otherListeners := config.Listeners{Production: ":8080", Hosts: []string{"api.example.com"}}
 	other := &appState{
-		name: "api",
-		cfg:  config.App{Listeners: config.Listeners{Production: ":8080", Hosts: []string{"api.example.com"}}},
+		name:   "api",
+		cfg:    config.App{Listeners: otherListeners},
+		routed: otherListeners,
 		prod: map[string]int{colorBlue: 100},
 		test: colorBlue,
 	}
@@ -59,5 +62,72 @@ func TestBuildProxyConfig(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("buildProxyConfig:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestHostRuleOrder: on a listener shared by host, a request reaches the
+// app that names its host exactly, whichever app claims a wildcard over
+// it and whatever the apps' names; longer wildcards before shorter.
+func TestHostRuleOrder(t *testing.T) {
+	app := func(name string, hosts ...string) *appState {
+		l := config.Listeners{Production: ":8443", Hosts: hosts}
+		return &appState{name: name, cfg: config.App{Name: name, Listeners: l}, routed: l, prod: map[string]int{colorBlue: 100}}
+	}
+	apps := map[string]*appState{
+		"a-wild":  app("a-wild", "*.example.com"),
+		"b-deep":  app("b-deep", "*.eu.example.com"),
+		"c-exact": app("c-exact", "api.example.com", "*.api.example.com"),
+	}
+	cfg := buildProxyConfig(apps)
+	var got [][]string
+	for _, r := range cfg.Listeners[0].Rules {
+		got = append(got, r.Hosts)
+	}
+	want := [][]string{{"api.example.com"}, {"*.api.example.com"}, {"*.eu.example.com"}, {"*.example.com"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rules in order: got %v, want %v", got, want)
+	}
+	for i, r := range cfg.Listeners[0].Rules {
+		if r.Priority != i+1 {
+			t.Errorf("rule %d has priority %d", i, r.Priority)
+		}
+	}
+}
+
+// TestDeploymentKeepsRoutesUntilItSucceeds: production is routed by the
+// listener and hosts in effect (routed), the test listener by the new
+// configuration's.
+func TestDeploymentKeepsRoutesUntilItSucceeds(t *testing.T) {
+	oldL := config.Listeners{Production: ":8080", Hosts: []string{"old.example.com"}}
+	newL := config.Listeners{Production: ":8080", Test: ":8090", Hosts: []string{"new.example.com"}}
+	a := &appState{name: "web", cfg: config.App{Name: "web", Listeners: newL}, routed: oldL,
+		prod: map[string]int{colorBlue: 100}, test: colorGreen}
+	otherL := config.Listeners{Production: ":8081", Test: ":8090", Hosts: []string{"other.example.com"}}
+	other := &appState{name: "other", cfg: config.App{Name: "other", Listeners: otherL}, routed: otherL,
+		prod: map[string]int{colorBlue: 100}, test: colorBlue}
+	cfg := buildProxyConfig(map[string]*appState{"web": a, "other": other})
+	hosts := map[string][]string{}
+	for _, l := range cfg.Listeners {
+		for _, r := range l.Rules {
+			hosts[l.Address] = append(hosts[l.Address], r.Hosts...)
+		}
+	}
+	want := map[string][]string{":8080": {"old.example.com"}, ":8081": {"other.example.com"},
+		":8090": {"other.example.com", "new.example.com"}}
+	if !reflect.DeepEqual(hosts, want) {
+		t.Errorf("hosts by listener: got %v, want %v", hosts, want)
+	}
+}
+
+// TestTestListenerOfItsOwn: an app alone on its test listener is that
+// listener's default action, so hooks reach it without a Host header.
+func TestTestListenerOfItsOwn(t *testing.T) {
+	l := config.Listeners{Production: ":8080", Test: ":8090", Hosts: []string{"web.example.com"}}
+	a := &appState{name: "web", cfg: config.App{Name: "web", Listeners: l}, routed: l, prod: map[string]int{colorBlue: 100}, test: colorBlue}
+	cfg := buildProxyConfig(map[string]*appState{"web": a})
+	for _, pl := range cfg.Listeners {
+		if pl.Address == ":8090" && (len(pl.Rules) != 0 || len(pl.Default.TargetGroups) != 1) {
+			t.Errorf("test listener %+v: want only a default action", pl)
+		}
 	}
 }

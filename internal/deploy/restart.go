@@ -41,6 +41,10 @@ func (c *Controller) beginRestart(app string) (*appState, *taskSet, []*task, err
 	switch {
 	case !ok:
 		return nil, nil, nil, fmt.Errorf("restarting %s: %w", app, store.ErrNotFound)
+	case a.destroyed:
+		return nil, nil, nil, fmt.Errorf("restarting %s: %w: the app is being destroyed", app, store.ErrConflict)
+	case a.restarting:
+		return nil, nil, nil, fmt.Errorf("restarting %s: %w: a restart is already running", app, store.ErrConflict)
 	case a.run != nil:
 		return nil, nil, nil, fmt.Errorf("restarting %s: %w: deployment %s; restart once it has ended", app, store.ErrDeploymentInProgress, a.run.d.ID)
 	}
@@ -55,6 +59,7 @@ func (c *Controller) beginRestart(app string) (*appState, *taskSet, []*task, err
 		}
 	}
 	s.desired = a.cfg.Service.Count + len(old)
+	a.restarting = true
 	return a, s, old, nil
 }
 
@@ -86,6 +91,7 @@ func (c *Controller) waitHealthy(ctx context.Context, a *appState, s *taskSet, w
 func (c *Controller) endRestart(a *appState, s *taskSet, old []*task) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	a.restarting = false
 	if a.run == nil {
 		s.desired = a.cfg.Service.Count
 	}

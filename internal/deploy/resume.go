@@ -111,7 +111,7 @@ func (c *Controller) resumeApp(ctx context.Context, sa store.App, byID map[strin
 	if err := json.Unmarshal(sa.Spec, &cfg); err != nil {
 		return nil, fmt.Errorf("decoding its configuration: %w", err)
 	}
-	a := &appState{name: sa.Name, cfg: cfg, current: sa.CurrentRevision, color: colorBlue}
+	a := &appState{name: sa.Name, cfg: cfg, routed: cfg.Listeners, current: sa.CurrentRevision, color: colorBlue}
 	if err := c.resumeMaintenance(ctx, a); err != nil {
 		return nil, err
 	}
@@ -223,6 +223,10 @@ func (c *Controller) resumeRun(ctx context.Context, a *appState, d store.Deploym
 		return nil, err
 	}
 	r := &run{d: d, rev: rev, cfg: revisionConfig(rev, a.cfg), rec: rec, app: a, continued: make(chan struct{}, 1)}
+	var prev config.App
+	if json.Unmarshal(rec.PrevSpec, &prev) == nil && prev.Name == a.name {
+		a.routed = prev.Listeners // the deployment changes them when it succeeds
+	}
 	if d.FromRevision != "" {
 		if r.from, err = c.resumeSet(ctx, a, d.FromRevision, rec.Blue); err != nil {
 			return nil, err

@@ -87,8 +87,9 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 	stopped := c.ctx.Err() != nil
 	var cfg config.App
 	var current, blue string
+	destroyed := false
 	if a != nil {
-		cfg, current, blue = a.cfg, a.current, a.color
+		cfg, current, blue, destroyed = a.cfg, a.current, a.color, a.destroyed
 	}
 	c.mu.Unlock()
 	switch {
@@ -96,6 +97,8 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 		return store.Deployment{}, fmt.Errorf("deploying %s: the controller has stopped", app)
 	case a == nil:
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w: no such app; register it first", app, store.ErrNotFound)
+	case destroyed:
+		return store.Deployment{}, fmt.Errorf("deploying %s: %w: the app is being destroyed", app, store.ErrConflict)
 	}
 	if err := c.refuseActive(ctx, app); err != nil {
 		return store.Deployment{}, err
@@ -152,8 +155,18 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 		}
 	}
 	if spec.Config != nil {
+		c.mu.Lock()
+		routed := a.routed
+		c.mu.Unlock()
 		if err := c.adoptConfig(ctx, cfg); err != nil {
 			return d, fmt.Errorf("deploying %s: %w", app, err)
+		}
+		if !registered {
+			// Production keeps its listener and hosts until the
+			// deployment succeeds (see succeed).
+			c.mu.Lock()
+			a.routed = routed
+			c.mu.Unlock()
 		}
 		if err := c.applyProxy(ctx); err != nil {
 			return d, fmt.Errorf("deploying %s: %w", app, err)

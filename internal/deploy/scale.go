@@ -30,6 +30,8 @@ func (c *Controller) Scale(ctx context.Context, app string, count int) error {
 	switch {
 	case !ok:
 		err = fmt.Errorf("scaling %s: %w", app, store.ErrNotFound)
+	case a.destroyed:
+		err = fmt.Errorf("scaling %s: %w: the app is being destroyed", app, store.ErrConflict)
 	case a.run != nil:
 		err = fmt.Errorf("scaling %s: %w: deployment %s; scale once it has ended", app, store.ErrDeploymentInProgress, a.run.d.ID)
 	case a.current == "":

@@ -22,6 +22,9 @@ func (c *Controller) startScheduler(a *appState) {
 		for {
 			changed := c.router.Changed()
 			c.reconcile(ctx, a)
+			if c.forgotten(a) {
+				return // destroyed
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -30,6 +33,13 @@ func (c *Controller) startScheduler(a *appState) {
 			}
 		}
 	})
+}
+
+// forgotten reports whether a is no longer one of the controller's apps.
+func (c *Controller) forgotten(a *appState) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apps[a.name] != a
 }
 
 // reconcile is one pass of the service scheduler, ECS's: it records
@@ -65,6 +75,9 @@ func (c *Controller) reconcile(ctx context.Context, a *appState) {
 // returns a note when a start is held back by a delay not yet reported.
 // Called with c.mu held.
 func (c *Controller) scheduleSet(a *appState, s *taskSet, now time.Time) (backoffNote, bool) {
+	if a.destroyed {
+		s.desired = 0
+	}
 	resetBackoff(s, now)
 	n := s.counts()
 	surge := max(s.desired*a.cfg.Deploy.Rolling.MaxPercent/100, s.desired+1)

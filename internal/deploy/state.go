@@ -33,6 +33,10 @@ func groupName(app, color string) string { return app + "-" + color }
 type appState struct {
 	name    string
 	cfg     config.App // the app's configuration: listeners, count, deploy settings
+	// routed is the production listener and hosts the load balancer
+	// serves the app on: cfg's, except during a deployment that changes
+	// them, which applies them when it succeeds.
+	routed config.Listeners
 	current string     // the revision serving production, "" before the first deployment
 	color   string     // the target group the current revision runs in
 
@@ -47,6 +51,9 @@ type appState struct {
 	// maintenance answers production requests while the app is in
 	// maintenance mode; nil: off (maintenance.go).
 	maintenance *proxy.FixedResponseConfig
+
+	restarting bool // Restart is replacing the current tasks
+	destroyed  bool // Destroy has begun: the count is 0, nothing new starts
 }
 
 // taskSet is the tasks of one revision in one target group, and how many

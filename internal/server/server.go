@@ -417,7 +417,7 @@ func (s *Server) listenAPI(ctx context.Context, tcp api.TCPOptions) error {
 			s.apiTCPRaw = r.Raw()
 		}
 	}
-	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log, System: s,
+	h := api.New(api.Options{Store: s.store, Deployer: s, Logs: s.driver, Logger: s.log, System: s, Destroyer: s,
 		Pipelines: s.pipeline, PushURL: s.pushURLs(tcp)})
 	s.apiSrv = s.httpLimits.apiServer(h.Local())
 	s.apiSrv.RegisterOnShutdown(h.CloseStreams) // event streams would hold Shutdown up
