@@ -259,6 +259,16 @@ func TestCLIAgainstARealServer(t *testing.T) {
 	if err != nil || !strings.Contains(out, `{"task":"`+task+`","line":"starting version 2"}`) {
 		t.Errorf("logs %s --json: %v\n%s", task, err, out)
 	}
+	out, err = cutover(t, "logs", "hello", "--revision", "r2")
+	if err != nil || !strings.Contains(out, task+" out | starting version 2\n") {
+		t.Errorf("logs hello: %v\n%s", err, out)
+	}
+	if _, err = cutover(t, "logs", "hello", "--revision", "r9"); err == nil || !strings.Contains(err.Error(), "no revision hello-r9") {
+		t.Errorf("logs hello --revision r9: %v, want no such revision", err)
+	}
+	if _, err = cutover(t, "logs", "nope"); err == nil || !strings.Contains(err.Error(), "no app or task is called nope") {
+		t.Errorf("logs nope: %v, want no app or task", err)
+	}
 
 	// A deploy token deploys; a failing hook rolls the deployment back
 	// and the exit code says so.

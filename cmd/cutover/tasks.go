@@ -56,35 +56,6 @@ func printTasks(w io.Writer, tasks []store.Task) {
 	tw.Flush()
 }
 
-func newLogsCmd(g *globalFlags) *cobra.Command {
-	var follow bool
-	var tail int
-	cmd := &cobra.Command{
-		Use:   "logs <task>",
-		Short: "Print a task's output (stdout and stderr)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			rc, err := c.TaskLogs(cmd.Context(), args[0], tail, follow)
-			if err != nil {
-				return err
-			}
-			return printLog(cmd, g, rc, func(line string) any {
-				return struct {
-					Task string `json:"task"`
-					Line string `json:"line"`
-				}{args[0], line}
-			})
-		},
-	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
-	cmd.Flags().IntVarP(&tail, "tail", "n", -1, "only the last N lines (default: all)")
-	return cmd
-}
-
 // printLog copies a log stream to the command's output, as it is or, with
 // --json, as the JSON of wrap(line) per line; it closes rc. Stopping a
 // follow with Ctrl-C is not an error.
