@@ -18,13 +18,15 @@ type Payload struct {
 	App        string    `json:"app"`
 	Deployment string    `json:"deployment,omitempty"`
 	Execution  string    `json:"execution,omitempty"`
-	Status     string    `json:"status"`          // the deployment's or execution's status
-	Step       string    `json:"step,omitempty"`  // what it waits in (ReadyWait, Approval)
-	Error      string    `json:"error,omitempty"` // why it failed, stopped or rolled back
-	Time       time.Time `json:"time"`            // when the event happened
-	SentAt     time.Time `json:"sent_at"`         // when this attempt was sent, set per attempt
-	Text       string    `json:"text"`            // one line for people (Slack)
-	URL        string    `json:"url,omitempty"`   // the dashboard's page, when cutover serves one
+	Status     string    `json:"status"`           // the deployment's or execution's status
+	Step       string    `json:"step,omitempty"`   // what it waits in (ReadyWait, Approval)
+	Wait       string    `json:"wait,omitempty"`   // deployment.waiting: the ready wait, e.g. "10m0s"
+	Manual     bool      `json:"manual,omitempty"` // deployment.waiting: it holds for cutover continue
+	Error      string    `json:"error,omitempty"`  // why it failed, stopped or rolled back
+	Time       time.Time `json:"time"`             // when the event happened
+	SentAt     time.Time `json:"sent_at"`          // when this attempt was sent, set per attempt
+	Text       string    `json:"text"`             // one line for people (Slack)
+	URL        string    `json:"url,omitempty"`    // the dashboard's page, when cutover serves one
 }
 
 // kind maps one event of the store's log to the notification event it
@@ -121,7 +123,10 @@ func text(p Payload) string {
 	}[p.Event[strings.IndexByte(p.Event, '.')+1:]]
 	switch p.Event {
 	case "deployment.waiting":
-		verb = "waits at ReadyWait (`cutover continue " + p.Deployment + "`)"
+		verb = "waits " + p.Wait + " before production traffic (`cutover continue " + p.Deployment + "` goes on now)"
+		if p.Manual {
+			verb = "waits up to " + p.Wait + " for `cutover continue " + p.Deployment + "` before production traffic"
+		}
 	case "pipeline.waiting":
 		verb = "waits for approval (`cutover pipeline approve " + p.Execution + "`)"
 	}

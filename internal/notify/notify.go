@@ -123,7 +123,18 @@ func (n *Notifier) handle(ctx context.Context, e store.Event) error {
 	if !ok || p.App == "" {
 		return nil
 	}
-	targets, env, err := n.targets(ctx, p)
+	cfg, err := n.configOf(ctx, p)
+	if err != nil {
+		return err
+	}
+	if p.Event == "deployment.waiting" {
+		rw := cfg.Deploy.ReadyWait
+		if rw.Wait <= 0 {
+			return nil // the ready wait is recorded, and skipped, in every blue/green deployment
+		}
+		p.Wait, p.Manual = rw.Wait.String(), rw.Manual
+	}
+	targets, err := n.targets(ctx, p.App, cfg)
 	if err != nil {
 		return err
 	}
@@ -132,7 +143,7 @@ func (n *Notifier) handle(ctx context.Context, e store.Event) error {
 	} else if p.Execution != "" {
 		p.URL = n.link("/pipelines/" + p.Execution)
 	}
-	p.Error = maskValues(p.Error, env)
+	p.Error = maskValues(p.Error, cfg.Service.Env)
 	p.Text = text(p)
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -163,15 +174,9 @@ func (n *Notifier) handle(ctx context.Context, e store.Event) error {
 	return nil
 }
 
-// targets returns the webhooks of p's app: those of the configuration a
-// deployment deploys (for a deployment's events) or of the app's current
-// configuration (for a pipeline's), then those added through the API;
-// and the app's service environment, to mask.
-func (n *Notifier) targets(ctx context.Context, p Payload) ([]target, map[string]string, error) {
-	cfg, err := n.configOf(ctx, p)
-	if err != nil {
-		return nil, nil, err
-	}
+// targets returns app's webhooks: those of cfg, the configuration that
+// applies to the event (see configOf), then those added through the API.
+func (n *Notifier) targets(ctx context.Context, app string, cfg config.App) ([]target, error) {
 	var out []target
 	for i, nt := range cfg.Notifications {
 		t := target{hook: "cutover.yaml#" + strconv.Itoa(i+1), url: nt.URL, events: nt.Events}
@@ -182,18 +187,20 @@ func (n *Notifier) targets(ctx context.Context, p Payload) ([]target, map[string
 		}
 		out = append(out, t)
 	}
-	hooks, err := n.store.NotificationHooks(ctx, p.App)
+	hooks, err := n.store.NotificationHooks(ctx, app)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, h := range hooks {
 		out = append(out, target{hook: h.ID, url: h.URL, events: h.Events, secret: h.Secret})
 	}
-	return out, cfg.Service.Env, nil
+	return out, nil
 }
 
-// configOf returns the app configuration whose notifications apply to p;
-// the zero App when there is none (the app or revision is gone).
+// configOf returns the app configuration that applies to p: the one a
+// deployment deploys (for a deployment's events) or the app's current one
+// (for a pipeline's); the zero App when there is none (the app or
+// revision is gone).
 func (n *Notifier) configOf(ctx context.Context, p Payload) (config.App, error) {
 	var cfg config.App
 	var raw json.RawMessage
