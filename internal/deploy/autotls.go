@@ -23,7 +23,7 @@ func addHTTPS(cfg *proxy.Config, apps map[string]*appState) {
 	}
 	plain := map[string]*proxy.ListenerConfig{}
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
-		l := apps[name].cfg.Listeners
+		l := apps[name].routed
 		prod := byName[l.Production]
 		if l.TLS != config.TLSAuto || prod == nil {
 			continue
@@ -52,6 +52,7 @@ func addHTTPS(cfg *proxy.Config, apps map[string]*appState) {
 		pl.HTTPSRedirects = append(pl.HTTPSRedirects, proxy.HTTPSRedirect{Hosts: l.Hosts, Port: listenerPort(l.Production)})
 	}
 	for _, addr := range slices.Sorted(maps.Keys(plain)) {
+		orderRules(plain[addr])
 		cfg.Listeners = append(cfg.Listeners, *plain[addr])
 	}
 }

@@ -78,16 +78,29 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 	}
 	for _, addr := range slices.Sorted(maps.Keys(listeners)) {
 		l := listeners[addr]
-		slices.SortStableFunc(l.Rules, func(x, y proxy.RuleConfig) int {
-			return cmp.Compare(hostRank(y.Hosts[0]), hostRank(x.Hosts[0]))
-		})
-		for i := range l.Rules {
-			l.Rules[i].Priority = i + 1
-		}
+		orderRules(l)
 		cfg.Listeners = append(cfg.Listeners, *l)
 	}
 	addHTTPS(&cfg, apps)
 	return cfg
+}
+
+// orderRules gives l's host rules their priorities: exact names first,
+// then wildcards, longest first (hostRank); rules of equal rank keep
+// their order.
+func orderRules(l *proxy.ListenerConfig) {
+	rank := func(r proxy.RuleConfig) int {
+		if len(r.Hosts) == 0 {
+			return 0 // no host condition: after every host rule
+		}
+		return hostRank(r.Hosts[0])
+	}
+	slices.SortStableFunc(l.Rules, func(x, y proxy.RuleConfig) int {
+		return cmp.Compare(rank(y), rank(x))
+	})
+	for i := range l.Rules {
+		l.Rules[i].Priority = i + 1
+	}
 }
 
 // splitHosts separates exact host names from wildcards.
