@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -117,11 +118,11 @@ func (a *acmeApp) httpsClient(roots *x509.CertPool, keepAlive bool) *http.Client
 
 func (a *acmeApp) httpsURL(host string) string { return fmt.Sprintf("https://%s:%d/", host, a.prod) }
 
-// plainGet sends GET / with Host host to the plain listener, without
+// plainGet sends GET path with Host host to the plain listener, without
 // following redirects.
-func (a *acmeApp) plainGet(t *testing.T, host string) (int, string, string) {
+func (a *acmeApp) plainGet(t *testing.T, host, path string) (int, string, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/x?y=1", a.http), nil)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", a.http, path), nil)
 	req.Host = host
 	c := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
@@ -152,7 +153,7 @@ func TestACMECertificatesForTwoHosts(t *testing.T) {
 	hosts := []string{"a.cutover.test", "b.cutover.test"}
 	a := newACMEApp(t, hosts, true, pebbleConfig{})
 	a.pebble.start(t)
-	a.up(t, "--acme-challenges", "http-01") // TLS-ALPN-01: TestACMERenewalUnderLoad
+	cp := a.up(t, "--acme-challenges", "http-01") // TLS-ALPN-01: TestACMERenewalUnderLoad
 	for _, h := range hosts {
 		a.waitValid(t, h, 90*time.Second)
 	}
@@ -176,7 +177,7 @@ func TestACMECertificatesForTwoHosts(t *testing.T) {
 		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
 			t.Errorf("%s: Strict-Transport-Security %q, want max-age=31536000", h, got)
 		}
-		code, loc, _ := a.plainGet(t, h)
+		code, loc, _ := a.plainGet(t, h, "/x?y=1")
 		if want := fmt.Sprintf("https://%s:%d/x?y=1", h, a.prod); code != http.StatusPermanentRedirect || loc != want {
 			t.Errorf("http://%s/x?y=1: %d to %q, want 308 to %q", h, code, loc, want)
 		}
@@ -193,6 +194,43 @@ func TestACMECertificatesForTwoHosts(t *testing.T) {
 		t.Errorf("GET https://c.cutover.test: %v, want the unrecognized_name alert", err)
 	}
 	checkPrivate(t, filepath.Join(a.data, "acme"))
+
+	// The certificates outlive both planes: with the control plane
+	// stopped the data plane serves them, and a data plane started anew
+	// loads them from the data directory instead of asking the CA again.
+	issued := strings.Count(a.pebble.out.output(), "Issued certificate serial")
+	cp.cmd.Process.Signal(syscall.SIGTERM)
+	<-cp.done
+	checkServed(t, client, a.httpsURL(hosts[0]), hosts[0])
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(a.data, "dataplane.pid"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, "the data plane to be gone", 10*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
+	client.CloseIdleConnections()
+	a.up(t, "--acme-challenges", "http-01")
+	for _, h := range hosts {
+		a.waitValid(t, h, 30*time.Second)
+		checkServed(t, client, a.httpsURL(h), h)
+	}
+	if now := strings.Count(a.pebble.out.output(), "Issued certificate serial"); now != issued {
+		t.Errorf("pebble issued %d certificates after the restart, want none (it had issued %d)", now-issued, issued)
+	}
+}
+
+// checkServed fails unless url answers 200 over a certificate for host.
+func checkServed(t *testing.T, client *http.Client, url, host string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS.PeerCertificates[0].VerifyHostname(host) != nil {
+		t.Errorf("GET %s: %d, certificate for %v", url, resp.StatusCode, resp.TLS.PeerCertificates[0].DNSNames)
+	}
 }
 
 // checkPrivate fails unless dir and its directories are 0700 and its
@@ -355,7 +393,7 @@ func TestACMEDownIsRetriedAndAppServesHTTP(t *testing.T) {
 		t.Errorf("cutover_certificate_failures{host=a.cutover.test} = %v (%v), want >= 3", v, ok)
 	}
 	for _, h := range hosts {
-		if code, _, body := a.plainGet(t, h); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
+		if code, _, body := a.plainGet(t, h, "/"); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
 			t.Errorf("http %s while the CA is down: %d %s, want the app", h, code, body)
 		}
 	}
@@ -366,7 +404,7 @@ func TestACMEDownIsRetriedAndAppServesHTTP(t *testing.T) {
 
 	a.pebble.start(t)
 	a.waitValid(t, "a.cutover.test", 120*time.Second)
-	if code, loc, _ := a.plainGet(t, "a.cutover.test"); code != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://a.cutover.test:") {
+	if code, loc, _ := a.plainGet(t, "a.cutover.test", "/"); code != http.StatusPermanentRedirect || !strings.HasPrefix(loc, "https://a.cutover.test:") {
 		t.Errorf("http a.cutover.test with its certificate: %d to %q, want 308 to https", code, loc)
 	}
 	waitFor(t, "the CA's refusal of blocked.cutover.test reported", 60*time.Second, func() bool {
@@ -374,7 +412,7 @@ func TestACMEDownIsRetriedAndAppServesHTTP(t *testing.T) {
 		return c.State == "failed" && c.Error != "" && !strings.Contains(c.Error, "connection refused")
 	})
 	t.Logf("refused: %s", a.certs(t)["blocked.cutover.test"].Error)
-	if code, _, body := a.plainGet(t, "blocked.cutover.test"); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
+	if code, _, body := a.plainGet(t, "blocked.cutover.test", "/"); code != 200 || !strings.Contains(body, `"version":"1.0.0"`) {
 		t.Errorf("http blocked.cutover.test: %d %s, want the app", code, body)
 	}
 }
