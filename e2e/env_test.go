@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,6 +85,27 @@ func TestEnvSetUnderLoad(t *testing.T) {
 		t.Fatalf("cutover env unset: exit %d\n%s", code, out)
 	}
 	a.waitGreeting(t, "Hello from cutover")
+
+	// A restarted `cutover up` of the unchanged directory deploys nothing:
+	// the running revision's config vars are the store's.
+	before := a.deploymentCount(t)
+	p.cmd.Process.Signal(syscall.SIGTERM) // the tasks keep running
+	<-p.done
+	a.up(t, "1.0.0")
+	if after := a.deploymentCount(t); after != before {
+		t.Errorf("a restarted cutover up deployed again (%d deployments, were %d)", after, before)
+	}
+}
+
+// deploymentCount is how many deployments `cutover history` lists.
+func (a *helloApp) deploymentCount(t *testing.T) int {
+	t.Helper()
+	out, code := run(t, "history", "hello", "-n", "1000", "--json", "--data", a.data)
+	var deps []json.RawMessage
+	if code != 0 || json.Unmarshal([]byte(out), &deps) != nil {
+		t.Fatalf("cutover history: exit %d\n%s", code, out)
+	}
+	return len(deps)
 }
 
 // waitGreeting waits until production greets with message.

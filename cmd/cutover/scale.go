@@ -16,7 +16,8 @@ func newScaleCmd(g *globalFlags) *cobra.Command {
 		Long: `Set the app's desired count, as ECS's UpdateService desiredCount does: new
 tasks of the current revision join the load balancer once healthy; tasks
 beyond the count are deregistered, drained and stopped. Refused while a
-deployment runs. The next deployment takes cutover.yaml's service.count.`,
+deployment runs. Later deployments keep the count while cutover.yaml's
+service.count is the one it was scaled from; a changed service.count wins.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			count, err := strconv.Atoi(args[1])

@@ -366,7 +366,15 @@ func (s *Server) runsAlready(ctx context.Context, app *config.App, artifact stri
 	if rev.Artifact != artifact {
 		return false, nil
 	}
-	cfg, err := json.Marshal(app)
+	// The running revision holds the config vars it was deployed with.
+	withVars := *app
+	if withVars.Service.ConfigVars, err = s.store.SealedEnv(ctx, app.Name, store.ScopeRun); err != nil {
+		return false, err
+	}
+	if len(withVars.Service.ConfigVars) == 0 {
+		withVars.Service.ConfigVars = nil
+	}
+	cfg, err := json.Marshal(withVars)
 	if err != nil {
 		return false, err
 	}
