@@ -69,16 +69,16 @@ func (c *Controller) changeMaintenance(ctx context.Context, app, what string, wr
 	a, ok := c.apps[app]
 	c.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("turning maintenance of %s %s: %w", app, what, store.ErrNotFound)
+		return fmt.Errorf("turning maintenance %s for app %s: %w", what, app, store.ErrNotFound)
 	}
 	if err := write(); err != nil {
-		return fmt.Errorf("turning maintenance of %s %s: %w", app, what, err)
+		return fmt.Errorf("turning maintenance %s for app %s: %w", what, app, err)
 	}
 	c.mu.Lock()
 	set(a)
 	c.mu.Unlock()
 	if err := c.applyProxy(ctx); err != nil {
-		return fmt.Errorf("turning maintenance of %s %s: recorded, but %w; it is pushed again with the next change", app, what, err)
+		return fmt.Errorf("turning maintenance %s for app %s: recorded, but %w; it is pushed again with the next change", what, app, err)
 	}
 	return nil
 }
