@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -144,5 +148,64 @@ func TestDeliverySchedule(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// listenLow listens on a loopback port below the ephemeral range.
+func listenLow(t *testing.T) net.Listener {
+	t.Helper()
+	for port := 20000 + rand.IntN(9000); ; port++ {
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			return ln
+		}
+	}
+}
+
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln := listenLow(t)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestClientRefusesLinkLocalAndForeignRedirects(t *testing.T) {
+	var hits atomic.Int32
+	other := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	var self string
+	self = serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/elsewhere":
+			http.Redirect(w, r, other+"/x", http.StatusTemporaryRedirect)
+		case "/here":
+			http.Redirect(w, r, self+"/ok", http.StatusTemporaryRedirect)
+		case "/ok":
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	body, _ := json.Marshal(Payload{Event: "deployment.failed"})
+	tests := []struct {
+		name, url string
+		status    int
+		err       string
+		retry     bool
+	}{
+		{"metadata endpoint", "http://169.254.169.254/latest/meta-data/", 0, "link-local addresses are refused", true},
+		{"link-local IPv6", "http://[fe80::1]:80/", 0, "link-local addresses are refused", true},
+		{"redirect to another host", self + "/elsewhere", 0, "redirected to another host; not followed", false},
+		{"redirect on the same host", self + "/here", 204, "", false},
+	}
+	client := newClient()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(t.Context(), client, store.NotificationDelivery{ID: "d1", URL: tt.url, Body: body})
+			if r.attempt.StatusCode != tt.status || !strings.Contains(r.attempt.Error, tt.err) || (tt.err == "") != (r.attempt.Error == "") || r.retry != tt.retry {
+				t.Errorf("attempt %+v retry=%v; want status %d, error %q, retry %v", r.attempt, r.retry, tt.status, tt.err, tt.retry)
+			}
+		})
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the other host was called %d times", hits.Load())
 	}
 }

@@ -43,14 +43,21 @@ func (s *sender) kick() {
 	}
 }
 
+// rescan is how often run looks for pending deliveries without a
+// goroutine (one whose attempt could not be recorded).
+const rescan = time.Minute
+
 // run starts the pending deliveries, and those queued later, until ctx
 // ends; then it waits for them.
 func (s *sender) run(ctx context.Context) {
 	defer s.wg.Wait()
+	tick := time.NewTicker(rescan)
+	defer tick.Stop()
 	for {
 		s.startPending(ctx)
 		select {
 		case <-s.wake:
+		case <-tick.C:
 		case <-ctx.Done():
 			return
 		}
