@@ -117,6 +117,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /pipelines/{id}/live", h.signedIn(store.RoleRead, h.executionLive))
 	h.mux.Handle("GET /pipelines/{id}/log", h.signedIn(store.RoleRead, h.executionLog))
 	h.mux.Handle("GET /notifications", h.signedIn(store.RoleRead, h.notifications))
+	h.mux.Handle("GET /env", h.signedIn(store.RoleRead, h.envPage))
 	return h
 }
 
