@@ -12,10 +12,11 @@ import (
 // newWeb makes the dashboard on the server's parts.
 func (s *Server) newWeb() *web.Handler {
 	return web.New(web.Options{
-		Store:    s.store,
-		Deployer: s,
-		Metrics:  s.dp,
-		Pipeline: s.pipeline,
-		Logger:   s.log,
+		Store:        s.store,
+		Deployer:     s,
+		Metrics:      s.dp,
+		Pipeline:     s.pipeline,
+		Certificates: s,
+		Logger:       s.log,
 	})
 }

@@ -18,6 +18,7 @@ type appRow struct {
 	Split           []share // production traffic, by target group
 	Last            *store.Deployment
 	Active          bool
+	Maintenance     store.Maintenance
 }
 
 // share is a target group's part of a listener's traffic.
@@ -62,6 +63,9 @@ func (h *Handler) appRows(ctx context.Context) ([]appRow, error) {
 			if t.State == store.TaskHealthy && t.Revision == a.CurrentRevision {
 				row.Healthy++
 			}
+		}
+		if row.Maintenance, err = h.store.GetMaintenance(ctx, a.Name); err != nil {
+			return nil, err
 		}
 		deps, err := h.store.ListDeployments(ctx, a.Name, 1)
 		if err != nil {

@@ -50,9 +50,11 @@ type Pipelines interface {
 type Options struct {
 	Store    *store.Store
 	Deployer Deployer
-	Metrics  Metrics      // nil: no error rate and latency
-	Pipeline Pipelines    // nil: the pipeline pages say there is none
-	Logger   *slog.Logger // nil: discard
+	Metrics  Metrics   // nil: no error rate and latency
+	Pipeline Pipelines // nil: the pipeline pages say there is none
+	// Certificates lists the ACME certificates; nil: the page says so.
+	Certificates Certificates
+	Logger       *slog.Logger // nil: discard
 	// SessionTTL is how long a sign-in lasts; default 12h.
 	SessionTTL time.Duration
 }
@@ -66,6 +68,7 @@ type Handler struct {
 	deployer Deployer
 	metrics  Metrics
 	pipeline Pipelines
+	certs    Certificates
 	log      *slog.Logger
 	authn    *auth.Authenticator
 	sessions *sessions
@@ -93,6 +96,7 @@ func New(opts Options) *Handler {
 		deployer: opts.Deployer,
 		metrics:  opts.Metrics,
 		pipeline: opts.Pipeline,
+		certs:    opts.Certificates,
 		log:      log,
 		authn:    auth.NewAuthenticator(opts.Store, log),
 		sessions: newSessions(ttl, time.Now),
@@ -117,6 +121,7 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /pipelines/{id}/live", h.signedIn(store.RoleRead, h.executionLive))
 	h.mux.Handle("GET /pipelines/{id}/log", h.signedIn(store.RoleRead, h.executionLog))
 	h.mux.Handle("GET /notifications", h.signedIn(store.RoleRead, h.notifications))
+	h.mux.Handle("GET /certificates", h.signedIn(store.RoleRead, h.certificates))
 	h.mux.Handle("GET /env", h.signedIn(store.RoleRead, h.envPage))
 	return h
 }
