@@ -103,3 +103,62 @@ func TestScaledCountSurvivesDeploy(t *testing.T) {
 		t.Errorf("kept count after cutover.yaml changed: %v; want it forgotten", err)
 	}
 }
+
+// TestChangeEnvRollingAndNoDeploy: an env change of a rolling app rolls
+// (its strategy, not blue/green); --no-deploy and build variables start
+// no deployment; a change during a deployment is refused unless stored
+// only.
+func TestChangeEnvRollingAndNoDeploy(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.appConfig("v1")
+	cfg.Deploy.Strategy = "rolling"
+	e.setup(cfg)
+
+	set := func(name, value string) []store.ConfigVar { return []store.ConfigVar{{Name: name, Value: value}} }
+	d, err := e.ctrl.ChangeEnv(t.Context(), "web", EnvChange{Scope: store.ScopeRun, Set: set("VERSION", "v9")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Strategy != "rolling" {
+		t.Errorf("env deployment strategy %q; want the app's, rolling", d.Strategy)
+	}
+	if d = e.wait(d.ID); d.Status != store.DeploymentSucceeded {
+		t.Fatalf("env deployment ended %s: %s", d.Status, d.Error)
+	}
+	if v := versionsNow(t, e.prodAddr, 10); v["v9"] != 10 {
+		t.Errorf("after a rolling env change: %v; want v9 only", v)
+	}
+
+	revs, _ := e.store.ListRevisions(t.Context(), "web")
+	for _, ch := range []EnvChange{
+		{Scope: store.ScopeRun, Set: set("LATER", "1"), NoDeploy: true},
+		{Scope: store.ScopeBuild, Set: set("NPM_TOKEN", "x")},
+	} {
+		if d, err := e.ctrl.ChangeEnv(t.Context(), "web", ch); err != nil || d.ID != "" {
+			t.Errorf("ChangeEnv(%+v) = %s, %v; want no deployment", ch, d.ID, err)
+		}
+	}
+	if after, _ := e.store.ListRevisions(t.Context(), "web"); len(after) != len(revs) {
+		t.Errorf("--no-deploy and build changes made %d revisions", len(after)-len(revs))
+	}
+
+	next := e.appConfig("v2")
+	next.Deploy.Strategy = "rolling"
+	next.Deploy.ProgressDeadline = 30 * time.Second
+	next.Service.Env["HEALTH"] = "fail" // held in progress until the deadline
+	if _, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &next}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctrl.ChangeEnv(t.Context(), "web", EnvChange{Scope: store.ScopeRun, Set: set("REFUSED", "1")}); !errors.Is(err, store.ErrDeploymentInProgress) {
+		t.Errorf("ChangeEnv during a deployment = %v; want ErrDeploymentInProgress", err)
+	}
+	vars, _ := e.store.ConfigVars(t.Context(), "web", store.ScopeRun)
+	for _, v := range vars {
+		if v.Name == "REFUSED" {
+			t.Error("a refused change was stored")
+		}
+	}
+	if len(vars) != 2 {
+		t.Errorf("run vars %+v; want VERSION and LATER", vars)
+	}
+}
