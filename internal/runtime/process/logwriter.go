@@ -154,6 +154,7 @@ func (d *Driver) openOutput(id string) (taskOutput, error) {
 
 	cmd := exec.Command(d.opts.LogWriter[0], d.opts.LogWriter[1:]...)
 	cmd.Env = []string{} // nothing of cutover's environment
+	cmd.Dir = "/"        // holds no directory busy
 	cmd.ExtraFiles = []*os.File{outR, errR, logFile}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
