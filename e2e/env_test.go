@@ -203,3 +203,27 @@ func (a *helloApp) apiGet(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestScaledCountSurvivesDeploy: `cutover scale` is kept by the next
+// `cutover deploy` while cutover.yaml's service.count is unchanged; a
+// changed service.count wins.
+func TestScaledCountSurvivesDeploy(t *testing.T) {
+	a := newHelloApp(t, nil) // count: 3
+	a.up(t, "1.0.0")
+	if out, code := run(t, "scale", "hello", "4", "--data", a.data); code != 0 {
+		t.Fatalf("cutover scale: exit %d\n%s", code, out)
+	}
+	a.waitTasks(t, "4")
+	if out, code := a.deploy(t, "--env", "APP_VERSION=2.0.0"); code != 0 {
+		t.Fatalf("cutover deploy: exit %d\n%s", code, out)
+	}
+	a.waitVersion(t, "2.0.0", 10*time.Second)
+	a.waitTasks(t, "4")
+
+	yaml := filepath.Join(a.dir, "cutover.yaml")
+	writeFile(t, yaml, strings.Replace(readFile(t, yaml), "count: 3", "count: 2", 1))
+	if out, code := a.deploy(t, "--env", "APP_VERSION=3.0.0"); code != 0 {
+		t.Fatalf("cutover deploy: exit %d\n%s", code, out)
+	}
+	a.waitTasks(t, "2")
+}
