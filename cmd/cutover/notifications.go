@@ -161,7 +161,7 @@ func newNotificationsDeliveriesCmd(g *globalFlags) *cobra.Command {
 			}
 			return printJSONOr(cmd, g, ds, func() {
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CREATED\tEVENT\tSUBJECT\tWEBHOOK\tSTATUS\tATTEMPTS\tLAST ERROR")
+				fmt.Fprintln(tw, "CREATED\tEVENT\tSUBJECT\tWEBHOOK\tSTATUS\tATTEMPTS\tLAST ERROR / ATTEMPT")
 				for _, d := range ds {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.CreatedAt.Local().Format(time.DateTime), d.Event,
 						orDash(d.Subject), d.Hook, d.Status, d.Attempts, orDash(d.LastError))
@@ -170,7 +170,7 @@ func newNotificationsDeliveriesCmd(g *globalFlags) *cobra.Command {
 						if a.StatusCode != 0 && a.Error == "" {
 							answer = fmt.Sprint(a.StatusCode)
 						}
-						fmt.Fprintf(tw, "  #%d %s\t\t\t\t%s\t%s\t\n", a.N, a.At.Local().Format(time.TimeOnly), answer,
+						fmt.Fprintf(tw, "  #%d %s\t\t\t\t\t\t%s (%s)\n", a.N, a.At.Local().Format(time.TimeOnly), answer,
 							a.Duration.Round(time.Millisecond))
 					}
 				}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -82,7 +83,7 @@ func send(ctx context.Context, client *http.Client, d store.NotificationDelivery
 	resp, err := client.Do(req)
 	a := store.NotificationAttempt{At: start.UTC(), Duration: time.Since(start)}
 	if err != nil {
-		a.Error = err.Error()
+		a.Error = withoutURL(err)
 		return result{attempt: a, retry: !errors.Is(err, errRedirect)}
 	}
 	// Read a little so the connection can be reused; never keep it.
@@ -95,6 +96,17 @@ func send(ctx context.Context, client *http.Client, d store.NotificationDelivery
 	a.Error = resp.Status
 	retry := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	return result{attempt: a, retry: retry, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
+}
+
+// withoutURL returns err's message without the URL net/http puts in
+// it: a webhook's URL may be a credential, and attempts are shown to
+// callers who may see its host only.
+func withoutURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // parseRetryAfter reads Retry-After in seconds or as an HTTP date.

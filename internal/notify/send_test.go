@@ -203,6 +203,9 @@ func TestClientRefusesLinkLocalAndForeignRedirects(t *testing.T) {
 			if r.attempt.StatusCode != tt.status || !strings.Contains(r.attempt.Error, tt.err) || (tt.err == "") != (r.attempt.Error == "") || r.retry != tt.retry {
 				t.Errorf("attempt %+v retry=%v; want status %d, error %q, retry %v", r.attempt, r.retry, tt.status, tt.err, tt.retry)
 			}
+			if strings.Contains(r.attempt.Error, "/latest/meta-data") || strings.Contains(r.attempt.Error, "/elsewhere") || strings.Contains(r.attempt.Error, "/x") {
+				t.Errorf("the error %q repeats the URL, which may be a credential", r.attempt.Error)
+			}
 		})
 	}
 	if hits.Load() != 0 {
