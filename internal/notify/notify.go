@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -143,7 +144,7 @@ func (n *Notifier) handle(ctx context.Context, e store.Event) error {
 	} else if p.Execution != "" {
 		p.URL = n.link("/pipelines/" + p.Execution)
 	}
-	p.Error = maskValues(p.Error, cfg.Service.Env)
+	p.Error = maskValues(p.Error, n.envOf(cfg))
 	p.Text = text(p)
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -195,6 +196,21 @@ func (n *Notifier) targets(ctx context.Context, app string, cfg config.App) ([]t
 		out = append(out, target{hook: h.ID, url: h.URL, events: h.Events, secret: h.Secret})
 	}
 	return out, nil
+}
+
+// envOf returns the app's environment to mask: service.env and the
+// config vars, secret ones opened.
+func (n *Notifier) envOf(cfg config.App) map[string]string {
+	env := maps.Clone(cfg.Service.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	vars, err := n.store.OpenEnv(cfg.Service.ConfigVars)
+	if err != nil {
+		n.log.Warn("notifications: the config vars do not open; their values are not masked", "app", cfg.Name, "err", err)
+	}
+	maps.Copy(env, vars)
+	return env
 }
 
 // configOf returns the app configuration that applies to p: the one a

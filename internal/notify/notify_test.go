@@ -35,6 +35,13 @@ func TestQueue(t *testing.T) {
 	if _, err := st.AddNotificationHook(ctx, store.NotificationHook{App: "hello", URL: "http://127.0.0.1:1/api", Events: []string{"deployment.*"}, Secret: "api-secret"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.ChangeConfigVars(ctx, "hello", store.ScopeRun, []store.ConfigVar{{Name: "API_KEY", Value: "sk-live-12345", Secret: true}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Service.ConfigVars, err = st.SealedEnv(ctx, "hello", store.ScopeRun); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = json.Marshal(cfg) // as a deployment records it: the secret sealed
 	rev, err := st.CreateRevision(ctx, store.Revision{App: "hello", Config: raw})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +57,7 @@ func TestQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := st.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) error {
-		d.Status, d.Error = store.DeploymentFailed, "BeforeInstall: could not reach postgres://app:hunter22@db"
+		d.Status, d.Error = store.DeploymentFailed, "BeforeInstall: could not reach postgres://app:hunter22@db with key sk-live-12345"
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -98,7 +105,7 @@ func TestQueue(t *testing.T) {
 	var p Payload
 	json.Unmarshal(got["cutover.yaml#2 deployment.failed"].Body, &p)
 	if strings.Contains(string(got["cutover.yaml#2 deployment.failed"].Body), "hunter22") ||
-		p.Text != "hello: deployment hello-d1 failed: BeforeInstall: could not reach postgres://app:***@db https://cutover.test/deployments/hello-d1" {
+		p.Text != "hello: deployment hello-d1 failed: BeforeInstall: could not reach postgres://app:***@db with key *** https://cutover.test/deployments/hello-d1" {
 		t.Errorf("deployment.failed body: %s", got["cutover.yaml#2 deployment.failed"].Body)
 	}
 	// Handling the same events again (a restart before the cursor moved)
