@@ -19,8 +19,8 @@
 //     at most MaxAttempts times with exponential backoff (Backoff),
 //     waiting at least what Retry-After asks; any other answer ends it.
 //   - Bodies carry ids, statuses, times and the error message, never the
-//     app's environment: values of the app's service.env are masked in
-//     the error message, nor of its config vars.
+//     app's environment: values of its service.env and config vars are
+//     masked in the error message.
 //   - Only http and https URLs; redirects are not followed to another
 //     host; link-local addresses (cloud metadata endpoints) are refused
 //     at dial time; the receiver's answer body is never stored or shown.
