@@ -180,6 +180,9 @@ func TestMaintenanceUnderLoad(t *testing.T) {
 	if out, _ := run(t, "maintenance", "status", "hello", "--data", a.data); !strings.Contains(out, "maintenance on") {
 		t.Errorf("cutover maintenance status:\n%s", out)
 	}
+	if out, _ := run(t, "status", "--data", a.data); !strings.Contains(out, "maintenance: 503 since") {
+		t.Errorf("cutover status does not show maintenance:\n%s", out)
+	}
 
 	// The tasks are still health-checked.
 	var task string

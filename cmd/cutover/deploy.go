@@ -252,7 +252,7 @@ last deployment's steps.`,
 					if d := a.LastDeployment; d != nil {
 						last = fmt.Sprintf("%s %s (%s ago)", d.ID, d.Status, ago(d.CreatedAt))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, traffic(a.ProductionWeight), last)
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, appTraffic(a), last)
 				}
 				tw.Flush()
 			})
@@ -285,7 +285,7 @@ func appStatus(cmd *cobra.Command, g *globalFlags, c *api.Client, name string) e
 	fmt.Fprintf(w, "App:       %s\n", a.Name)
 	fmt.Fprintf(w, "Revision:  %s\n", orDash(a.CurrentRevision))
 	fmt.Fprintf(w, "Healthy:   %d/%d\n", a.HealthyTasks, a.DesiredCount)
-	fmt.Fprintf(w, "Traffic:   %s\n", traffic(a.ProductionWeight))
+	fmt.Fprintf(w, "Traffic:   %s\n", appTraffic(a))
 	fmt.Fprintln(w)
 	printTasks(w, a.Tasks)
 	if last != nil {

@@ -135,3 +135,12 @@ func readPage(name string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// appTraffic is an app's production traffic for `cutover status`: its
+// weights, or that maintenance mode answers instead.
+func appTraffic(a api.AppStatus) string {
+	if m := a.Maintenance; m != nil {
+		return fmt.Sprintf("maintenance: 503 since %s", m.Since.Local().Format(time.DateTime))
+	}
+	return traffic(a.ProductionWeight)
+}

@@ -245,6 +245,8 @@ type AppStatus struct {
 	HealthyTasks     int               `json:"healthy_tasks"`
 	LastDeployment   *store.Deployment `json:"last_deployment,omitempty"`
 	ProductionWeight map[string]int    `json:"production_weights,omitempty"`
+	// Maintenance is set while the app is in maintenance mode.
+	Maintenance *MaintenanceAnswer `json:"maintenance,omitempty"`
 }
 
 func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error) {
@@ -281,6 +283,14 @@ func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error)
 		if wc.Listener == "production" {
 			s.ProductionWeight = wc.Weights
 		}
+	}
+	m, err := h.store.GetMaintenance(ctx, a.Name)
+	if err != nil {
+		return s, err
+	}
+	if m.On {
+		ma := maintenanceAnswer(a.Name, m)
+		s.Maintenance = &ma
 	}
 	return s, nil
 }

@@ -45,6 +45,9 @@ func TestMaintenanceRoutes(t *testing.T) {
 	if err != nil || got != a || !got.On || got.RetryAfter != 60 || got.PageBytes != 13 || got.DefaultPage {
 		t.Errorf("GET: %+v, %v; want on, 60s, a 13-byte page, as POST answered %+v", got, err, a)
 	}
+	if app, err := c.App(ctx, "hello"); err != nil || app.Maintenance == nil || *app.Maintenance != a {
+		t.Errorf("GET the app: maintenance %+v, %v; want %+v", app.Maintenance, err, a)
+	}
 	if _, err := c.Maintenance(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("unknown app: %v, want not found", err)
 	}
@@ -83,5 +86,8 @@ func TestMaintenanceRoutes(t *testing.T) {
 	}
 	if got, _ := c.Maintenance(ctx, "hello"); got.On {
 		t.Errorf("after DELETE: %+v, want off", got)
+	}
+	if app, err := c.App(ctx, "hello"); err != nil || app.Maintenance != nil {
+		t.Errorf("GET the app after DELETE: maintenance %+v, %v; want none", app.Maintenance, err)
 	}
 }
