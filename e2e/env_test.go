@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,6 +96,20 @@ func TestEnvSetUnderLoad(t *testing.T) {
 	a.up(t, "1.0.0")
 	if after := a.deploymentCount(t); after != before {
 		t.Errorf("a restarted cutover up deployed again (%d deployments, were %d)", after, before)
+	}
+
+	// A secret's value from stdin, never on the command line; stored only.
+	cmd := exec.Command(cutoverBin, "env", "set", "hello", "--secret", "--no-deploy", "API_KEY", "--data", a.data)
+	cmd.Stdin = strings.NewReader("from-stdin-5ecret\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "the next deployment takes them") {
+		t.Fatalf("cutover env set --secret API_KEY < value: %v\n%s", err, out)
+	}
+	revealed, _ := run(t, "env", "list", "hello", "--reveal", "--data", a.data)
+	if !regexp.MustCompile(`API_KEY\s+from-stdin-5ecret\s+true`).MatchString(revealed) {
+		t.Errorf("cutover env list --reveal after a value from stdin:\n%s", revealed)
+	}
+	if after := a.deploymentCount(t); after != before {
+		t.Errorf("env set --no-deploy deployed (%d deployments, were %d)", after, before)
 	}
 }
 
