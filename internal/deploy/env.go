@@ -32,8 +32,10 @@ type EnvChange struct {
 // tasks' vars as a new revision of the current release, deployed with
 // the app's own strategy, like `heroku config:set`. It returns that
 // deployment, or a zero Deployment when nothing was deployed (build
-// vars, NoDeploy, or an app with no revision yet). A refused change
-// (unknown app, invalid name, a deployment running) changes nothing.
+// vars, NoDeploy, an app with no revision yet, or a deployment that
+// began between the check and the change: the next one takes it). A
+// refused change (unknown app, invalid name, a deployment running)
+// changes nothing.
 func (c *Controller) ChangeEnv(ctx context.Context, app string, ch EnvChange) (store.Deployment, error) {
 	if err := c.waitStarted(ctx); err != nil {
 		return store.Deployment{}, err
@@ -66,6 +68,12 @@ func (c *Controller) ChangeEnv(ctx context.Context, app string, ch EnvChange) (s
 		return store.Deployment{}, fmt.Errorf("changing the environment of %s: the change is stored; reading the current revision: %w", app, err)
 	}
 	d, err := c.Deploy(ctx, app, RevisionSpec{Artifact: rev.Artifact, Commit: rev.Commit})
+	if errors.Is(err, store.ErrDeploymentInProgress) {
+		// A deployment began since the check above: the change is stored,
+		// and the deployment after it takes the change.
+		c.log.Info("env change stored; a deployment began meanwhile", "app", app, "err", err)
+		return store.Deployment{}, nil
+	}
 	if err != nil {
 		return store.Deployment{}, fmt.Errorf("changing the environment of %s: the change is stored and reaches the tasks with the next deployment; deploying it now: %w", app, err)
 	}
