@@ -282,12 +282,16 @@ func startHTTPSLoad(a *acmeApp, roots *x509.CertPool, hosts []string, workers in
 	for i := range workers {
 		client := a.httpsClient(roots, i%2 == 0)
 		host := hosts[i%len(hosts)]
-		l.wg.Go(func() { l.worker(client, a.httpsURL(host)) })
+		kind := "a new connection per request"
+		if i%2 == 0 {
+			kind = "kept connections"
+		}
+		l.wg.Go(func() { l.worker(client, a.httpsURL(host), kind) })
 	}
 	return l
 }
 
-func (l *httpsLoad) worker(client *http.Client, url string) {
+func (l *httpsLoad) worker(client *http.Client, url, kind string) {
 	for {
 		select {
 		case <-l.stop:
@@ -307,7 +311,7 @@ func (l *httpsLoad) worker(client *http.Client, url string) {
 		if err != nil {
 			l.failed.Add(1)
 			if l.first == nil {
-				l.first = err
+				l.first = fmt.Errorf("%s (%s, at %s)", err, kind, time.Now().Format("15:04:05.000"))
 			}
 		} else {
 			l.serials[resp.TLS.PeerCertificates[0].SerialNumber.String()] = true
@@ -334,8 +338,9 @@ func (l *httpsLoad) finish(t *testing.T) {
 
 // TestACMERenewalUnderLoad: certificates valid for 40 seconds are renewed
 // (by TLS-ALPN-01 alone: no plain listener) while clients keep sending
-// requests over kept and new connections; none fails, and the new
-// certificates are served.
+// requests over kept and new connections, then cutover is upgraded
+// (a new data plane takes the sockets over); no request fails, and the
+// new certificates are served.
 func TestACMERenewalUnderLoad(t *testing.T) {
 	hosts := []string{"a.cutover.test", "b.cutover.test"}
 	a := newACMEApp(t, hosts, false, pebbleConfig{Validity: 40 * time.Second})
@@ -355,7 +360,12 @@ func TestACMERenewalUnderLoad(t *testing.T) {
 		}
 		return load.certificatesSeen() >= 4
 	})
-	time.Sleep(2 * time.Second) // requests on the renewed certificates
+	// A data plane taking over serves the stored certificates from its
+	// first handshake.
+	if out, code := run(t, "upgrade", "--data", a.data); code != 0 {
+		t.Fatalf("cutover upgrade: exit %d: %s", code, out)
+	}
+	time.Sleep(2 * time.Second) // requests on the new data plane
 	load.finish(t)
 	if load.sent.Load() < 100 {
 		t.Errorf("only %d requests sent", load.sent.Load())

@@ -111,25 +111,38 @@ func New(log *slog.Logger, dir string) *Manager {
 
 // Set makes hosts the names the Manager keeps certificates for: new ones
 // are obtained in the background, removed ones are no longer served. A
-// change of settings or ports restarts certificate management (certificates
-// already stored are loaded again, not obtained again). Set validates
-// nothing: the caller has (Settings.Validate, ValidHost).
+// change of settings or ports restarts certificate management. Stored
+// certificates are loaded before Set returns, so a data plane that takes
+// over, restarts or changes settings serves them from its first
+// handshake, without asking the CA again. Set validates nothing: the
+// caller has (Settings.Validate, ValidHost). Calls must not overlap.
 func (m *Manager) Set(s Settings, ports Ports, hosts []string) error {
 	s = s.WithDefaults()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return fmt.Errorf("certificate manager is closed")
-	}
 	old := m.gen.Load()
 	if len(hosts) == 0 && old == nil {
 		return nil
 	}
+	g := old
 	if old == nil || old.settings != s || old.ports != ports {
-		g, err := m.newGeneration(s, ports)
-		if err != nil {
+		var err error
+		if g, err = m.newGeneration(s, ports); err != nil {
 			return err
 		}
+	}
+	for _, h := range hosts {
+		if g != old || !m.Manages(h) {
+			// Not found is the usual case of a new host.
+			g.magic.CacheManagedCertificate(g.ctx, h)
+		}
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		g.stop()
+		return fmt.Errorf("certificate manager is closed")
+	}
+	if g != old {
 		m.stopLoops(slices.Collect(maps.Keys(m.hosts)))
 		m.gen.Store(g)
 		if old != nil {
@@ -146,7 +159,6 @@ func (m *Manager) Set(s Settings, ports Ports, hosts []string) error {
 	for _, h := range gone {
 		delete(m.status, h)
 	}
-	g := m.gen.Load()
 	for _, h := range hosts {
 		if m.hosts[h] == nil {
 			m.startLoop(g, h)

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"maps"
 	"net"
 	"slices"
@@ -61,4 +62,35 @@ func listenerPort(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// schemeConflict says why app and other cannot share an address: it
+// would be HTTPS (a production listener with tls: auto) for one and
+// plain HTTP (any other listener) for the other. The error names both.
+func schemeConflict(app, other config.App) error {
+	theirs := schemes(other.Listeners)
+	for addr, https := range schemes(app.Listeners) {
+		if t, ok := theirs[addr]; ok && t != https {
+			mine, their := "plain HTTP", "HTTPS (tls: auto)"
+			if https {
+				mine, their = their, mine
+			}
+			return fmt.Errorf("listener %s would be %s for app %s but is %s for app %s; give it the same listeners.tls, or use another address", addr, mine, app.Name, their, other.Name)
+		}
+	}
+	return nil
+}
+
+// schemes maps each listener address of l to whether it is HTTPS.
+func schemes(l config.Listeners) map[string]bool {
+	out := map[string]bool{}
+	for _, addr := range []string{l.Test, l.HTTP} {
+		if addr != "" {
+			out[addr] = false
+		}
+	}
+	if l.Production != "" {
+		out[l.Production] = l.TLS == config.TLSAuto
+	}
+	return out
 }

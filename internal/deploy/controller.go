@@ -247,6 +247,9 @@ func (c *Controller) checkListeners(app config.App) error {
 		if a.name == app.Name {
 			continue
 		}
+		if err := schemeConflict(app, a.cfg); err != nil {
+			return err
+		}
 		for _, mine := range []string{app.Listeners.Production, app.Listeners.Test} {
 			for _, theirs := range []string{a.cfg.Listeners.Production, a.cfg.Listeners.Test} {
 				if mine == "" || mine != theirs {

@@ -202,7 +202,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
 	mustClose := r.ProtoMajor == 1 && (l.draining.Load() || len(r.TransferEncoding) > 0)
-	if mustClose {
+	if mustClose || r.ProtoMajor == 2 && l.draining.Load() {
+		// On HTTP/2, net/http answers this with GOAWAY: the client opens
+		// its next stream on a new connection, to the successor.
 		w.Header().Set("Connection", "close")
 	}
 	if l.front(w, r) {
