@@ -16,6 +16,7 @@ func (s *Server) newWeb() *web.Handler {
 		Deployer:     s,
 		Metrics:      s.dp,
 		Pipeline:     s.pipeline,
+		Logs:         s.driver,
 		Certificates: s,
 		Logger:       s.log,
 	})

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover/cutover/internal/applog"
 	"github.com/cutover/cutover/internal/auth"
 	"github.com/cutover/cutover/internal/proxy/metrics"
 	"github.com/cutover/cutover/internal/store"
@@ -52,6 +53,9 @@ type Options struct {
 	Deployer Deployer
 	Metrics  Metrics   // nil: no error rate and latency
 	Pipeline Pipelines // nil: the pipeline pages say there is none
+	// Logs gives the output of tasks, for an app's page; nil: the page
+	// shows none. runtime.Driver implements it.
+	Logs applog.TaskLogs
 	// Certificates lists the ACME certificates; nil: the page says so.
 	Certificates Certificates
 	Logger       *slog.Logger // nil: discard
@@ -68,6 +72,7 @@ type Handler struct {
 	deployer Deployer
 	metrics  Metrics
 	pipeline Pipelines
+	logs     applog.TaskLogs
 	certs    Certificates
 	log      *slog.Logger
 	authn    *auth.Authenticator
@@ -96,6 +101,7 @@ func New(opts Options) *Handler {
 		deployer: opts.Deployer,
 		metrics:  opts.Metrics,
 		pipeline: opts.Pipeline,
+		logs:     opts.Logs,
 		certs:    opts.Certificates,
 		log:      log,
 		authn:    auth.NewAuthenticator(opts.Store, log),
@@ -112,6 +118,8 @@ func New(opts Options) *Handler {
 
 	h.mux.Handle("POST /logout", h.signedIn(store.RoleRead, h.logout))
 	h.mux.Handle("GET /{$}", h.signedIn(store.RoleRead, h.overview))
+	h.mux.Handle("GET /apps/{app}", h.signedIn(store.RoleRead, h.appPage))
+	h.mux.Handle("GET /apps/{app}/logs/live", h.signedIn(store.RoleRead, h.appLogsLive))
 	h.mux.Handle("GET /deployments/{id}", h.signedIn(store.RoleRead, h.deploymentPage))
 	h.mux.Handle("GET /deployments/{id}/live", h.signedIn(store.RoleRead, h.deploymentLive))
 	h.mux.Handle("GET /deployments/{id}/confirm/{action}", h.signedIn(store.RoleDeploy, h.confirmAction))
