@@ -117,7 +117,7 @@ func (w *walker) lb(root *yaml.Node) *LB {
 
 func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) proxy.ListenerConfig {
 	var l proxy.ListenerConfig
-	f := w.fields(n, path, "name", "address", "tls", "rules", "forward", "body_timeout", "max_connections")
+	f := w.fields(n, path, "name", "address", "tls", "rules", "forward", "fixed_response", "body_timeout", "max_connections")
 	if f == nil {
 		return l
 	}
@@ -153,10 +153,17 @@ func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) pro
 			l.Rules = append(l.Rules, r)
 		}
 	}
-	if v := f["forward"]; v != nil {
+	fixed := f["fixed_response"]
+	if fixed != nil {
+		l.DefaultFixedResponse = w.fixedResponse(fixed, path+".fixed_response")
+	}
+	switch v := f["forward"]; {
+	case v != nil && fixed != nil:
+		w.errorf(v, path+".forward", "and fixed_response are both set; give one of them")
+	case v != nil:
 		l.Default = w.forward(v, path+".forward", groups)
-	} else if len(l.Rules) == 0 {
-		w.errorf(n, path+".forward", "missing; a listener without rules needs a default forward, e.g. forward: blue")
+	case len(l.Rules) == 0 && fixed == nil:
+		w.errorf(n, path+".forward", "missing; a listener without rules needs a default forward, e.g. forward: blue, or a fixed_response")
 	}
 	return l
 }
@@ -177,7 +184,7 @@ func (w *walker) listenerLimits(f map[string]*yaml.Node, path string, l *proxy.L
 
 func (w *walker) rule(n *yaml.Node, path string, groups map[string]bool) proxy.RuleConfig {
 	var r proxy.RuleConfig
-	f := w.fields(n, path, "priority", "hosts", "paths", "forward")
+	f := w.fields(n, path, "priority", "hosts", "paths", "forward", "fixed_response")
 	if f == nil {
 		return r
 	}
@@ -203,7 +210,14 @@ func (w *walker) rule(n *yaml.Node, path string, groups map[string]bool) proxy.R
 	if len(r.Hosts) == 0 && len(r.PathPrefixes) == 0 {
 		w.errorf(n, path, "a rule needs hosts or paths to match on (the listener's forward is the default)")
 	}
-	if v := w.required(f, n, path, "forward", "say where matching requests go, e.g. forward: blue"); v != nil {
+	if v := f["fixed_response"]; v != nil {
+		r.FixedResponse = w.fixedResponse(v, path+".fixed_response")
+		if f["forward"] != nil {
+			w.errorf(f["forward"], path+".forward", "and fixed_response are both set; give one of them")
+		}
+		return r
+	}
+	if v := w.required(f, n, path, "forward", "say where matching requests go, e.g. forward: blue, or give a fixed_response"); v != nil {
 		r.Forward = w.forward(v, path+".forward", groups)
 	}
 	return r

@@ -112,7 +112,7 @@ listeners:
     adress: ":80"
     forward: a
 target_groups: [{name: a}]
-`, []string{"lb.yaml:3:5: listeners[0].address: missing", "lb.yaml:4:5: listeners[0].adress: unknown field; valid fields: name, address, tls, rules, forward, body_timeout, max_connections"}},
+`, []string{"lb.yaml:3:5: listeners[0].address: missing", "lb.yaml:4:5: listeners[0].adress: unknown field; valid fields: name, address, tls, rules, forward, fixed_response, body_timeout, max_connections"}},
 		{"bad weight", `
 listeners:
   - name: p

@@ -101,7 +101,7 @@ func checkContentType(ct string) error {
 	if strings.ContainsAny(ct, "\r\n") {
 		return fmt.Errorf("has a line break; valid: a media type such as %q", "text/html; charset=utf-8")
 	}
-	if _, _, err := mime.ParseMediaType(ct); err != nil {
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || !strings.Contains(mt, "/") {
 		return fmt.Errorf("valid: a media type such as %q", "text/html; charset=utf-8")
 	}
 	return nil

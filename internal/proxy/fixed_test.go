@@ -195,6 +195,7 @@ func TestValidateFixedResponse(t *testing.T) {
 		{"status", func(l *ListenerConfig) { l.DefaultFixedResponse.StatusCode = 600 }, "status_code 600 is out of range; valid: 200-599"},
 		{"no status", func(l *ListenerConfig) { l.DefaultFixedResponse.StatusCode = 0 }, "status_code 0 is out of range"},
 		{"content type", func(l *ListenerConfig) { l.DefaultFixedResponse.ContentType = "text/html\r\nSet-Cookie: x=1" }, "content_type"},
+		{"content type without subtype", func(l *ListenerConfig) { l.DefaultFixedResponse.ContentType = "html" }, `content_type "html": valid: a media type`},
 		{"body size", func(l *ListenerConfig) { l.DefaultFixedResponse.Body = strings.Repeat("x", MaxFixedResponseBody+1) }, "body is 1048577 bytes; valid: at most 1048576"},
 		{"body encoding", func(l *ListenerConfig) { l.DefaultFixedResponse.Body = "\xff\xfe" }, "body is not UTF-8"},
 		{"retry after", func(l *ListenerConfig) { l.DefaultFixedResponse.RetryAfter = -1 }, "retry_after -1 is out of range; valid: 0-86400"},
