@@ -146,36 +146,44 @@ func (a *acmeApp) metric(t *testing.T, name, host string) (float64, bool) {
 }
 
 // TestACMECertificatesForTwoHosts: pebble validates cutover's own
-// plain listener (HTTP-01) and issues certificates for two hosts, served by name to a client that
+// plain listener (HTTP-01) and issues certificates for two hosts of two
+// apps sharing the listeners, served by name to a client that
 // trusts pebble; a third name gets the unrecognized_name alert, the plain
 // listener redirects, and the files are private.
 func TestACMECertificatesForTwoHosts(t *testing.T) {
 	hosts := []string{"a.cutover.test", "b.cutover.test"}
-	a := newACMEApp(t, hosts, true, pebbleConfig{})
+	a := newACMEApp(t, hosts[:1], true, pebbleConfig{})
+	// A second app on the same HTTPS and plain listeners, by host.
+	shop := newHostApp(t, "shop", hosts[1], a.prod, "")
+	shopCfg := filepath.Join(shop.dir, "cutover.yaml")
+	writeFile(t, shopCfg, strings.Replace(readFile(t, shopCfg), "  hosts: ["+hosts[1]+"]",
+		fmt.Sprintf("  hosts: [%s]\n  tls: auto\n  http: \"127.0.0.1:%d\"", hosts[1], a.http), 1))
 	a.pebble.start(t)
 	cp := a.up(t, "--acme-challenges", "http-01") // TLS-ALPN-01: TestACMERenewalUnderLoad
+	deployHostApp(t, a.data, shop, "Succeeded", "--env", "APP_VERSION=2.0.0")
 	for _, h := range hosts {
 		a.waitValid(t, h, 90*time.Second)
 	}
 	roots := a.pebble.roots(t)
 	client := a.httpsClient(roots, true)
 	defer client.CloseIdleConnections()
-	for _, h := range hosts {
+	for i, h := range hosts {
+		version, hsts := []string{"1.0.0", "2.0.0"}[i], []string{"max-age=31536000", ""}[i]
 		resp, err := client.Get(a.httpsURL(h))
 		if err != nil {
 			t.Fatalf("GET %s: %v", a.httpsURL(h), err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), `"version":"1.0.0"`) {
-			t.Errorf("%s: %d %s", h, resp.StatusCode, body)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"version":"`+version+`"`) {
+			t.Errorf("%s: %d %s, want version %s", h, resp.StatusCode, body, version)
 		}
 		leaf := resp.TLS.PeerCertificates[0]
 		if err := leaf.VerifyHostname(h); err != nil {
 			t.Errorf("%s: served a certificate for %v: %v", h, leaf.DNSNames, err)
 		}
-		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
-			t.Errorf("%s: Strict-Transport-Security %q, want max-age=31536000", h, got)
+		if got := resp.Header.Get("Strict-Transport-Security"); got != hsts {
+			t.Errorf("%s: Strict-Transport-Security %q, want %q", h, got, hsts)
 		}
 		code, loc, _ := a.plainGet(t, h, "/x?y=1")
 		if want := fmt.Sprintf("https://%s:%d/x?y=1", h, a.prod); code != http.StatusPermanentRedirect || loc != want {
