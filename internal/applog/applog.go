@@ -122,7 +122,7 @@ func (r *Reader) Stream(ctx context.Context, app string, opts Options, emit func
 	if err != nil {
 		return err
 	}
-	past, last, err := r.past(ctx, tasks, opts)
+	past, ends, err := r.past(ctx, tasks, opts)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (r *Reader) Stream(ctx context.Context, app string, opts Options, emit func
 		return nil
 	}
 	f := &follower{r: r, app: app, opts: opts, emit: emit, seen: map[string]bool{}}
-	return f.run(ctx, tasks, last, after)
+	return f.run(ctx, tasks, ends, after)
 }
 
 // revRE is a revision as people type it: 3, r3 or hello-r3.
@@ -173,42 +173,50 @@ func (r *Reader) tasks(ctx context.Context, app string, opts Options) ([]store.T
 	return out, nil
 }
 
-// past reads the output of tasks that opts select and merges it; last
-// has the time of each task's last line read.
-func (r *Reader) past(ctx context.Context, tasks []store.Task, opts Options) ([]Line, map[string]time.Time, error) {
+// past reads the output of tasks that opts select and merges it; ends
+// has where each task's past output ended.
+func (r *Reader) past(ctx context.Context, tasks []store.Task, opts Options) ([]Line, map[string]pastEnd, error) {
 	keep := MaxPast
 	if opts.Tail >= 0 {
 		keep = min(opts.Tail, MaxPast)
 	}
 	streams := make([][]Line, 0, len(tasks))
-	last := make(map[string]time.Time)
+	ends := make(map[string]pastEnd)
 	for _, t := range tasks {
-		lines, err := r.read(ctx, t.ID, runtime.LogOptions{Tail: -1, Since: opts.Since, Timestamps: true}, keep)
+		lines, end, err := r.read(ctx, t.ID, runtime.LogOptions{Tail: -1, Since: opts.Since, Timestamps: true}, keep)
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(lines) > 0 {
-			last[t.ID] = lines[len(lines)-1].Time
-		}
+		ends[t.ID] = end
 		streams = append(streams, lines)
 	}
 	merged := Merge(streams)
-	return merged[max(0, len(merged)-keep):], last, nil
+	return merged[max(0, len(merged)-keep):], ends, nil
 }
 
-// read returns the last keep lines of task id's output; none when its
-// output is gone.
-func (r *Reader) read(ctx context.Context, id string, opts runtime.LogOptions, keep int) ([]Line, error) {
+// pastEnd is where the past output of a task ended: how many lines it
+// had and the time of the last one.
+type pastEnd struct {
+	lines int
+	last  time.Time
+}
+
+// read returns the last keep lines of task id's output, none when its
+// output is gone, and where it ended.
+func (r *Reader) read(ctx context.Context, id string, opts runtime.LogOptions, keep int) ([]Line, pastEnd, error) {
+	var end pastEnd
 	rc, err := r.logs.Logs(ctx, id, opts)
 	if errors.Is(err, runtime.ErrNotFound) {
-		return nil, nil
+		return nil, end, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the logs of task %s: %w", id, err)
+		return nil, end, fmt.Errorf("reading the logs of task %s: %w", id, err)
 	}
 	defer rc.Close()
 	var lines []Line
 	err = ReadRecords(rc, id, func(l Line) error {
+		end.lines++
+		end.last = l.Time
 		if keep == 0 {
 			return nil
 		}
@@ -219,7 +227,7 @@ func (r *Reader) read(ctx context.Context, id string, opts runtime.LogOptions, k
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("reading the logs of task %s: %w", id, err)
+		return nil, end, fmt.Errorf("reading the logs of task %s: %w", id, err)
 	}
-	return lines[max(0, len(lines)-keep):], nil
+	return lines[max(0, len(lines)-keep):], end, nil
 }

@@ -24,9 +24,9 @@ type follower struct {
 	wg   sync.WaitGroup
 }
 
-// run follows tasks, each from just after last[id], and the tasks that
-// start after the event with ID after, until ctx ends.
-func (f *follower) run(ctx context.Context, tasks []store.Task, last map[string]time.Time, after int64) error {
+// run follows tasks, each from where its past output ended, and the
+// tasks that start after the event with ID after, until ctx ends.
+func (f *follower) run(ctx context.Context, tasks []store.Task, ends map[string]pastEnd, after int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer f.wg.Wait()
 	defer cancel()
@@ -36,11 +36,7 @@ func (f *follower) run(ctx context.Context, tasks []store.Task, last map[string]
 		if t.State == store.TaskStopped {
 			continue // its output is complete
 		}
-		since := f.opts.Since
-		if at, ok := last[t.ID]; ok && !at.IsZero() {
-			since = at.Add(time.Nanosecond)
-		}
-		f.follow(ctx, t.ID, since, lines)
+		f.follow(ctx, t.ID, ends[t.ID].next(f.opts.Since), lines)
 	}
 	events := f.r.store.Subscribe(ctx, after)
 	tick := time.NewTicker(FollowWindow / 4)
@@ -83,16 +79,17 @@ func (f *follower) followNew(ctx context.Context, lines chan<- Line) error {
 			continue // a pending task may not be in the runtime yet
 		}
 		f.seen[t.ID] = true
-		f.follow(ctx, t.ID, f.opts.Since, lines)
+		f.follow(ctx, t.ID, runtime.LogOptions{Tail: -1, Since: f.opts.Since}, lines)
 	}
 	return nil
 }
 
-// follow sends the lines of task id's output from since on to lines,
-// until it ends or ctx does.
-func (f *follower) follow(ctx context.Context, id string, since time.Time, lines chan<- Line) {
+// follow sends the lines of task id's output that from selects, then
+// new ones, to lines, until it ends or ctx does.
+func (f *follower) follow(ctx context.Context, id string, from runtime.LogOptions, lines chan<- Line) {
+	from.Follow, from.Timestamps = true, true
 	f.wg.Go(func() {
-		rc, err := f.r.logs.Logs(ctx, id, runtime.LogOptions{Tail: -1, Since: since, Follow: true, Timestamps: true})
+		rc, err := f.r.logs.Logs(ctx, id, from)
 		if err != nil {
 			if !errors.Is(err, runtime.ErrNotFound) && ctx.Err() == nil {
 				// Said in the stream, so the reader knows why a task is missing.
@@ -116,6 +113,20 @@ func (f *follower) follow(ctx context.Context, id string, since time.Time, lines
 			}
 		})
 	})
+}
+
+// next is where following a task goes on after its past output: after
+// its last line's time; with new lines only when that time is unknown
+// (output without timestamps); from since when it had no lines.
+func (e pastEnd) next(since time.Time) runtime.LogOptions {
+	switch {
+	case !e.last.IsZero():
+		return runtime.LogOptions{Tail: -1, Since: e.last.Add(time.Nanosecond)}
+	case e.lines > 0:
+		return runtime.LogOptions{Tail: 0, Since: since}
+	default:
+		return runtime.LogOptions{Tail: -1, Since: since}
+	}
 }
 
 // reorder holds followed lines until they are due.
