@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newCertsCmd(g),
 		newScaleCmd(g),
 		newRestartCmd(g),
+		newRunCmd(g),
 		newEnvCmd(g),
 		newMaintenanceCmd(g),
 		newHistoryCmd(g),

@@ -139,6 +139,7 @@ func New(opts Options) *Handler {
 		{"DELETE", "/api/v1/apps/{app}", store.RoleAdmin, h.destroyApp},
 		{"POST", "/api/v1/apps/{app}/scale", store.RoleDeploy, h.scaleApp},
 		{"POST", "/api/v1/apps/{app}/restart", store.RoleDeploy, h.restartApp},
+		{"POST", "/api/v1/apps/{app}/run", store.RoleDeploy, h.runTask},
 		{"GET", "/api/v1/apps/{app}/logs", store.RoleRead, h.appLogs},
 		{"GET", "/api/v1/apps/{app}/maintenance", store.RoleRead, h.getMaintenance},
 		{"POST", "/api/v1/apps/{app}/maintenance", store.RoleDeploy, h.setMaintenance},

@@ -84,6 +84,8 @@ func (f *fixture) request(t *testing.T, rt route, secret string) *http.Request {
 		body = strings.NewReader(`{"dir": "/srv/hello"}`)
 	case "POST /api/v1/apps/{app}/scale":
 		body = strings.NewReader(`{"count": 2}`)
+	case "POST /api/v1/apps/{app}/run":
+		body = strings.NewReader(`{"command": ["echo", "hi"]}`)
 	case "POST /api/v1/apps/{app}/env":
 		body = strings.NewReader(`{"set": [{"name": "GREETING", "value": "hi"}]}`)
 	case "POST /api/v1/apps/{app}/notifications":

@@ -79,11 +79,16 @@ func (c *Client) request(ctx context.Context, method, path string, body any, acc
 		}
 		rd = bytes.NewReader(b)
 	}
+	return c.send(ctx, method, path, rd, accept)
+}
+
+// send is request with a body read from rd, JSON at least at its start.
+func (c *Client) send(ctx context.Context, method, path string, rd io.Reader, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if accept != "" {

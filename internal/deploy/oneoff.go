@@ -53,7 +53,7 @@ type RunOptions struct {
 
 // OneOff is a one-off task that was started.
 type OneOff struct {
-	ID   string
+	id   string
 	c    *Controller
 	done chan struct{} // closed once exit is set
 	exit runtime.Exit
@@ -95,7 +95,7 @@ func (c *Controller) RunTask(ctx context.Context, app string, opts RunOptions) (
 		return nil, fmt.Errorf("running a task of %s: %w: one-off tasks are not supported on the swarm runtime yet", app, store.ErrConflict)
 	}
 	if opts.Stdin != nil && cfg.Service.Runtime != config.RuntimeProcess && cfg.Service.Runtime != "" {
-		return nil, fmt.Errorf("running a task of %s: %w: stdin is attached on the process runtime only; run it with --detach or with stdin from /dev/null", app, store.ErrConflict)
+		return nil, fmt.Errorf("running a task of %s: %w: stdin is attached on the process runtime only; run it with --no-stdin", app, store.ErrConflict)
 	}
 	return c.startOneOff(ctx, rev, cfg, OneOffRun, opts)
 }
@@ -131,7 +131,7 @@ func (c *Controller) startOneOff(ctx context.Context, rev store.Revision, cfg co
 		st.State, st.Handle, st.Driver, st.StartedAt = store.TaskRunning, handle, rt.Driver, rt.StartedAt
 	})
 	c.event(ctx, "task.one_off_started", cfg.Name, "", map[string]any{"task": id, "kind": kind, "revision": rev.ID, "command": opts.Command})
-	o := &OneOff{ID: id, c: c, done: make(chan struct{}), secrets: openedValues(sealed, spec.Env)}
+	o := &OneOff{id: id, c: c, done: make(chan struct{}), secrets: openedValues(sealed, spec.Env)}
 	c.mu.Lock()
 	c.goLocked(func(ctx context.Context) { c.watchOneOff(ctx, o, opts.Detach) })
 	c.mu.Unlock()
@@ -141,25 +141,28 @@ func (c *Controller) startOneOff(ctx context.Context, rev store.Revision, cfg co
 // watchOneOff records how o ends; a detached task's log is removed
 // detachedRetention later.
 func (c *Controller) watchOneOff(ctx context.Context, o *OneOff, detached bool) {
-	exit, err := c.driver.Wait(ctx, o.ID)
+	exit, err := c.driver.Wait(ctx, o.id)
 	if ctx.Err() != nil {
 		return // cutover is stopping; Run stops the task when it resumes
 	}
 	if err != nil {
 		exit = runtime.Exit{Code: -1, Reason: "lost: " + err.Error(), At: time.Now()}
 	}
-	c.recordStopped(ctx, o.ID, exit)
+	c.recordStopped(ctx, o.id, exit)
 	o.exit = exit
 	close(o.done)
 	if detached && sleep(ctx, detachedRetention) {
-		c.driver.Remove(context.WithoutCancel(ctx), o.ID)
+		c.driver.Remove(context.WithoutCancel(ctx), o.id)
 	}
 }
+
+// ID is the task's id.
+func (o *OneOff) ID() string { return o.id }
 
 // Output copies the task's output (stdout and stderr), its secret
 // values masked, to w from its start until it exits or ctx ends.
 func (o *OneOff) Output(ctx context.Context, w io.Writer) error {
-	rc, err := o.c.driver.Logs(ctx, o.ID, runtime.LogOptions{Tail: -1, Follow: true})
+	rc, err := o.c.driver.Logs(ctx, o.id, runtime.LogOptions{Tail: -1, Follow: true})
 	if err != nil {
 		return err
 	}
@@ -184,15 +187,15 @@ func (o *OneOff) Wait(ctx context.Context) (runtime.Exit, error) {
 
 // Stop stops the task (SIGTERM, then SIGKILL after grace) and waits for it.
 func (o *OneOff) Stop(ctx context.Context, grace time.Duration) {
-	if _, err := o.c.driver.Stop(ctx, o.ID, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		o.c.log.Warn("stopping one-off task", "task", o.ID, "err", err)
+	if _, err := o.c.driver.Stop(ctx, o.id, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		o.c.log.Warn("stopping one-off task", "task", o.id, "err", err)
 	}
 	o.Wait(ctx)
 }
 
 // Remove deletes what the runtime keeps of the exited task, its log too.
 func (o *OneOff) Remove(ctx context.Context) {
-	o.c.driver.Remove(context.WithoutCancel(ctx), o.ID)
+	o.c.driver.Remove(context.WithoutCancel(ctx), o.id)
 }
 
 // openedValues returns the values of opened whose value in sealed was

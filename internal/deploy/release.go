@@ -83,7 +83,7 @@ func (c *Controller) release(ctx context.Context, r *run, _ time.Time) (string, 
 // exit code. When ctx ends first, o is stopped.
 func (c *Controller) followRelease(ctx context.Context, o *OneOff, w io.Writer) (int, error) {
 	if err := o.Output(ctx, w); err != nil && ctx.Err() == nil {
-		c.log.Warn("reading the release command's output", "task", o.ID, "err", err)
+		c.log.Warn("reading the release command's output", "task", o.ID(), "err", err)
 	}
 	exit, err := o.Wait(ctx)
 	if err != nil {

@@ -225,7 +225,7 @@ func TestRunTask(t *testing.T) {
 			if err != nil || exit.Code != tt.code || out.String() != tt.output {
 				t.Errorf("exit %+v, %v, output %q; want code %d, output %q", exit, err, out.String(), tt.code, tt.output)
 			}
-			task, err := e.store.GetTask(t.Context(), o.ID)
+			task, err := e.store.GetTask(t.Context(), o.ID())
 			if err != nil || task.TaskSet != TaskSetOneOff || task.State != store.TaskStopped || task.Revision == "" {
 				t.Errorf("the store has %+v, %v; want a stopped one-off task", task, err)
 			}

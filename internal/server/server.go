@@ -402,6 +402,15 @@ func (s *Server) Scale(ctx context.Context, app string, count int) error {
 func (s *Server) Restart(ctx context.Context, app string) error {
 	return s.controller.Restart(ctx, app)
 }
+
+// RunTask starts a one-off task of an app's current revision.
+func (s *Server) RunTask(ctx context.Context, app string, opts deploy.RunOptions) (api.OneOff, error) {
+	o, err := s.controller.RunTask(ctx, app, opts)
+	if err != nil {
+		return nil, err // not a nil *deploy.OneOff in an interface
+	}
+	return o, nil
+}
 func (s *Server) Rollback(ctx context.Context, id string) error {
 	return s.controller.Rollback(ctx, id)
 }
