@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -60,12 +62,17 @@ deploy:
 
 // tasks returns the ids and addresses of the app's healthy tasks.
 func (a *tellerApp) tasks(t *testing.T) (ids, addrs []string) {
+	return healthyTasks(t, a.data, "teller")
+}
+
+// healthyTasks returns the ids and addresses of app's healthy tasks.
+func healthyTasks(t *testing.T, data, app string) (ids, addrs []string) {
 	t.Helper()
-	out, code := run(t, "tasks", "teller", "--data", a.data)
+	out, code := run(t, "tasks", app, "--data", data)
 	if code != 0 {
 		return nil, nil // not up yet
 	}
-	row := regexp.MustCompile(`(?m)^(teller-\S+)\s.*\shealthy\s+(127\.0\.0\.1:\d+)$`)
+	row := regexp.MustCompile(`(?m)^(` + regexp.QuoteMeta(app) + `-\S+)\s.*\shealthy\s+(127\.0\.0\.1:\d+)$`)
 	for _, m := range row.FindAllStringSubmatch(out, -1) {
 		ids, addrs = append(ids, m[1]), append(addrs, m[2])
 	}
@@ -191,4 +198,55 @@ func linesMatching(out, s string) []string {
 		}
 	}
 	return lines
+}
+
+// TestAppLogsDocker: with the docker runtime, `cutover logs APP` merges
+// the containers' output by the Engine's timestamps, with their streams.
+func TestAppLogsDocker(t *testing.T) {
+	image := dockerImage(t)
+	prod, test := freePort(t), freePort(t)
+	dir, data := t.TempDir(), t.TempDir()
+	app := fmt.Sprintf("logs-%08x", rand.Uint32()) // its containers are this test's alone
+	writeFile(t, filepath.Join(dir, "cutover.yaml"), fmt.Sprintf(`name: %s
+service:
+  runtime: docker
+  image: %s
+  port: 8080
+  count: 2
+  stop_timeout: 5s
+health: {path: /status, interval: 1s, timeout: 500ms, healthy_threshold: 2}
+listeners: {production: "127.0.0.1:%d", test: "127.0.0.1:%d"}
+`, app, image, prod, test))
+	start(t, "up", dir, "--data", data, "--api-addr", "")
+	t.Cleanup(func() {
+		// Tasks outlive cutover by design; the test removes its containers.
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
+		for _, id := range strings.Fields(string(out)) {
+			exec.Command("docker", "rm", "-f", id).Run()
+		}
+	})
+	var ids, addrs []string
+	waitFor(t, "2 healthy containers", 90*time.Second, func() bool {
+		ids, addrs = healthyTasks(t, data, app)
+		return len(ids) == 2
+	})
+	var want []string
+	for k := range 6 {
+		i, stream, tag := k%2, "out", "out"
+		if k%3 == 2 {
+			stream, tag = "err", "err"
+		}
+		line := fmt.Sprintf("line %d", k)
+		say(t, addrs[i], line, stream)
+		want = append(want, ids[i]+" "+tag+" | "+line)
+		time.Sleep(20 * time.Millisecond)
+	}
+	var out string
+	waitFor(t, "the six lines in cutover logs", 10*time.Second, func() bool {
+		out, _ = run(t, "logs", app, "--data", data)
+		return len(linesMatching(out, "| line ")) == 6
+	})
+	if got := linesMatching(out, "| line "); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cutover logs %s:\n%s\nwant, in this order:\n%s", app, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -1,7 +1,8 @@
 // Command web is a tiny app for the end-to-end tests: it answers / with
 // its VERSION and /status with 200, /stream with a line every 100ms for a
-// minute and /ws with a WebSocket echo, on $PORT (default 8080), and shuts
-// down gracefully on SIGTERM.
+// minute, /ws with a WebSocket echo and /say?line=X by printing X (on
+// stderr with &stream=err), on $PORT (default 8080), and shuts down
+// gracefully on SIGTERM.
 package main
 
 import (
@@ -27,6 +28,14 @@ func main() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "version %s\n", version) })
 	mux.HandleFunc("/stream", stream)
 	mux.HandleFunc("/ws", echo)
+	mux.HandleFunc("/say", func(w http.ResponseWriter, r *http.Request) {
+		out := os.Stdout
+		if r.URL.Query().Get("stream") == "err" {
+			out = os.Stderr
+		}
+		fmt.Fprintln(out, r.URL.Query().Get("line"))
+		fmt.Fprintln(w, "ok")
+	})
 	srv := &http.Server{Addr: ":" + port, Handler: mux}
 	go func() {
 		sig := make(chan os.Signal, 1)
