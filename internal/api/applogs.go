@@ -35,49 +35,56 @@ func (h *Handler) appLogs(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	started := false
-	start := func() {
-		if started {
-			return
-		}
-		started = true
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-	}
+	out := &jsonLines{w: w, rc: http.NewResponseController(w), flush: opts.Follow}
 	if opts.Follow {
-		// Headers at once: a follower sees the stream is open before
-		// the first line.
-		start()
-		rc.Flush()
+		out.start() // a follower sees the stream open before the first line
 	}
-	err = applog.New(h.store, h.logs).Stream(ctx, r.PathValue("app"), opts, func(lines []applog.Line) error {
-		start()
-		for _, l := range lines {
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-		}
-		if opts.Follow {
-			return rc.Flush()
-		}
-		return nil
-	})
+	err = applog.New(h.store, h.logs).Stream(ctx, r.PathValue("app"), opts, out.write)
 	switch {
-	case err == nil || started:
-		// A stream that broke after its start just ends.
-		if !started {
-			start()
-		}
+	case out.started: // a stream that broke after its start just ends
+	case err == nil:
+		out.start()
 	case errors.Is(err, applog.ErrBadRequest):
 		problem(w, http.StatusBadRequest, err.Error())
 	default:
 		h.fail(w, err)
 	}
+}
+
+// jsonLines writes an answer of JSON lines, its header with the first.
+type jsonLines struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	flush   bool // each batch at once
+	started bool
+}
+
+func (j *jsonLines) start() {
+	if j.started {
+		return
+	}
+	j.started = true
+	j.w.Header().Set("Content-Type", "application/x-ndjson")
+	j.w.Header().Set("Cache-Control", "no-store")
+	j.w.Header().Set("X-Content-Type-Options", "nosniff")
+	j.w.WriteHeader(http.StatusOK)
+	if j.flush {
+		j.rc.Flush()
+	}
+}
+
+func (j *jsonLines) write(lines []applog.Line) error {
+	j.start()
+	enc := json.NewEncoder(j.w)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	}
+	if j.flush {
+		return j.rc.Flush()
+	}
+	return nil
 }
 
 // appLogOptions reads the query of an app logs request.
