@@ -128,12 +128,11 @@ func TestAppLogsInChromium(t *testing.T) {
 	for _, task := range newTasks {
 		waitText(t, b, "#app-log", task.ID+" out | started "+task.ID+" v2")
 	}
+	waitText(t, b, "#app-tasks", newTasks[0].ID) // the task list refreshes too
 	if run(t, b, chromedp.Evaluate[int]("window.notReloaded || 0")) != 1 {
 		t.Error("the page reloaded; the log should have grown in place")
 	}
-	if shots := os.Getenv("CUTOVER_SCREENSHOTS"); shots != "" {
-		screenshot(t, b, shots, "app-logs")
-	}
+	screenshot(t, b, os.Getenv("CUTOVER_SCREENSHOTS"), "dashboard-app-logs.png")
 }
 
 func newTalkApp(t *testing.T, prod int) string {
