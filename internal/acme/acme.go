@@ -98,7 +98,6 @@ type generation struct {
 
 type hostLoop struct {
 	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // New returns a Manager that keeps its certificates under dir.
@@ -254,15 +253,11 @@ func (m *Manager) stopLoops(hosts []string) {
 // with m.mu held.
 func (m *Manager) startLoop(g *generation, host string) {
 	ctx, cancel := context.WithCancel(g.ctx)
-	l := &hostLoop{cancel: cancel, done: make(chan struct{})}
-	m.hosts[host] = l
+	m.hosts[host] = &hostLoop{cancel: cancel}
 	if m.status[host] == nil {
 		m.status[host] = &Status{Host: host, State: StateObtaining}
 	}
-	go func() {
-		defer close(l.done)
-		m.obtain(ctx, g, host)
-	}()
+	go m.obtain(ctx, g, host)
 }
 
 func (m *Manager) obtain(ctx context.Context, g *generation, host string) {
@@ -328,8 +323,12 @@ func (m *Manager) update(host string, f func(*Status)) {
 }
 
 // current returns the newest certificate in memory for host, if any.
+// g may be nil.
 func (g *generation) current(host string) (certmagic.Certificate, bool) {
 	var best certmagic.Certificate
+	if g == nil {
+		return best, false
+	}
 	for _, c := range g.cache.AllMatchingCertificates(host) {
 		if c.Leaf == nil || !slices.Contains(c.Names, host) {
 			continue
@@ -405,10 +404,7 @@ func (m *Manager) Status() []Status {
 	now := time.Now()
 	for i := range out {
 		st := &out[i]
-		c, ok := certmagic.Certificate{}, false
-		if g != nil {
-			c, ok = g.current(st.Host)
-		}
+		c, ok := g.current(st.Host)
 		switch {
 		case ok:
 			st.NotBefore, st.NotAfter, st.Issuer = c.Leaf.NotBefore, c.Leaf.NotAfter, c.Leaf.Issuer.CommonName

@@ -196,6 +196,9 @@ func (l *listener) front(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	host := strings.ToLower(hostOnly(r.Host))
+	if !plainHostName(host) {
+		return false // not a name to put in a Location
+	}
 	for _, rd := range fp.redirects {
 		if !(&rule{hosts: rd.hosts}).matchHost(host) {
 			continue
@@ -211,6 +214,20 @@ func (l *listener) front(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// plainHostName reports whether h has only the characters of a DNS
+// name, so that a redirect cannot carry anything else a Host header may.
+func plainHostName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // getCertificate serves the file certificate, or the ACME one of the

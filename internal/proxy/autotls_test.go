@@ -106,6 +106,7 @@ func TestAutoTLSRedirectOnlyOnceACertificateIsServed(t *testing.T) {
 		{"auto.example.com", 200, ""},
 		{"www.files.example.com:80", 308, "https://www.files.example.com:8443/p?q=1"},
 		{"other.example.com", 200, ""},
+		{"x!$&'()*+,;=.files.example.com", 200, ""}, // a Host net/http lets through: not put in a Location
 	} {
 		req, _ := http.NewRequest("GET", baseURL(p, "http")+"/p?q=1", nil)
 		req.Host = tc.host
