@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/cutover/cutover/internal/deploy"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -182,8 +183,8 @@ func (p *progress) traffic(wc store.WeightChange) {
 }
 
 func (p *progress) task(t store.Task) {
-	if t.Revision != p.d.ToRevision || p.d.ToRevision == "" {
-		return
+	if t.Revision != p.d.ToRevision || p.d.ToRevision == "" || t.TaskSet == deploy.TaskSetOneOff {
+		return // not a target: another revision's, or the release command
 	}
 	p.tasks[t.ID] = t
 	healthy, total := p.targets()

@@ -59,8 +59,8 @@ func (h *Handler) deploymentView(ctx context.Context, id string) (deploymentView
 		return v, err
 	}
 	for _, t := range tasks {
-		if t.Revision != d.ToRevision && t.Revision != d.FromRevision {
-			continue
+		if t.Revision != d.ToRevision && t.Revision != d.FromRevision || t.TaskSet == deploy.TaskSetOneOff {
+			continue // another deployment's, or a release command (see its step)
 		}
 		if t.State == store.TaskStopped && t.StoppedAt.Before(d.CreatedAt) {
 			continue // an earlier deployment's
