@@ -156,12 +156,11 @@ func (c *Conn) reconnect() error {
 	}
 	if err != nil {
 		c.pushMu.Lock()
-		pid, serr := c.launcher.Start(c.ctx, false, c.held)
+		serr := c.restartLocked(err)
 		c.pushMu.Unlock()
 		if serr != nil {
-			return fmt.Errorf("the data plane is gone (%v) and could not be restarted: %w", err, serr)
+			return serr
 		}
-		c.event("dataplane.restarted", fmt.Sprintf("the data plane exited unexpectedly; started a new one (pid %d)", pid))
 		if st, err = c.client.Status(c.ctx); err != nil {
 			return err
 		}
@@ -180,6 +179,29 @@ func (c *Conn) reconnect() error {
 	}
 	_, err = c.pushLocked(c.ctx, *c.last)
 	return err
+}
+
+// restartLocked starts a new data plane on the held copies of the
+// listening sockets, the last one having failed with cause, unless one
+// answers by now (a push or the watch restarted it first). Both call it:
+// a push that finds no data plane must not wait for the watch, which
+// needs pushMu to restart it. Called with pushMu held.
+func (c *Conn) restartLocked(cause error) error {
+	if err := c.ctx.Err(); err != nil {
+		return fmt.Errorf("not restarting the data plane: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(c.ctx, time.Second)
+	_, err := c.client.Status(sctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	pid, err := c.launcher.Start(c.ctx, false, c.held)
+	if err != nil {
+		return fmt.Errorf("the data plane is gone (%v) and could not be restarted: %w", cause, err)
+	}
+	c.event("dataplane.restarted", fmt.Sprintf("the data plane exited unexpectedly; started a new one (pid %d)", pid))
+	return nil
 }
 
 // gone reports whether err says that nothing listens on the socket.
@@ -218,6 +240,7 @@ func (c *Conn) Apply(ctx context.Context, cfg proxy.Config) error {
 }
 
 func (c *Conn) pushLocked(ctx context.Context, cfg proxy.Config) (Ack, error) {
+	var restarted time.Time // the last restart this push tried
 	for {
 		ack, err := c.client.Push(ctx, Push{Version: c.version + 1, Config: cfg})
 		switch {
@@ -237,6 +260,17 @@ func (c *Conn) pushLocked(ctx context.Context, cfg proxy.Config) (Ack, error) {
 			continue
 		case !errors.Is(err, errUnavailable):
 			return ack, err
+		case gone(err) && time.Since(restarted) >= time.Second:
+			// Nothing listens: the data plane died. Start its successor
+			// here (at most once a second); it serves the configuration
+			// it kept, and the push goes on to it.
+			restarted = time.Now()
+			c.client.CloseIdleConnections()
+			rerr := c.restartLocked(err)
+			if rerr == nil {
+				continue
+			}
+			c.log.Error("data plane unavailable", "err", rerr)
 		}
 		c.client.CloseIdleConnections()
 		select {
