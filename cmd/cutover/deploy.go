@@ -214,7 +214,7 @@ func newAppsCmd(g *globalFlags) *cobra.Command {
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "APP\tREVISION\tHEALTHY/DESIRED\tTRAFFIC")
 				for _, a := range apps {
-					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, traffic(a.ProductionWeight))
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, appTraffic(a))
 				}
 				tw.Flush()
 			})
