@@ -274,6 +274,23 @@ func (a *helloApp) checkMaintenanceRefusals(t *testing.T) {
 			t.Errorf("cutover maintenance %s: exit %d, want an error containing %q:\n%s", strings.Join(bad.args, " "), code, bad.want, out)
 		}
 	}
+	// The API checks what the CLI checks, for other clients.
+	api := unixClient(filepath.Join(a.data, "cutover.sock"))
+	for _, bad := range []struct{ body, want string }{
+		{`{"retry_after": 0}`, "retry_after 0 is out of range; valid: 1-86400 seconds"},
+		{`{"page": "` + strings.Repeat("x", 1<<20+1) + `"}`, "1048577 bytes; valid: at most 1048576 (1 MiB)"},
+		{`{"page": "x", "retry": 60}`, `unknown field \"retry\"`},
+	} {
+		resp, err := api.Post("http://cutover/api/v1/apps/hello/maintenance", "application/json", strings.NewReader(bad.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), bad.want) {
+			t.Errorf("POST %.40s: %s %s, want 400 saying %q", bad.body, resp.Status, body, bad.want)
+		}
+	}
 	if out, _ := run(t, "maintenance", "status", "hello", "--data", a.data); !strings.Contains(out, "maintenance off") {
 		t.Errorf("after refused commands:\n%s", out)
 	}
