@@ -2,7 +2,8 @@
 // its VERSION and /status with 200, /stream with a line every 100ms for a
 // minute, /ws with a WebSocket echo and /say?line=X by printing X (on
 // stderr with &stream=err), on $PORT (default 8080), and shuts down
-// gracefully on SIGTERM.
+// gracefully on SIGTERM. `web release` is a release command: it prints
+// the VERSION it sees and exits with $RELEASE_EXIT (default 0).
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -18,6 +20,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "release" {
+		fmt.Printf("releasing version %s\n", os.Getenv("VERSION"))
+		code, _ := strconv.Atoi(os.Getenv("RELEASE_EXIT"))
+		os.Exit(code)
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
