@@ -105,9 +105,9 @@ func TestMaintenance(t *testing.T) {
 func TestMaintainFindsTheAppsRoutes(t *testing.T) {
 	fixed := &proxy.FixedResponseConfig{StatusCode: 503, Body: "down"}
 	mk := func(name string, hosts []string, m *proxy.FixedResponseConfig) *appState {
+		l := config.Listeners{Production: ":8080", Test: ":8090", Hosts: hosts}
 		return &appState{
-			name: name, maintenance: m,
-			cfg:  config.App{Listeners: config.Listeners{Production: ":8080", Test: ":8090", Hosts: hosts}},
+			name: name, maintenance: m, cfg: config.App{Listeners: l}, routed: l,
 			prod: map[string]int{colorBlue: 100}, test: colorBlue,
 		}
 	}
