@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 type strictLoad struct {
 	addr   string
 	host   string        // the Host header; "" means "e2e"
+	tls    *tls.Config   // nil: plain HTTP
 	pause  time.Duration // between a worker's requests; 0: none
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -48,9 +50,9 @@ func startPacedLoad(addr string, workers int, pause time.Duration) *strictLoad {
 }
 
 // startHostLoad is startStrictLoad with its own Host header, for apps
-// that share a listener by host name.
-func startHostLoad(addr, host string, workers int) *strictLoad {
-	l := &strictLoad{addr: addr, host: host, stop: make(chan struct{})}
+// that share a listener by host name, over TLS when tlsConfig is not nil.
+func startHostLoad(addr, host string, tlsConfig *tls.Config, workers int) *strictLoad {
+	l := &strictLoad{addr: addr, host: host, tls: tlsConfig, stop: make(chan struct{})}
 	for range workers {
 		l.wg.Go(l.worker)
 	}
@@ -78,6 +80,9 @@ func (l *strictLoad) worker() {
 				l.fail(&l.socket, "connect: "+err.Error())
 				time.Sleep(10 * time.Millisecond)
 				continue
+			}
+			if l.tls != nil {
+				c = tls.Client(c, l.tls)
 			}
 			conn, br = c, bufio.NewReader(c)
 		}

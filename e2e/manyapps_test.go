@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,35 +25,37 @@ type hostApp struct {
 }
 
 // TestThreeAppsShareAListenerByHost: one `cutover up` with no directory,
-// three apps on one listener by host. A successful deployment, a rolled-
-// back deployment, a crash-looping deployment and the destruction of app b
-// under constant load on all three fail no request of a and c (nor of b
-// until it is destroyed); a fourth app claiming b's host is refused naming
-// b, and gets the host once b is destroyed.
+// three apps on one HTTPS listener by host, each with its own certificate
+// from an ACME CA (pebble). A successful deployment, a rolled-back
+// deployment, a crash-looping deployment and the destruction of app b
+// under constant HTTPS load on all three fail no request of a and c (nor
+// of b until it is destroyed); a fourth app claiming b's host is refused
+// naming b, and gets the host once b is destroyed.
 func TestThreeAppsShareAListenerByHost(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	t.Cleanup(func() { checkNoTasksLeft(t, data) })
-	prod := freePort(t)
-	start(t, "up", "--data", data, "--api-addr", "")
+	prod, plain := freePort(t), freePort(t)
+	pb := newPebble(t, pebbleConfig{TLSPort: prod, HTTPPort: plain})
+	pb.start(t)
+	start(t, "up", "--data", data, "--api-addr", "", "--acme-ca", pb.directory(), "--acme-ca-root", pb.minica,
+		"--acme-email", "ops@cutover.test", "--acme-retry", "1s", "--acme-challenges", "http-01")
 	waitFor(t, "cutover to answer", 30*time.Second, func() bool {
 		_, code := run(t, "apps", "--data", data)
 		return code == 0
 	})
+	s := &sharedListener{addr: fmt.Sprintf("127.0.0.1:%d", prod), plain: plain, roots: pb.roots(t), data: data}
 
 	apps := map[string]*hostApp{}
 	for _, name := range []string{"a", "b", "c"} {
-		apps[name] = newHostApp(t, name, name+".example.test", prod, "")
+		apps[name] = s.newApp(t, name, name+".cutover.test", "")
 		deployHostApp(t, data, apps[name], "Succeeded", "--env", "APP_VERSION="+name+"-1")
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", prod)
 	for _, a := range apps {
-		waitHostVersion(t, addr, a.host, a.name+"-1")
-	}
-	if code, _ := getHost(addr, "nobody.example.test"); code != http.StatusNotFound && code != http.StatusServiceUnavailable {
-		t.Errorf("a host no app claims answered %d, want 404 or 503", code)
+		s.waitCert(t, a.host)
+		s.waitVersion(t, a.host, a.name+"-1")
 	}
 
-	thief := newHostApp(t, "thief", "b.example.test", prod, "")
+	thief := s.newApp(t, "thief", "b.cutover.test", "")
 	out, code := run(t, "deploy", thief.dir, "--data", data)
 	if code == 0 || !strings.Contains(out, "already claimed by app b") {
 		t.Fatalf("an app claiming b's host: exit %d, want refused naming b:\n%s", code, out)
@@ -55,15 +63,15 @@ func TestThreeAppsShareAListenerByHost(t *testing.T) {
 
 	loads := map[string]*strictLoad{}
 	for name, a := range apps {
-		loads[name] = startHostLoad(addr, a.host, 2)
+		loads[name] = startHostLoad(s.addr, a.host, &tls.Config{ServerName: a.host, RootCAs: s.roots}, 2)
 	}
 	b := apps["b"]
 	deployHostApp(t, data, b, "Succeeded", "--env", "APP_VERSION=b-2")
-	waitHostVersion(t, addr, b.host, "b-2")
+	s.waitVersion(t, b.host, "b-2")
 	deployHostApp(t, data, b, "RolledBack", "--env", "APP_VERSION=b-3", "--env", "BROKEN=1")
-	crashing := newHostApp(t, "b", b.host, prod, `[node, -e, "process.exit(1)"]`)
+	crashing := s.newApp(t, "b", b.host, `[node, -e, "process.exit(1)"]`)
 	deployHostApp(t, data, crashing, "", "--env", "APP_VERSION=b-4")
-	waitHostVersion(t, addr, b.host, "b-2")
+	s.waitVersion(t, b.host, "b-2")
 	loads["b"].finish(t)
 
 	out, code = run(t, "apps", "destroy", "b", "--confirm", "b", "--data", data)
@@ -77,9 +85,9 @@ func TestThreeAppsShareAListenerByHost(t *testing.T) {
 		t.Errorf("b is still listed after destroy:\n%s", out)
 	}
 	deployHostApp(t, data, thief, "Succeeded", "--env", "APP_VERSION=thief-1")
-	waitHostVersion(t, addr, b.host, "thief-1")
+	s.waitVersion(t, b.host, "thief-1")
 	for _, name := range []string{"a", "c"} {
-		waitHostVersion(t, addr, apps[name].host, name+"-1")
+		s.waitVersion(t, apps[name].host, name+"-1")
 	}
 
 	out, code = run(t, "apps", "destroy", "a", "--data", data)
@@ -89,6 +97,56 @@ func TestThreeAppsShareAListenerByHost(t *testing.T) {
 	if out, code := run(t, "apps", "destroy", "nope", "--confirm", "nope", "--data", data); code == 0 {
 		t.Errorf("destroying an unknown app exited 0:\n%s", out)
 	}
+}
+
+// sharedListener is the HTTPS listener (tls: auto) and its plain
+// listener that the apps of TestThreeAppsShareAListenerByHost share.
+type sharedListener struct {
+	addr  string // the HTTPS listener
+	plain int    // the plain listener's port (HTTP-01, redirects)
+	roots *x509.CertPool
+	data  string
+}
+
+// newApp is newHostApp on the shared HTTPS listener with tls: auto.
+func (s *sharedListener) newApp(t *testing.T, name, host, command string) *hostApp {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(s.addr)
+	prod, _ := strconv.Atoi(port)
+	a := newHostApp(t, name, host, prod, command)
+	cfg := filepath.Join(a.dir, "cutover.yaml")
+	writeFile(t, cfg, strings.Replace(readFile(t, cfg), "  hosts: ["+host+"]",
+		fmt.Sprintf("  hosts: [%s]\n  tls: auto\n  http: \"127.0.0.1:%d\"", host, s.plain), 1))
+	return a
+}
+
+// waitCert waits until cutover certs says host's certificate is valid.
+func (s *sharedListener) waitCert(t *testing.T, host string) {
+	t.Helper()
+	waitFor(t, "a certificate for "+host, 90*time.Second, func() bool {
+		out, code := run(t, "certs", "--data", s.data, "--json")
+		var list []struct{ Host, State string }
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil {
+			return false
+		}
+		return slices.Contains(list, struct{ Host, State string }{host, "valid"})
+	})
+}
+
+// waitVersion waits until host answers over HTTPS, with a certificate
+// for its name, with version.
+func (s *sharedListener) waitVersion(t *testing.T, host, version string) {
+	t.Helper()
+	var d net.Dialer
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "tcp", s.addr) },
+		TLSClientConfig: &tls.Config{RootCAs: s.roots},
+	}}
+	defer client.CloseIdleConnections()
+	waitFor(t, host+" to answer with "+version, 60*time.Second, func() bool {
+		code, body := get(client, "https://"+host+"/")
+		return code == http.StatusOK && strings.Contains(body, `"version":"`+version+`"`)
+	})
 }
 
 // newHostApp copies hello-node as app name serving host on the shared
@@ -128,31 +186,4 @@ func deployHostApp(t *testing.T, data string, a *hostApp, want string, args ...s
 	case want == "" && (code == 0 || strings.Contains(out, "Succeeded")):
 		t.Fatalf("deploying %s: exit %d, want it to fail:\n%s", a.name, code, out)
 	}
-}
-
-func waitHostVersion(t *testing.T, addr, host, version string) {
-	t.Helper()
-	waitFor(t, host+" to answer with "+version, 60*time.Second, func() bool {
-		code, body := getHost(addr, host)
-		return code == http.StatusOK && strings.Contains(body, `"version":"`+version+`"`)
-	})
-}
-
-// getHost sends GET / to addr with the Host header host.
-func getHost(addr, host string) (int, string) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Host = host
-	resp, err := newClient().Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err.Error()
-	}
-	return resp.StatusCode, string(body)
 }
