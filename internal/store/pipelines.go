@@ -64,6 +64,9 @@ type Execution struct {
 	Branch    string            `json:"branch,omitempty"`
 	Commit    string            `json:"commit,omitempty"`
 	Message   string            `json:"message,omitempty"` // the commit's subject
+	// TriggeredBy is the event that started the execution; nil for a
+	// manual start (and executions recorded before it existed).
+	TriggeredBy *TriggerInfo `json:"triggered_by,omitempty"`
 	Variables map[string]string `json:"variables,omitempty"`
 	// Artifact is what the Deploy stage deployed: a release directory or
 	// an image reference.
@@ -74,6 +77,36 @@ type Execution struct {
 	CreatedAt    time.Time `json:"created_at"`        // set by the store
 	UpdatedAt    time.Time `json:"updated_at"`        // set by the store
 	EndedAt      time.Time `json:"ended_at,omitzero"` // set by the store when the status becomes final
+}
+
+// Kinds of TriggerInfo.
+const (
+	TriggerKindPush        = "push"         // a branch moved
+	TriggerKindTag         = "tag"          // a tag was pushed
+	TriggerKindPullRequest = "pull_request" // a pull or merge request opened, changed or closed
+)
+
+// TriggerInfo is what started an execution, as recorded with it.
+type TriggerInfo struct {
+	Kind   string `json:"kind"`             // one of the TriggerKind* kinds
+	Ref    string `json:"ref,omitempty"`    // refs/heads/<branch>, refs/tags/<tag>, or the pull request's head ref
+	Commit string `json:"commit,omitempty"` // the commit the event named
+	// ChangedFiles is how many files the event changed; FilesUnknown
+	// says they could not be computed (a new branch, a truncated list).
+	ChangedFiles int          `json:"changed_files"`
+	FilesUnknown bool         `json:"files_unknown,omitempty"`
+	PullRequest  *PullRequest `json:"pull_request,omitempty"`
+}
+
+// PullRequest is the pull (or merge) request of a pull_request trigger.
+type PullRequest struct {
+	Number int    `json:"number"`
+	Action string `json:"action"` // open, updated or closed (pipeline.PR* actions)
+	Merged bool   `json:"merged,omitempty"`
+	Branch string `json:"branch"` // its head (source) branch
+	Base   string `json:"base"`   // the branch it targets
+	Title  string `json:"title,omitempty"`
+	URL    string `json:"url,omitempty"`
 }
 
 // Stage is one stage of an execution.
@@ -165,16 +198,22 @@ func (s *Store) PutPipeline(ctx context.Context, p Pipeline) (Pipeline, error) {
 	return p, nil
 }
 
-const executionColumns = "id, app, number, status, trigger, repo, branch, git_commit, message, variables, artifact, deployment_id, error, created_at, updated_at, ended_at"
+const executionColumns = "id, app, number, status, trigger, repo, branch, git_commit, message, variables, artifact, deployment_id, error, created_at, updated_at, ended_at, triggered_by"
 
 func scanExecution(row scanner) (Execution, error) {
 	var e Execution
-	var vars jsonValue
+	var vars, by jsonValue
 	var created, updated, ended timeValue
 	err := row.Scan(&e.ID, &e.App, &e.Number, &e.Status, &e.Trigger, &e.Repo, &e.Branch, &e.Commit, &e.Message,
-		&vars, &e.Artifact, &e.DeploymentID, &e.Error, &created, &updated, &ended)
+		&vars, &e.Artifact, &e.DeploymentID, &e.Error, &created, &updated, &ended, &by)
 	if err != nil {
 		return Execution{}, err
+	}
+	if len(by.raw) > 0 {
+		e.TriggeredBy = new(TriggerInfo)
+		if err := json.Unmarshal(by.raw, e.TriggeredBy); err != nil {
+			return Execution{}, fmt.Errorf("decoding the trigger of execution %s: %w", e.ID, err)
+		}
 	}
 	if len(vars.raw) > 0 {
 		if err := json.Unmarshal(vars.raw, &e.Variables); err != nil {
@@ -249,9 +288,17 @@ func (t *tx) insertExecution(ctx context.Context, e Execution) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.ExecContext(ctx, "INSERT INTO pipeline_executions ("+executionColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	var by any
+	if e.TriggeredBy != nil {
+		raw, err := json.Marshal(e.TriggeredBy)
+		if err != nil {
+			return fmt.Errorf("encoding the trigger: %w", err)
+		}
+		by = string(raw)
+	}
+	_, err = t.ExecContext(ctx, "INSERT INTO pipeline_executions ("+executionColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		e.ID, e.App, e.Number, e.Status, e.Trigger, e.Repo, e.Branch, e.Commit, e.Message, vars, e.Artifact,
-		e.DeploymentID, e.Error, formatTime(e.CreatedAt), formatTime(e.UpdatedAt), nullTime(e.EndedAt))
+		e.DeploymentID, e.Error, formatTime(e.CreatedAt), formatTime(e.UpdatedAt), nullTime(e.EndedAt), by)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: execution %s exists", ErrConflict, e.ID)
 	}
@@ -366,7 +413,7 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		if err := fn(&e); err != nil {
 			return err
 		}
-		e.ID, e.App, e.Number, e.CreatedAt = old.ID, old.App, old.Number, old.CreatedAt
+		e.ID, e.App, e.Number, e.CreatedAt, e.TriggeredBy = old.ID, old.App, old.Number, old.CreatedAt, old.TriggeredBy
 		if len(e.Stages) != len(old.Stages) {
 			return fmt.Errorf("%w: the stages of an execution cannot be added or removed", ErrInvalid)
 		}

@@ -130,3 +130,35 @@ func TestPipelineSettings(t *testing.T) {
 		t.Fatalf("PutPipeline of an unknown app: %v", err)
 	}
 }
+
+func TestExecutionKeepsItsTrigger(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	seedApp(t, s, "hello")
+	by := &TriggerInfo{Kind: TriggerKindPullRequest, Ref: "refs/pull/42/head", Commit: "0123456789abcdef0123456789abcdef01234567",
+		ChangedFiles: 3, PullRequest: &PullRequest{Number: 42, Action: "open", Branch: "feature/x", Base: "main"}}
+	e, err := s.CreateExecution(ctx, Execution{App: "hello", Trigger: "webhook", TriggeredBy: by,
+		Stages: []Stage{{Name: "Source", Status: StagePending}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An update cannot change what triggered the execution.
+	if _, err := s.UpdateExecution(ctx, e.ID, func(e *Execution) error { e.TriggeredBy = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetExecution(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TriggeredBy == nil || got.TriggeredBy.ChangedFiles != 3 || got.TriggeredBy.PullRequest == nil ||
+		*got.TriggeredBy.PullRequest != *by.PullRequest || got.TriggeredBy.Ref != by.Ref {
+		t.Fatalf("TriggeredBy = %+v, want %+v", got.TriggeredBy, by)
+	}
+	manual, err := s.CreateExecution(ctx, Execution{App: "hello", Stages: []Stage{{Name: "Source", Status: StagePending}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetExecution(ctx, manual.ID); got.TriggeredBy != nil {
+		t.Fatalf("a manual execution's TriggeredBy = %+v, want nil", got.TriggeredBy)
+	}
+}
