@@ -46,12 +46,7 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 		}
 	}
 
-	users := map[string]int{} // apps per address
-	for _, a := range apps {
-		for _, addr := range []string{a.routed.Production, a.cfg.Listeners.Test} {
-			users[addr]++
-		}
-	}
+	users := appsPerAddress(apps)
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
 		a := apps[name]
 		for _, color := range []string{colorBlue, colorGreen} {
@@ -83,6 +78,17 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 	}
 	addHTTPS(&cfg, apps)
 	return cfg
+}
+
+// appsPerAddress counts the apps routed on each listener address.
+func appsPerAddress(apps map[string]*appState) map[string]int {
+	users := map[string]int{}
+	for _, a := range apps {
+		for _, addr := range []string{a.routed.Production, a.cfg.Listeners.Test} {
+			users[addr]++
+		}
+	}
+	return users
 }
 
 // orderRules gives l's host rules their priorities: exact names first,
