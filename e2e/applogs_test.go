@@ -143,7 +143,10 @@ func TestAppLogs(t *testing.T) {
 	}
 
 	// -f: new lines as they come, and the new tasks of a deployment.
-	follow := start(t, "logs", "teller", "-f", "--tail", "0", "--data", a.data)
+	follow := start(t, "logs", "teller", "-f", "--tail", "1", "--data", a.data)
+	waitFor(t, "the last line of the past", 10*time.Second, func() bool {
+		return follow.output() == ids[1]+" out | late line\n"
+	})
 	say(t, addrs[0], "followed line", "out")
 	waitFor(t, "the followed line", 10*time.Second, func() bool {
 		return strings.Contains(follow.output(), ids[0]+" out | followed line")
