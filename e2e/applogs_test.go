@@ -113,7 +113,7 @@ func TestAppLogs(t *testing.T) {
 		line := fmt.Sprintf("line %d", k)
 		say(t, addrs[i], line, stream)
 		want = append(want, ids[i]+" "+tag+" | "+line)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // far more than stamping takes
 	}
 	out, code := run(t, "logs", "teller", "--data", a.data)
 	if code != 0 {
@@ -135,11 +135,11 @@ func TestAppLogs(t *testing.T) {
 	}
 
 	// --since: only what was written since.
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
 	say(t, addrs[1], "late line", "out")
-	out, _ = run(t, "logs", "teller", "--since", "2s", "--data", a.data)
+	out, _ = run(t, "logs", "teller", "--since", "3s", "--data", a.data)
 	if strings.TrimSpace(out) != ids[1]+" out | late line" {
-		t.Errorf("cutover logs teller --since 2s:\n%s\nwant only the late line", out)
+		t.Errorf("cutover logs teller --since 3s:\n%s\nwant only the late line", out)
 	}
 
 	// -f: new lines as they come, and the new tasks of a deployment.
@@ -242,7 +242,7 @@ listeners: {production: "127.0.0.1:%d", test: "127.0.0.1:%d"}
 		line := fmt.Sprintf("line %d", k)
 		say(t, addrs[i], line, stream)
 		want = append(want, ids[i]+" "+tag+" | "+line)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // far more than stamping takes
 	}
 	var out string
 	waitFor(t, "the six lines in cutover logs", 10*time.Second, func() bool {
