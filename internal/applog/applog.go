@@ -31,7 +31,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/cutover/cutover/internal/runtime"
@@ -44,8 +44,9 @@ const (
 	// included when Options.Since is not set.
 	RecentlyStopped = time.Hour
 	// MaxPast is the most lines of the past one call returns: the last
-	// ones, as with Tail.
-	MaxPast = 100_000
+	// ones, as with Tail. It bounds the memory a call holds (each task's
+	// lines are read whole, up to twice this many kept at a time).
+	MaxPast = 10_000
 	// FollowWindow is how long a followed line is held to be ordered
 	// with the lines of other tasks.
 	FollowWindow = 500 * time.Millisecond
@@ -147,7 +148,11 @@ func (r *Reader) revision(ctx context.Context, app, rev string) (string, error) 
 	if m == nil || (m[1] != "" && m[1] != app) {
 		return "", badRequestf("revision %q is not one of app %s's: give its number, r<number> or %s-r<number> (cutover history %s lists them)", rev, app, app, app)
 	}
-	id := app + "-r" + strings.TrimLeft(m[2], "0")
+	n, err := strconv.Atoi(m[2])
+	if err != nil || n < 1 {
+		return "", badRequestf("revision %q is not one of app %s's: revisions count from 1", rev, app)
+	}
+	id := app + "-r" + strconv.Itoa(n)
 	if _, err := r.store.GetRevision(ctx, id); err != nil {
 		return "", fmt.Errorf("app %s has no revision %s (cutover history %s lists them): %w", app, id, app, err)
 	}

@@ -113,6 +113,8 @@ func TestStream(t *testing.T) {
 		{"hello", Options{Revision: "r9"}, store.ErrNotFound},
 		{"hello", Options{Revision: "other-r1"}, ErrBadRequest},
 		{"hello", Options{Revision: "latest"}, ErrBadRequest},
+		{"hello", Options{Revision: "r0"}, ErrBadRequest},
+		{"hello", Options{Revision: "99999999999999999999"}, ErrBadRequest},
 	}
 	for _, b := range bad {
 		err := r.Stream(ctx, b.app, b.opts, func([]Line) error { t.Error("lines for a bad request"); return nil })
