@@ -2,6 +2,9 @@ package deploy
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +104,79 @@ func TestHostConflict(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHostChangeAppliesWithTheDeployment: a deployment that adds a host
+// routes it only once it succeeds (not during its ready wait), and the
+// host the app kept serves throughout without a failed request.
+func TestHostChangeAppliesWithTheDeployment(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.appConfig("v1")
+	v1.Listeners.Hosts = []string{"web.example.com"}
+	e.setup(v1)
+	kept := startHostRequests(t, e.prodAddr, "web.example.com")
+
+	v2 := e.appConfig("v2")
+	v2.Listeners.Hosts = []string{"web.example.com", "new.example.com"}
+	v2.Deploy.ReadyWait = config.ReadyWait{Manual: true, Wait: time.Minute}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the ready wait", func() bool {
+		got, err := e.store.GetDeployment(t.Context(), d.ID)
+		return err == nil && got.Step == stepReadyWait
+	})
+	if code, _ := hostGet(e.prodAddr, "new.example.com"); code != http.StatusServiceUnavailable {
+		t.Errorf("during the deployment the new host answered %d, want 503 (no route): it is routed only once the deployment succeeds", code)
+	}
+	if err := e.ctrl.Continue(t.Context(), d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.wait(d.ID); got.Status != store.DeploymentSucceeded {
+		t.Fatalf("deployment ended %s: %s", got.Status, got.Error)
+	}
+	if code, version := hostGet(e.prodAddr, "new.example.com"); code != http.StatusOK || version != "v2" {
+		t.Errorf("after the deployment the new host answered %d %q, want 200 v2", code, version)
+	}
+	kept.checkNoFailures(t)
+}
+
+// startHostRequests sends requests with Host host to addr until the test
+// checks them.
+func startHostRequests(t *testing.T, addr, host string) *load {
+	l := &load{url: "http://" + addr + "/", versions: map[string]int64{}, stop: make(chan struct{})}
+	l.wg.Go(func() {
+		for {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			l.sent.Add(1)
+			code, version := hostGet(addr, host)
+			if code != http.StatusOK {
+				l.fail(fmt.Sprintf("%s: status %d", host, code))
+			}
+			l.mu.Lock()
+			l.versions[version]++
+			l.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	t.Cleanup(l.finish)
+	return l
+}
+
+// hostGet sends GET / with Host host and returns the status and X-Version.
+func hostGet(addr, host string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Version")
 }
