@@ -385,7 +385,11 @@ func (c *Controller) succeed(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	return c.finish(ctx, r, store.DeploymentSucceeded, "")
+	if err := c.finish(ctx, r, store.DeploymentSucceeded, ""); err != nil {
+		return err
+	}
+	c.pruneReleases(ctx, r.app.name)
+	return nil
 }
 
 // rollbackBlueGreen ends an aborted deployment: production and test

@@ -50,6 +50,10 @@ type Options struct {
 	// Sandbox runs command hooks (see package sandbox); nil runs them
 	// unconfined, and the hook log says so.
 	Sandbox *sandbox.Sandbox
+	// RetainReleases is how many release directories per app retention
+	// keeps under <DataDir>/releases/<app> (releases.go); 0:
+	// DefaultRetainReleases, negative: all.
+	RetainReleases int
 }
 
 // RevisionSpec is what Deploy deploys.
@@ -57,6 +61,9 @@ type RevisionSpec struct {
 	Artifact string      // the release directory (process runtime) or image (docker)
 	Commit   string      // the git commit it was built from, if any
 	Config   *config.App // the configuration to deploy; nil: the app's current one
+	// Earlier is set by RollbackTo: the earlier revision deployed again.
+	// Config is then that revision's, with the app's current count.
+	Earlier string
 }
 
 // Controller runs apps' services and deployments. Create it with New,
@@ -69,6 +76,8 @@ type Controller struct {
 	dataDir string
 	tick    time.Duration
 	sandbox *sandbox.Sandbox // runs command hooks
+
+	retainReleases int // Options.RetainReleases
 
 	applyMu sync.Mutex // serializes building and applying proxy configs
 	maintMu sync.Mutex // serializes maintenance mode changes (maintenance.go)
@@ -104,6 +113,8 @@ func New(opts Options) *Controller {
 		writes:  newWriteback(),
 		apps:    make(map[string]*appState),
 		started: make(chan struct{}),
+
+		retainReleases: opts.RetainReleases,
 	}
 }
 

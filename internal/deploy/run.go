@@ -109,7 +109,7 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 			return store.Deployment{}, fmt.Errorf("deploying %s: the configuration is for app %q", app, cfg.Name)
 		}
 	}
-	if cfg, err = c.withKept(ctx, cfg, spec.Config != nil); err != nil {
+	if cfg, err = c.withKept(ctx, cfg, spec.Config != nil && spec.Earlier == ""); err != nil {
 		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
 	}
 	if err := c.checkApp(cfg); err != nil {
