@@ -252,3 +252,28 @@ func TestLogWriterOutlivesSignals(t *testing.T) {
 		t.Errorf("log = %q, want both lines", data)
 	}
 }
+
+// TestLogsWithoutLogWriter: a task started without a log writer (as by
+// an older cutover) writes its log without timestamps; it reads as
+// before, and as records of unknown time, which Since leaves out.
+func TestLogsWithoutLogWriter(t *testing.T) {
+	d := newDriver(t, Options{StartCheck: 50 * time.Millisecond, LogWriter: []string{}})
+	start(t, d, exiterSpec(t, "old-1", "-lines", "2", "-after", "1s"))
+	if _, err := d.Wait(t.Context(), "old-1"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(logPath(d.opts.StateDir, "old-1"))
+	if string(data) != "line 1\nline 2\n" {
+		t.Fatalf("log file without a log writer = %q, want the bare output", data)
+	}
+	if got := logs(t, d, "old-1", runtime.LogOptions{Tail: -1}); got != "line 1\nline 2\n" {
+		t.Errorf("Logs = %q, want the bare output", got)
+	}
+	got := logs(t, d, "old-1", runtime.LogOptions{Tail: 1, Timestamps: true})
+	if l, ok := runtime.ParseLogRecord([]byte(strings.TrimSuffix(got, "\n"))); !ok || !l.Time.IsZero() || string(l.Text) != "line 2" {
+		t.Errorf("Logs with Timestamps = %q, want a record of unknown time", got)
+	}
+	if got := logs(t, d, "old-1", runtime.LogOptions{Tail: -1, Since: time.Now().Add(-time.Hour)}); got != "" {
+		t.Errorf("Logs since an hour ago = %q, want nothing: the times are unknown", got)
+	}
+}
