@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,9 @@ func TestThreeAppsShareAListenerByHost(t *testing.T) {
 	for _, a := range apps {
 		s.waitCert(t, a.host)
 		s.waitVersion(t, a.host, a.name+"-1")
+	}
+	if out, _ := run(t, "status", "--data", data); !regexp.MustCompile(`(?m)^b\.cutover\.test\s+valid\s`).MatchString(out) {
+		t.Errorf("cutover status does not show b.cutover.test's certificate as valid:\n%s", out)
 	}
 
 	thief := s.newApp(t, "thief", "b.cutover.test", "")

@@ -228,8 +228,9 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [app]",
 		Short: "Show the apps of the running cutover: revision, tasks, traffic, last deployment",
-		Long: `Without an app: one line per app. With an app: its tasks too, and its
-last deployment's steps.`,
+		Long: `Without an app: one line per app, then the ACME certificates (host, state,
+expiry, last error) when a listener has tls: auto. With an app: its tasks too,
+and its last deployment's steps.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -255,6 +256,12 @@ last deployment's steps.`,
 					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, appTraffic(a), last)
 				}
 				tw.Flush()
+				// The ACME certificates, when any listener has tls: auto
+				// (all of them: cutover certs).
+				if certs, err := c.Certificates(ctx); err == nil && len(certs) > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+					printCerts(cmd, certs)
+				}
 			})
 		},
 	}
