@@ -40,8 +40,15 @@ type StartOptions struct {
 	Branch string
 	// Commit, when set, is built instead of the branch's tip: a commit
 	// id, full or abbreviated (CheckCommitName), never a ref.
-	Commit  string
+	Commit string
+	// Ref, when set, is the ref the commit is fetched by when the
+	// repository does not hand out commits by id (a tag, a pull
+	// request's refs/pull/N/head); default refs/heads/<Branch>.
+	Ref     string
 	Trigger string // default TriggerManual
+	// Event is the trigger that started the execution, recorded with it;
+	// nil for a manual start.
+	Event *Trigger
 }
 
 // execution is a running execution.
@@ -51,6 +58,7 @@ type execution struct {
 	trigger string
 	repo    string
 	branch  string
+	ref     string
 	commit  string
 	mode    string
 	set     Settings
@@ -89,7 +97,7 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	if opts.Repo == "" {
 		opts.Repo = sourceRepo(cfg)
 	}
-	if opts.Branch == "" {
+	if opts.Branch == "" && opts.Ref == "" {
 		opts.Branch = cfg.Source.Branch
 	}
 	if opts.Trigger == "" {
@@ -111,8 +119,13 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	for i := range stages {
 		stages[i].Status = store.StagePending
 	}
+	var by *store.TriggerInfo
+	if opts.Event != nil {
+		info := opts.Event.Info()
+		by = &info
+	}
 	e, err := p.store.CreateExecution(ctx, store.Execution{
-		App: app, Trigger: opts.Trigger, Repo: opts.Repo, Branch: opts.Branch, Commit: opts.Commit, Stages: stages,
+		App: app, Trigger: opts.Trigger, Repo: opts.Repo, Branch: opts.Branch, Commit: opts.Commit, Stages: stages, TriggeredBy: by,
 	})
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, err)
@@ -124,7 +137,7 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	}
 	x := &execution{
 		id: e.ID, app: app, number: e.Number, trigger: opts.Trigger, repo: opts.Repo, branch: opts.Branch,
-		commit: opts.Commit, mode: set.Mode, set: set,
+		ref: opts.Ref, commit: opts.Commit, mode: set.Mode, set: set,
 		wake: make(chan error, 1), decide: make(chan decision, 1), log: sink,
 	}
 	xctx, cancel := context.WithCancelCause(store.WithActor(runCtx, store.Actor(ctx)))

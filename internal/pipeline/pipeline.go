@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -253,9 +254,12 @@ func (p *Pipeline) appConfig(ctx context.Context, app string) (config.App, error
 	if err := json.Unmarshal(a.Spec, &cfg); err != nil {
 		return config.App{}, fmt.Errorf("decoding the configuration of app %s: %w", app, err)
 	}
-	if cfg.Source.Branch == "" {
-		cfg.Source.Branch = "main"
+	// The pipeline's branch: the setting, else cutover.yaml's.
+	set, err := p.settings(ctx, app)
+	if err != nil {
+		return config.App{}, err
 	}
+	cfg.Source.Branch = cmp.Or(set.Branch, cfg.Source.Branch, "main")
 	if cfg.Build.Spec == "" {
 		cfg.Build.Spec = "buildspec.yml"
 	}

@@ -58,7 +58,19 @@ func (p *Pipeline) poll(ctx context.Context, app string, interval time.Duration)
 			continue
 		}
 		last = sha
-		if _, err := p.Start(ctx, app, StartOptions{Repo: repo, Branch: cfg.Source.Branch, Commit: sha, Trigger: TriggerPoll}); err != nil {
+		t := Trigger{Kind: KindPush, Ref: "refs/heads/" + cfg.Source.Branch, Commit: sha, Source: "poll"}
+		ok, reason, err := p.admit(ctx, app, t)
+		if err != nil {
+			p.log.Warn("polling", "app", app, "err", err)
+			continue
+		}
+		if !ok {
+			p.skip(ctx, app, t, reason)
+			continue
+		}
+		opts := t.startOptions()
+		opts.Repo, opts.Trigger = repo, TriggerPoll
+		if _, err := p.Start(ctx, app, opts); err != nil {
 			p.log.Error("starting a pipeline execution after polling", "app", app, "err", err)
 		}
 	}

@@ -49,23 +49,54 @@ func (p *Pipeline) openRepo(ctx context.Context, app string) error {
 	return git.InitBare(ctx, p.repoDir(app), cfg.Source.Branch)
 }
 
-// pushed starts an execution when a push moved the app's branch.
+// pushed turns each ref a push to the built-in remote changed into a
+// Trigger (a branch push with the files it changed, or a tag push) and
+// starts an execution for those the trigger filters let through.
 func (p *Pipeline) pushed(app, user string, updates []git.RefUpdate) {
 	ctx := store.WithActor(context.Background(), "git:"+user)
-	cfg, err := p.appConfig(ctx, app)
-	if err != nil {
-		p.log.Error("reading the app after a push", "app", app, "err", err)
-		return
-	}
 	for _, u := range updates {
-		branch, ok := strings.CutPrefix(u.Ref, "refs/heads/")
-		if !ok || branch != cfg.Source.Branch || u.New == "" {
-			p.log.Info("push to another branch ignored", "app", app, "ref", u.Ref)
+		t, ok := p.pushTrigger(ctx, app, u)
+		if !ok {
+			p.log.Info("push of a ref that is neither a branch nor a tag ignored", "app", app, "ref", u.Ref)
 			continue
 		}
-		_, err := p.Start(ctx, app, StartOptions{Repo: p.repoDir(app), Branch: branch, Commit: u.New, Trigger: TriggerPush})
+		admitted, reason, err := p.admit(ctx, app, t)
 		if err != nil {
+			p.log.Error("deciding on a push", "app", app, "ref", u.Ref, "err", err)
+			continue
+		}
+		if !admitted {
+			p.skip(ctx, app, t, reason)
+			continue
+		}
+		opts := t.startOptions()
+		opts.Repo, opts.Trigger = p.repoDir(app), TriggerPush
+		if _, err := p.Start(ctx, app, opts); err != nil {
 			p.log.Error("starting a pipeline execution after a push", "app", app, "err", err)
 		}
 	}
+}
+
+// pushTrigger is the Trigger of one ref update. The changed files of a
+// branch that existed before are git's diff of its old and new commit;
+// those of a new branch are unknown.
+func (p *Pipeline) pushTrigger(ctx context.Context, app string, u git.RefUpdate) (Trigger, bool) {
+	t := Trigger{Ref: u.Ref, Commit: u.New, Source: "git"}
+	switch {
+	case strings.HasPrefix(u.Ref, "refs/heads/"):
+		t.Kind = KindPush
+	case strings.HasPrefix(u.Ref, "refs/tags/"):
+		t.Kind = KindTag
+	default:
+		return Trigger{}, false
+	}
+	if t.Kind == KindPush && u.Old != "" && u.New != "" {
+		files, err := git.ChangedFiles(ctx, p.repoDir(app), u.Old, u.New)
+		if err != nil {
+			p.log.Warn("the files a push changed are unknown", "app", app, "ref", u.Ref, "err", err)
+		} else {
+			t.ChangedFiles, t.FilesKnown = files, true
+		}
+	}
+	return t, true
 }

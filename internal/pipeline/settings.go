@@ -44,6 +44,14 @@ type Settings struct {
 	// sandbox.DockerFilter (CodeBuild's privileged mode). Only an admin
 	// sets it: a push cannot.
 	Privileged bool `json:"privileged,omitempty"`
+	// Branch is the pipeline's branch: what a manual start and polling
+	// build, and, without trigger filters, the only branch whose pushes
+	// start executions. Default cutover.yaml's source.branch.
+	Branch string `json:"branch,omitempty"`
+	// Triggers filter which pushes, tags and pull requests start
+	// executions (CodePipeline V2's trigger filters); none: pushes to
+	// Branch only.
+	Triggers Triggers `json:"triggers,omitzero"`
 }
 
 func (s Settings) withDefaults() Settings {
@@ -68,7 +76,12 @@ func (s Settings) check() error {
 	case s.ApprovalTimeout < 0 || s.BuildTimeout < 0:
 		return errors.New("timeouts cannot be negative")
 	}
-	return nil
+	if s.Branch != "" {
+		if err := checkRefName("branch", s.Branch); err != nil {
+			return err
+		}
+	}
+	return s.Triggers.Check()
 }
 
 // Settings returns the app's pipeline settings, defaults filled in.

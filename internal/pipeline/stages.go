@@ -24,8 +24,9 @@ func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error
 	if err := os.RemoveAll(w.src); err != nil {
 		return fmt.Errorf("cleaning the workspace: %w", err)
 	}
-	x.log.printf("Fetching %s from %s", cmp.Or(x.commit, "branch "+x.branch), x.repo)
-	c, err := git.Checkout(ctx, x.repo, x.branch, x.commit, w.src)
+	ref := cmp.Or(x.ref, "refs/heads/"+x.branch)
+	x.log.printf("Fetching %s from %s", cmp.Or(x.commit, ref), x.repo)
+	c, err := git.Checkout(ctx, x.repo, ref, x.commit, w.src)
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,9 @@ type forge struct {
 	// this forge.
 	event func(h http.Header) string
 	// verify checks the request's signature against secret.
-	verify    func(h http.Header, body []byte, secret string) bool
-	pushEvent string
+	verify func(h http.Header, body []byte, secret string) bool
+	// parse turns an event into a Trigger, or an ignoredEvent.
+	parse func(event string, body []byte) (Trigger, error)
 	// signature is the header that holds the request's signature or token.
 	signature string
 	// deliveryIDs are the headers that may name the delivery, most
@@ -49,7 +50,7 @@ var forges = []forge{
 		verify: func(h http.Header, body []byte, secret string) bool {
 			return validHMAC(h.Get("X-Gitea-Signature"), body, secret)
 		},
-		pushEvent:   "push",
+		parse:       parseGitea,
 		signature:   "X-Gitea-Signature",
 		deliveryIDs: []string{"X-Gitea-Delivery"},
 	},
@@ -60,7 +61,7 @@ var forges = []forge{
 			sig, ok := strings.CutPrefix(h.Get("X-Hub-Signature-256"), "sha256=")
 			return ok && validHMAC(sig, body, secret)
 		},
-		pushEvent:   "push",
+		parse:       parseGitHub,
 		signature:   "X-Hub-Signature-256",
 		deliveryIDs: []string{"X-GitHub-Delivery"},
 	},
@@ -71,7 +72,7 @@ var forges = []forge{
 			token := h.Get("X-Gitlab-Token")
 			return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1
 		},
-		pushEvent:   "Push Hook",
+		parse:       parseGitLab,
 		signature:   "X-Gitlab-Token",
 		deliveryIDs: []string{"Idempotency-Key", "X-Gitlab-Event-UUID"},
 	},
@@ -88,23 +89,19 @@ func validHMAC(sig string, body []byte, secret string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// pushPayload is the part of a push event the pipeline reads; GitHub,
-// GitLab and Gitea name these fields alike.
-type pushPayload struct {
-	Ref   string `json:"ref"`
-	After string `json:"after"`
-}
-
 // WebhookResponse is the body of a webhook's answer.
 type WebhookResponse struct {
 	Message   string `json:"message"`
 	Execution string `json:"execution,omitempty"`
 }
 
-// serveWebhook handles POST /hooks/{app}: a forge's push event for the
-// app's branch starts an execution of the commit it names, fetched from
-// the app's source repository. A request whose signature does not check
-// out is refused with 401 before anything else happens.
+// serveWebhook handles POST /hooks/{app}: a forge's push (of a branch or
+// a tag) or pull request event becomes a Trigger, which starts an
+// execution of the commit it names, fetched from the app's source
+// repository, when the pipeline's trigger filters let it; otherwise it
+// is recorded as a trigger.skipped event with the reason. A request whose
+// signature does not check out is refused with 401 before anything else
+// happens.
 func (p *Pipeline) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	app := r.PathValue("app")
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
@@ -131,44 +128,33 @@ func (p *Pipeline) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if event := f.event(r.Header); event != f.pushEvent {
-		writeWebhook(w, http.StatusAccepted, fmt.Sprintf("%s event %q ignored: only push events start executions", f.name, event), "")
+	t, err := f.parse(f.event(r.Header), body)
+	var ign ignoredEvent
+	switch {
+	case errors.As(err, &ign):
+		writeWebhook(w, http.StatusAccepted, ign.msg, "")
+		return
+	case err != nil:
+		writeWebhook(w, http.StatusBadRequest, err.Error(), "")
 		return
 	}
-	var push pushPayload
-	if err := json.Unmarshal(body, &push); err != nil {
-		writeWebhook(w, http.StatusBadRequest, "decoding the push event: "+err.Error(), "")
-		return
-	}
-	cfg, err := p.appConfig(r.Context(), app)
+	t.Source = "webhook:" + f.name
+	p.handleDelivery(w, r, f, body, t)
+}
+
+// handleDelivery starts an execution for a delivery's trigger, or
+// records why not, unless the same delivery was handled within
+// deliveryWindow. A forge sending it again (a retry after a timeout, a
+// redelivery) or anyone replaying it is answered 200 with the execution
+// it started the first time, and nothing starts.
+func (p *Pipeline) handleDelivery(w http.ResponseWriter, r *http.Request, f *forge, body []byte, t Trigger) {
+	app := r.PathValue("app")
+	ctx := store.WithActor(r.Context(), t.Source)
+	ok, reason, err := p.admit(ctx, app, t)
 	if err != nil {
 		writeWebhook(w, http.StatusConflict, err.Error(), "")
 		return
 	}
-	branch, isBranch := strings.CutPrefix(push.Ref, "refs/heads/")
-	switch {
-	case !isBranch || branch != cfg.Source.Branch:
-		writeWebhook(w, http.StatusAccepted, fmt.Sprintf("push to %s ignored: the pipeline follows branch %s", push.Ref, cfg.Source.Branch), "")
-		return
-	case strings.Trim(push.After, "0") == "":
-		writeWebhook(w, http.StatusAccepted, "branch deletion ignored", "")
-		return
-	}
-	if err := CheckCommitID(push.After); err != nil {
-		writeWebhook(w, http.StatusBadRequest, "push event's after: "+err.Error(), "")
-		return
-	}
-	p.startFromWebhook(w, r, f, body, StartOptions{Branch: branch, Commit: push.After, Trigger: TriggerWebhook})
-}
-
-// startFromWebhook starts an execution for a push delivery unless the
-// same delivery was acted on within deliveryWindow. A forge sending it
-// again (a retry after a timeout, a redelivery) or anyone replaying it
-// is answered 200 with the execution it started the first time, and
-// nothing starts.
-func (p *Pipeline) startFromWebhook(w http.ResponseWriter, r *http.Request, f *forge, body []byte, opts StartOptions) {
-	app := r.PathValue("app")
-	ctx := store.WithActor(r.Context(), "webhook:"+f.name)
 	keys := f.deliveryKeys(r.Header, body)
 	prev, fresh, err := p.store.ClaimDelivery(ctx, app, keys, deliveryWindow)
 	if err != nil {
@@ -180,6 +166,13 @@ func (p *Pipeline) startFromWebhook(w http.ResponseWriter, r *http.Request, f *f
 		writeWebhook(w, http.StatusOK, msg, prev.Execution)
 		return
 	}
+	if !ok {
+		p.skip(ctx, app, t, reason)
+		writeWebhook(w, http.StatusAccepted, reason, "")
+		return
+	}
+	opts := t.startOptions()
+	opts.Trigger = TriggerWebhook
 	e, err := p.Start(ctx, app, opts)
 	if err != nil {
 		// Nothing started: the same delivery sent again may start it.
@@ -192,7 +185,7 @@ func (p *Pipeline) startFromWebhook(w http.ResponseWriter, r *http.Request, f *f
 	if err := p.store.SetDeliveryExecution(ctx, app, keys, e.ID); err != nil {
 		p.log.Warn("recording the execution a webhook delivery started", "execution", e.ID, "error", err)
 	}
-	writeWebhook(w, http.StatusCreated, "execution started", e.ID)
+	writeWebhook(w, http.StatusCreated, "execution started: "+t.describe(), e.ID)
 }
 
 // startStatus is the webhook answer to Start's error.

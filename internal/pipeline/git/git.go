@@ -59,13 +59,18 @@ func LsRemote(ctx context.Context, repo, branch string) (string, error) {
 	return "", fmt.Errorf("resolving branch %s of %s: %w", branch, repo, ErrNoBranch)
 }
 
-// Checkout fetches commit (or, when commit is "", the tip of branch) from
+// Checkout fetches commit (or, when commit is "", the tip of ref) from
 // repo into dir, which must not exist or be empty, and checks it out
-// with a detached HEAD. Only that commit's history is fetched when the
-// server allows it.
-func Checkout(ctx context.Context, repo, branch, commit, dir string) (Commit, error) {
+// with a detached HEAD. ref is a full ref (refs/tags/v1,
+// refs/pull/42/head) or a branch's name. Only that commit's history is
+// fetched when the server allows it; otherwise ref's history, which
+// holds it.
+func Checkout(ctx context.Context, repo, ref, commit, dir string) (Commit, error) {
 	fail := func(err error) (Commit, error) {
-		return Commit{}, fmt.Errorf("checking out %s of %s: %w", cmp.Or(commit, branch), repo, err)
+		return Commit{}, fmt.Errorf("checking out %s of %s: %w", cmp.Or(commit, ref), repo, err)
+	}
+	if !strings.HasPrefix(ref, "refs/") {
+		ref = "refs/heads/" + ref
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
@@ -73,17 +78,14 @@ func Checkout(ctx context.Context, repo, branch, commit, dir string) (Commit, er
 	if _, err := run(ctx, dir, "init", "-q"); err != nil {
 		return fail(err)
 	}
-	want := commit
-	if want == "" {
-		want = "refs/heads/" + branch
-	}
+	want := cmp.Or(commit, ref)
 	if _, err := run(ctx, dir, "fetch", "-q", "--no-tags", "--depth=1", "--", repo, want); err != nil {
 		if commit == "" {
 			return fail(err)
 		}
 		// A server that refuses to hand out a commit by its name: fetch
-		// the branch's history, which holds it.
-		if _, err := run(ctx, dir, "fetch", "-q", "--no-tags", "--", repo, "refs/heads/"+branch); err != nil {
+		// the ref's history, which holds it.
+		if _, err := run(ctx, dir, "fetch", "-q", "--no-tags", "--", repo, ref); err != nil {
 			return fail(err)
 		}
 	}
@@ -137,4 +139,21 @@ func Refs(ctx context.Context, gitDir string) (map[string]string, error) {
 		}
 	}
 	return refs, nil
+}
+
+// ChangedFiles returns the paths that differ between the commits old and
+// new of the repository at gitDir (a push's before and after), renames
+// as the old and the new path.
+func ChangedFiles(ctx context.Context, gitDir, old, new string) ([]string, error) {
+	out, err := run(ctx, gitDir, "diff", "--name-only", "--no-renames", "-z", "--end-of-options", old, new, "--")
+	if err != nil {
+		return nil, fmt.Errorf("listing the files changed from %s to %s: %w", old, new, err)
+	}
+	var files []string
+	for f := range strings.SplitSeq(out, "\x00") {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }
