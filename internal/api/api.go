@@ -144,6 +144,8 @@ func New(opts Options) *Handler {
 		{"GET", "/api/v1/apps/{app}/maintenance", store.RoleRead, h.getMaintenance},
 		{"POST", "/api/v1/apps/{app}/maintenance", store.RoleDeploy, h.setMaintenance},
 		{"DELETE", "/api/v1/apps/{app}/maintenance", store.RoleDeploy, h.clearMaintenance},
+		{"GET", "/api/v1/apps/{app}/releases", store.RoleRead, h.listReleases},
+		{"POST", "/api/v1/apps/{app}/rollback", store.RoleDeploy, h.rollbackTo},
 		{"GET", "/api/v1/apps/{app}/env", store.RoleRead, h.listEnv},
 		{"POST", "/api/v1/apps/{app}/env", store.RoleDeploy, h.changeEnv},
 		{"GET", "/api/v1/apps/{app}/notifications", store.RoleRead, h.listNotifications},

@@ -86,6 +86,8 @@ func (f *fixture) request(t *testing.T, rt route, secret string) *http.Request {
 		body = strings.NewReader(`{"count": 2}`)
 	case "POST /api/v1/apps/{app}/run":
 		body = strings.NewReader(`{"command": ["echo", "hi"]}`)
+	case "POST /api/v1/apps/{app}/rollback":
+		body = strings.NewReader(`{"to": "r1"}`)
 	case "POST /api/v1/apps/{app}/env":
 		body = strings.NewReader(`{"set": [{"name": "GREETING", "value": "hi"}]}`)
 	case "POST /api/v1/apps/{app}/notifications":
