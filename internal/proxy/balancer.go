@@ -12,6 +12,7 @@ type action struct {
 	groups []weightedGroup // only groups with weight > 0
 	total  int
 	fixed  *fixedResponse // set: answer with it, groups is empty
+	sticky bool           // a group has stickiness (see sticky.go)
 }
 
 type weightedGroup struct {
@@ -47,55 +48,56 @@ func (a *action) pick(exclude *target) (*targetGroup, *target) {
 }
 
 // pickAcquire picks a target and counts a request on it. A target can
-// start draining between being picked and being counted; then it picks
-// again.
+// start draining, or fill up to its group's connection cap, between being
+// picked and being counted; then it picks again.
 func (g *targetGroup) pickAcquire(exclude *target) *target {
 	for range 3 {
-		t := g.pick(exclude)
+		s := g.settings.Load()
+		t := g.pick(s, exclude)
 		if t == nil {
 			return nil
 		}
-		if t.acquire() {
+		if t.acquire(s.maxConns) {
 			return t
 		}
-		// t started draining meanwhile. startDrain may have seen this
-		// request's count and left the drain to the last release.
+		// startDrain may have seen this request's count and left the
+		// drain to the last release.
 		g.release(t)
 	}
 	return nil
 }
 
 // pick chooses a target of the group for a new request, or nil.
-func (g *targetGroup) pick(exclude *target) *target {
+func (g *targetGroup) pick(s *groupSettings, exclude *target) *target {
 	ts := *g.active.Load()
 	n := uint64(len(ts))
 	if n == 0 {
 		return nil
 	}
 	start := g.rr.Add(1)
-	if g.settings.Load().algorithm == LeastOutstandingRequests {
-		return leastOutstanding(ts, start, exclude)
+	if s.algorithm == LeastOutstandingRequests {
+		return leastOutstanding(s, ts, start, exclude)
 	}
 	var now int64
 	for i := range n {
 		t := ts[(start+i)%n]
-		if t != exclude && t.routable(&now) {
+		if t != exclude && t.routable(&now) && t.admits(s, &now) {
 			return t
 		}
 	}
-	return fallback(ts, start, exclude)
+	return fallback(s, ts, start, exclude)
 }
 
 // leastOutstanding picks the routable target with the fewest requests in
 // flight; start spreads ties.
-func leastOutstanding(ts []*target, start uint64, exclude *target) *target {
+func leastOutstanding(s *groupSettings, ts []*target, start uint64, exclude *target) *target {
 	var best *target
 	var bestN int64
 	var now int64
 	n := uint64(len(ts))
 	for i := range n {
 		t := ts[(start+i)%n]
-		if t == exclude || !t.routable(&now) {
+		if t == exclude || !t.routable(&now) || !t.admits(s, &now) {
 			continue
 		}
 		if c := t.inFlight.Load(); best == nil || c < bestN {
@@ -103,22 +105,23 @@ func leastOutstanding(ts []*target, start uint64, exclude *target) *target {
 		}
 	}
 	if best == nil {
-		return fallback(ts, start, exclude)
+		return fallback(s, ts, start, exclude)
 	}
 	return best
 }
 
 // fallback is used when no target is routable: first a healthy target
 // that is only ejected, then, if every target is unhealthy, any of them
-// (fail open, as ALB does). Targets in state initial never get traffic.
-func fallback(ts []*target, start uint64, exclude *target) *target {
+// (fail open, as ALB does). Targets in state initial never get traffic,
+// full ones neither; slow start does not hold back a fallback.
+func fallback(s *groupSettings, ts []*target, start uint64, exclude *target) *target {
 	n := uint64(len(ts))
 	allUnhealthy := true
 	for i := range n {
 		t := ts[(start+i)%n]
 		switch t.healthStatus() {
 		case health.StatusHealthy:
-			if t != exclude && !t.draining.Load() {
+			if t != exclude && !t.draining.Load() && !t.full(s) {
 				return t
 			}
 			allUnhealthy = false
@@ -130,7 +133,7 @@ func fallback(ts []*target, start uint64, exclude *target) *target {
 		return nil
 	}
 	for i := range n {
-		if t := ts[(start+i)%n]; t != exclude && !t.draining.Load() {
+		if t := ts[(start+i)%n]; t != exclude && !t.draining.Load() && !t.full(s) {
 			return t
 		}
 	}

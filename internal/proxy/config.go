@@ -49,6 +49,10 @@ type ListenerConfig struct {
 	// ones (WebSockets) included. At the cap, new connections wait in
 	// the kernel's accept backlog until one closes. Default 10000.
 	MaxConnections int
+	// MaxHeaderSize caps a request's line and header fields, in bytes as
+	// received (less optional whitespace): a larger request gets 431.
+	// Default 64 KiB, 1 KiB-1 MiB (see caps.go).
+	MaxHeaderSize int `json:",omitzero"`
 }
 
 // TLSConfig names PEM certificate and key files, or the hosts to get
@@ -107,7 +111,11 @@ type TargetGroupConfig struct {
 	Name    string
 	Targets []string // host:port
 	// Algorithm is RoundRobin (default) or LeastOutstandingRequests.
-	Algorithm   string
+	Algorithm string
+	// Protocol is how the proxy speaks to the targets: ProtocolHTTP1
+	// (default), ProtocolHTTP2 (over TLS), ProtocolH2C or ProtocolGRPC
+	// (see h2target.go). The health check speaks it too.
+	Protocol    string
 	HealthCheck health.Config
 	// DeregistrationDelay is how long a removed target may finish its
 	// in-flight requests, WebSockets and streams. Default 300s (the zero
@@ -123,6 +131,39 @@ type TargetGroupConfig struct {
 	// that were healthy before it, so the production listener serves again
 	// at once; their checks run as usual and demote them if they fail.
 	AssumeHealthy []string
+	// SlowStart, when set, ramps the share of a target that becomes
+	// healthy linearly from zero to its full share over this long, as
+	// ALB's slow_start.duration_seconds (30s-900s; 0 is off). See
+	// slowstart.go.
+	SlowStart time.Duration `json:",omitzero"`
+	// Stickiness sends a client's requests to the same target while its
+	// cookie lasts (see sticky.go). The zero value is off.
+	Stickiness StickinessConfig `json:",omitzero"`
+	// MaxBodySize caps a request body, in bytes: a larger one gets 413
+	// (see caps.go). 0 is no limit.
+	MaxBodySize int64 `json:",omitzero"`
+	// MaxConnectionsPerTarget caps the requests and upgraded connections
+	// a target has in flight at once: a full target gets no new request,
+	// which goes to another target or, when all are full, gets 503. 0 is
+	// no limit.
+	MaxConnectionsPerTarget int `json:",omitzero"`
+}
+
+// Stickiness types, as ALB's stickiness.type.
+const (
+	StickyLBCookie  = "lb_cookie"
+	StickyAppCookie = "app_cookie"
+)
+
+// StickinessConfig is a target group's session stickiness. With
+// StickyLBCookie the proxy sets its cookie (StickyCookie) on every
+// response; with StickyAppCookie it sets it when the target sets the
+// app's cookie CookieName, and honours it only while the request carries
+// that cookie too.
+type StickinessConfig struct {
+	Type       string        // "" (off), StickyLBCookie or StickyAppCookie
+	Duration   time.Duration // the cookie's lifetime; default 1 day, 1s-7 days
+	CookieName string        // StickyAppCookie only: the app's cookie
 }
 
 // OutlierConfig is passive outlier detection: a target that fails

@@ -7,6 +7,7 @@ import "time"
 // Called with g.mu held; the caller publishes the new target list.
 func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 	t.draining.Store(true)
+	t.h2.shutdown(t.cut)
 	g.checker.Remove(t.addr)
 	g.changed()
 	g.log.Info("target draining", "target", t.addr, "in_flight", t.inFlight.Load(), "deregistration_delay", delay)
@@ -14,7 +15,8 @@ func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 	// A request that acquired t before draining was set is counted in
 	// inFlight; one that acquires after sees draining and backs off.
 	// So inFlight == 0 here means nothing can reach t any more.
-	if t.inFlight.Load() == 0 {
+	// A sticky group keeps the target for its sticky clients.
+	if t.inFlight.Load() == 0 && !g.holdsDrains() {
 		g.finishDrain(t, "no requests in flight")
 	}
 }
@@ -35,7 +37,7 @@ func (g *targetGroup) release(t *target) {
 	if t.inFlight.Add(-1) == 0 && t.draining.Load() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if t.draining.Load() && t.inFlight.Load() == 0 {
+		if t.draining.Load() && t.inFlight.Load() == 0 && !g.holdsDrains() {
 			g.finishDrain(t, "no requests in flight")
 		}
 	}
@@ -64,6 +66,7 @@ func (g *targetGroup) finishDrain(t *target, why string) {
 	}
 	delete(g.targets, t.addr)
 	t.conns.close()
+	t.h2.close()
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}

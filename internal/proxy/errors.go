@@ -17,6 +17,8 @@ func handleError(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeOf(r.Context())
 	cause := context.Cause(x.ctx)
 	switch {
+	case x.body.tooLarge.Load():
+		bodyTooLarge(w, x)
 	case x.body.expired():
 		bodyTimedOut(w, x)
 	case errors.Is(cause, errResponseTimeout):

@@ -37,6 +37,7 @@ type exchange struct {
 	retried     bool
 
 	requestID string
+	tls       bool // the client connection is TLS: the sticky cookie is Secure
 	w         responseRecorder
 	body      countingBody
 
@@ -104,6 +105,9 @@ type responseRecorder struct {
 	close bool
 	// no1xx drops 1xx responses: the client speaks HTTP/1.0.
 	no1xx bool
+	// stick, when set, adds the sticky cookie to the final response's
+	// header (exchange.setStickyCookie).
+	stick func(http.Header)
 }
 
 func (w *responseRecorder) WriteHeader(code int) {
@@ -112,7 +116,7 @@ func (w *responseRecorder) WriteHeader(code int) {
 	}
 	if w.status == 0 && code >= 200 {
 		w.status = code
-		w.closeIfAsked()
+		w.finalHeader()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -120,19 +124,23 @@ func (w *responseRecorder) WriteHeader(code int) {
 func (w *responseRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
-		w.closeIfAsked()
+		w.finalHeader()
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
 }
 
-// closeIfAsked asks the client to close the connection after the
-// response, when the request or the listener needs it. Headers are
-// cleared after each 1xx, so this waits for the final status.
-func (w *responseRecorder) closeIfAsked() {
+// finalHeader adds what the proxy puts on the final response: a
+// Connection: close when the request or the listener needs it, and the
+// sticky cookie. Headers are cleared after each 1xx, so this waits for
+// the final status.
+func (w *responseRecorder) finalHeader() {
 	if w.close || (w.draining != nil && w.draining.Load()) {
 		w.Header().Set("Connection", "close")
+	}
+	if w.stick != nil {
+		w.stick(w.Header())
 	}
 }
 
@@ -147,9 +155,15 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWrite
 // BodyTimeout): the client connection's read deadline is moved before
 // every read, and left alone once the body has ended, since net/http
 // then reads the connection itself.
+//
+// With a limit (the group's MaxBodySize), a body that grows past it ends
+// with errBodyTooLarge instead of its next bytes: a body of unknown
+// length (chunked) is cut there, and handleError answers 413.
 type countingBody struct {
 	rc          io.ReadCloser
 	n           atomic.Int64
+	limit       int64       // 0: none
+	tooLarge    atomic.Bool // the body went past limit
 	timeout     time.Duration
 	setDeadline func(time.Time) error
 	ended       bool         // a Read returned an error; touched by the reader only
@@ -164,7 +178,10 @@ func (b *countingBody) Read(p []byte) (int, error) {
 		b.setDeadline(d)
 	}
 	n, err := b.rc.Read(p)
-	b.n.Add(int64(n))
+	if total := b.n.Add(int64(n)); b.limit > 0 && total > b.limit {
+		b.tooLarge.Store(true)
+		n, err = 0, errBodyTooLarge
+	}
 	if err != nil && !b.ended {
 		b.ended = true
 		b.deadline.Store(0)
@@ -188,3 +205,7 @@ func (b *countingBody) expired() bool {
 }
 
 func (b *countingBody) Close() error { return nil }
+
+// errBodyTooLarge ends a request body that went past its group's
+// MaxBodySize.
+var errBodyTooLarge = errors.New("request body too large")

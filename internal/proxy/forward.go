@@ -52,7 +52,7 @@ func newReverseProxyForwarder(log *slog.Logger) *reverseProxyForwarder {
 	f := &reverseProxyForwarder{transport: transport}
 	f.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      &retryTransport{base: transport},
+		Transport:      &retryTransport{base: newProtocolTransport(transport)},
 		FlushInterval:  -1, // stream: server-sent events must not wait in a buffer
 		BufferPool:     newBufferPool(),
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -146,7 +146,7 @@ func (rt *retryTransport) try(x *exchange, req *http.Request) (*http.Response, e
 	switch {
 	case err == nil:
 		x.group.observe(x.target, resp.StatusCode >= 500)
-	case x.body.expired():
+	case x.body.expired(), x.body.tooLarge.Load():
 		// The client's fault, not the target's.
 	case x.ctx.Err() == nil || errors.Is(context.Cause(x.ctx), errResponseTimeout):
 		x.group.observe(x.target, true)

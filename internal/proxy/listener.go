@@ -45,6 +45,8 @@ type listener struct {
 	conns    atomic.Int64                // open client connections, not counting hijacked ones
 	// bodyTimeout is ListenerConfig.BodyTimeout; 0 for none.
 	bodyTimeout atomic.Int64
+	// maxHeaderSize is ListenerConfig.MaxHeaderSize (see caps.go).
+	maxHeaderSize atomic.Int64
 	// draining is set once the socket has been handed to a successor:
 	// every HTTP/1 response then asks the client to reconnect.
 	draining atomic.Bool
@@ -94,10 +96,13 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 		Handler:           l,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
-		Protocols:         protocols,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return l.baseCtx },
-		ConnState:         l.connState,
+		// The configured cap may change while the server runs; it is
+		// checked in ServeHTTP, this is the most it may be.
+		MaxHeaderBytes: MaxMaxHeaderSize,
+		Protocols:      protocols,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return l.baseCtx },
+		ConnState:      l.connState,
 	}
 	if l.tls {
 		l.srv.TLSConfig = &tls.Config{
@@ -113,6 +118,7 @@ func (p *Proxy) bind(lc ListenerConfig) (*listener, error) {
 // listener keeps its socket.
 func (l *listener) configure(lc ListenerConfig) {
 	l.bodyTimeout.Store(int64(max(lc.BodyTimeout, 0)))
+	l.maxHeaderSize.Store(int64(lc.MaxHeaderSize))
 	l.lim.setMax(lc.MaxConnections)
 }
 
@@ -207,11 +213,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// its next stream on a new connection, to the successor.
 		w.Header().Set("Connection", "close")
 	}
-	if l.front(w, r) {
+	rt := l.routes.Load()
+	if l.refuseHeader(w, r, rt.listener, start) || l.front(w, r) {
 		return
 	}
-
-	rt := l.routes.Load()
 	act := rt.match(r)
 	if act != nil && act.fixed != nil {
 		n := act.fixed.serve(w)
@@ -221,25 +226,41 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	g, t := act.pick(nil)
+	g, t := act.pickSticky(r)
 	if t == nil {
-		msg := "503 Service Unavailable: no healthy target\n"
-		if act == nil {
-			msg = "503 Service Unavailable: no route for this request\n"
-		}
-		writeError(w, http.StatusServiceUnavailable, msg)
-		l.metrics.Observe(metrics.Observation{
-			Listener: rt.listener, Status: http.StatusServiceUnavailable,
-			ProxyError: true, Duration: time.Since(start),
-		})
+		g, t = act.pick(nil)
+	}
+	if t == nil {
+		l.noTarget(w, act, rt.listener, start)
+		return
+	}
+	if l.refuseBody(w, r, rt.listener, g, t, start) {
 		return
 	}
 
 	x := l.newExchange(w, r, rt.listener, act, start)
 	x.w.close = mustClose
 	x.bind(g, t)
+	x.body.limit = g.settings.Load().maxBodySize
 	defer x.finish()
 	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
+}
+
+// noTarget answers 503 when the action found no target for a request.
+func (l *listener) noTarget(w http.ResponseWriter, act *action, name string, start time.Time) {
+	msg := "503 Service Unavailable: no healthy target\n"
+	switch {
+	case act == nil:
+		msg = "503 Service Unavailable: no route for this request\n"
+	case act.full():
+		msg = "503 Service Unavailable: every target is at its connection limit\n"
+		l.metrics.Refused(name, metrics.LimitTargetConnections)
+	}
+	writeError(w, http.StatusServiceUnavailable, msg)
+	l.metrics.Observe(metrics.Observation{
+		Listener: name, Status: http.StatusServiceUnavailable,
+		ProxyError: true, Duration: time.Since(start),
+	})
 }
 
 // newExchange starts the record of one routed request. An HTTP/1.0
@@ -255,6 +276,10 @@ func (l *listener) newExchange(w http.ResponseWriter, r *http.Request, name stri
 			x.w.no1xx = true
 			r.Header.Del("Expect")
 		}
+	}
+	x.tls = r.TLS != nil
+	if act.sticky {
+		x.w.stick = x.setStickyCookie
 	}
 	x.requestID = r.Header.Get("X-Request-Id")
 	if !saneRequestID(x.requestID) {

@@ -59,8 +59,10 @@ func buildAction(fc ForwardConfig, fr *FixedResponseConfig, groups map[string]*t
 	a := &action{}
 	for _, wg := range fc.TargetGroups {
 		if wg.Weight > 0 {
-			a.groups = append(a.groups, weightedGroup{group: groups[wg.Name], weight: wg.Weight})
+			g := groups[wg.Name]
+			a.groups = append(a.groups, weightedGroup{group: g, weight: wg.Weight})
 			a.total += wg.Weight
+			a.sticky = a.sticky || g.settings.Load().sticky.Type != ""
 		}
 	}
 	if a.total == 0 {

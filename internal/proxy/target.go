@@ -23,6 +23,11 @@ type target struct {
 	inFlight     atomic.Int64 // requests and upgraded connections
 	ejectedUntil atomic.Int64 // Unix nanoseconds; 0 when not ejected
 	failures     atomic.Int32 // consecutive failed requests
+	slowFrom     atomic.Int64 // Unix nanoseconds slow start began; 0 when not in it
+
+	// stickyID is the value of the sticky cookie that names t: random,
+	// so that a client can name no other target and no address.
+	stickyID string
 
 	// cut is cancelled when the deregistration delay is over; every
 	// request to the target is cancelled with it.
@@ -31,6 +36,7 @@ type target struct {
 	drained chan struct{} // closed when a drain is complete
 
 	conns connPool // the fast path's keep-alive connections to addr
+	h2    h2Conns  // HTTP/2 connections to addr, for http2, h2c and grpc groups
 
 	// Guarded by targetGroup.mu.
 	reason     string
@@ -38,18 +44,24 @@ type target struct {
 }
 
 func newTarget(addr string) *target {
-	t := &target{addr: addr, drained: make(chan struct{})}
+	t := &target{addr: addr, drained: make(chan struct{}), stickyID: newStickyID()}
 	t.cut, t.cutNow = context.WithCancelCause(context.Background())
 	return t
 }
 
 // acquire counts a new request on t. It fails when t started draining
-// after it was picked; the count stays, and the caller undoes it with
-// targetGroup.release (which completes the drain if it was the last)
-// and picks again.
-func (t *target) acquire() bool {
-	t.inFlight.Add(1)
-	return !t.draining.Load()
+// after it was picked, or when another request took its last free
+// connection (maxConns, 0 for no limit); the count stays, and the caller
+// undoes it with targetGroup.release (which completes the drain if it was
+// the last) and picks again.
+func (t *target) acquire(maxConns int64) bool {
+	n := t.inFlight.Add(1)
+	return !t.draining.Load() && (maxConns == 0 || n <= maxConns)
+}
+
+// full reports whether t has its group's maximum of requests in flight.
+func (t *target) full(s *groupSettings) bool {
+	return s.maxConns > 0 && t.inFlight.Load() >= s.maxConns
 }
 
 func (t *target) healthStatus() health.Status {

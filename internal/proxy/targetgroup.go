@@ -15,10 +15,15 @@ import (
 // reads; they are replaced as a whole.
 type groupSettings struct {
 	algorithm           string
+	protocol            string // ProtocolHTTP1, ...; "" is ProtocolHTTP1
 	responseTimeout     time.Duration
 	deregistrationDelay time.Duration
 	consecutiveFailures int // 0: outlier detection off
 	ejection            time.Duration
+	slowStart           time.Duration // 0: off
+	sticky              StickinessConfig
+	maxBodySize         int64 // 0: no limit
+	maxConns            int64 // per target; 0: no limit
 }
 
 // targetGroup is one named set of targets with its health checker. It
@@ -39,8 +44,11 @@ type targetGroup struct {
 	// known maps every target, draining ones too, for health callbacks,
 	// which must not take mu. Never modified after it is stored.
 	known atomic.Pointer[map[string]*target]
-	rr    atomic.Uint64 // round-robin position
-	gen   atomic.Uint64 // generation of the current health checker
+	// sticky maps the sticky cookie values of the targets in known to
+	// them. Never modified after it is stored.
+	sticky atomic.Pointer[map[string]*target]
+	rr     atomic.Uint64 // round-robin position
+	gen    atomic.Uint64 // generation of the current health checker
 
 	mu       sync.Mutex // guards the fields below; never held across I/O
 	cfg      TargetGroupConfig
@@ -60,6 +68,8 @@ func newTargetGroup(name string, log *slog.Logger, m *metrics.Registry, wg *sync
 	}
 	g.active.Store(new([]*target))
 	g.known.Store(new(map[string]*target))
+	g.sticky.Store(new(map[string]*target))
+	g.settings.Store(new(groupSettings))
 	return g
 }
 
@@ -133,9 +143,14 @@ func (g *targetGroup) update(cfg TargetGroupConfig) bool {
 func settingsOf(cfg TargetGroupConfig) *groupSettings {
 	s := &groupSettings{
 		algorithm:           cfg.Algorithm,
+		protocol:            cfg.Protocol,
 		responseTimeout:     cfg.ResponseTimeout,
 		deregistrationDelay: max(cfg.DeregistrationDelay, 0),
 		ejection:            cfg.Outlier.Ejection,
+		slowStart:           cfg.SlowStart,
+		sticky:              cfg.Stickiness,
+		maxBodySize:         cfg.MaxBodySize,
+		maxConns:            int64(cfg.MaxConnectionsPerTarget),
 	}
 	if cfg.Outlier.ConsecutiveFailures > 0 {
 		s.consecutiveFailures = cfg.Outlier.ConsecutiveFailures
@@ -158,6 +173,9 @@ func (g *targetGroup) register(t *target, s health.Status, reason string) {
 	g.log.Info("target registered", "target", t.addr, "state", s.String())
 	t.health.Store(int32(s))
 	t.reason = reason
+	if s == health.StatusHealthy && reason != "" {
+		g.beginSlowStart(t) // not for a target assumed healthy: it was serving
+	}
 	g.checker.Add(t.addr)
 	g.changed()
 }
@@ -182,11 +200,14 @@ func (g *targetGroup) publish() {
 		active = nil
 	}
 	known := make(map[string]*target, len(g.targets))
+	sticky := make(map[string]*target, len(g.targets))
 	for addr, t := range g.targets {
 		known[addr] = t
+		sticky[t.stickyID] = t
 	}
 	g.active.Store(&active)
 	g.known.Store(&known)
+	g.sticky.Store(&sticky)
 }
 
 // onHealth records a status change reported by the health checker.
@@ -210,6 +231,11 @@ func (g *targetGroup) setHealth(t *target, s health.Status, reason string) {
 		return
 	}
 	t.health.Store(int32(s))
+	if s == health.StatusHealthy {
+		g.beginSlowStart(t)
+	} else {
+		t.slowFrom.Store(0)
+	}
 	g.changed()
 	attrs := []any{"target", t.addr}
 	if reason != "" {
@@ -226,8 +252,12 @@ func (g *targetGroup) retire() {
 	g.retired = true
 	delay := g.settings.Load().deregistrationDelay
 	for _, t := range g.targets {
-		if !t.draining.Load() {
+		switch {
+		case !t.draining.Load():
 			g.startDrain(t, delay)
+		case t.inFlight.Load() == 0:
+			// Held for sticky clients, who cannot reach it any more.
+			g.finishDrain(t, "no requests in flight")
 		}
 	}
 	g.publish()

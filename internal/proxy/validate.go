@@ -21,6 +21,10 @@ const (
 	MaxWeight                  = 999
 	MinPriority                = 1
 	MaxPriority                = 50000
+	MinSlowStart               = 30 * time.Second
+	MaxSlowStart               = 900 * time.Second
+	DefaultStickinessDuration  = 24 * time.Hour
+	MaxStickinessDuration      = 7 * 24 * time.Hour
 )
 
 // Defaults and ranges of ListenerConfig.
@@ -29,6 +33,9 @@ const (
 	MaxBodyTimeout        = 3600 * time.Second
 	DefaultMaxConnections = 10000
 	MaxMaxConnections     = 1000000
+	DefaultMaxHeaderSize  = 64 << 10
+	MinMaxHeaderSize      = 1 << 10
+	MaxMaxHeaderSize      = 1 << 20
 )
 
 // WithDefaults returns c with zero fields of its listeners and target
@@ -44,6 +51,9 @@ func (c Config) WithDefaults() Config {
 		}
 		if l.MaxConnections == 0 {
 			l.MaxConnections = DefaultMaxConnections
+		}
+		if l.MaxHeaderSize == 0 {
+			l.MaxHeaderSize = DefaultMaxHeaderSize
 		}
 	}
 	c.TargetGroups = slices.Clone(c.TargetGroups)
@@ -64,6 +74,9 @@ func (c Config) WithDefaults() Config {
 		}
 		if tg.Outlier.Ejection == 0 {
 			tg.Outlier.Ejection = DefaultEjection
+		}
+		if tg.Stickiness.Type != "" && tg.Stickiness.Duration == 0 {
+			tg.Stickiness.Duration = DefaultStickinessDuration
 		}
 	}
 	return c
@@ -118,6 +131,7 @@ func (c Config) Validate() error {
 		if tg.Outlier.Ejection < 0 {
 			add("%s: outlier.ejection: %s is negative", where, tg.Outlier.Ejection)
 		}
+		errs = append(errs, checkTraffic(where, tg)...)
 	}
 
 	if len(c.Listeners) == 0 {
@@ -149,6 +163,9 @@ func (c Config) Validate() error {
 		}
 		if l.MaxConnections < 1 || l.MaxConnections > MaxMaxConnections {
 			add("%s: max_connections: %d is out of range; valid: 1-%d", where, l.MaxConnections, MaxMaxConnections)
+		}
+		if l.MaxHeaderSize < MinMaxHeaderSize || l.MaxHeaderSize > MaxMaxHeaderSize {
+			add("%s: max_header_size: %d is out of range; valid: %d-%d bytes", where, l.MaxHeaderSize, MinMaxHeaderSize, MaxMaxHeaderSize)
 		}
 		priorities := make(map[int]bool)
 		for j, r := range l.Rules {

@@ -121,6 +121,7 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 	}
 
 	r.writeFixed(bw)
+	r.writeRefusals(bw)
 	r.writeConnections(bw)
 
 	if err := bw.Flush(); err != nil {

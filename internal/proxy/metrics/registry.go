@@ -42,6 +42,7 @@ type Registry struct {
 	groupWindows  cowMap[string, *window]
 	targetWindows cowMap[groupTarget, *window]
 	fixed         cowMap[fixedKey, *atomic.Int64] // see fixed.go
+	refusals      cowMap[limitKey, *atomic.Int64] // see limits.go
 
 	conns atomic.Pointer[func() []ListenerConns] // see SetConnections
 }
