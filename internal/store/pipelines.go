@@ -116,6 +116,9 @@ type Stage struct {
 	Message   string    `json:"message,omitempty"`
 	StartedAt time.Time `json:"started_at,omitzero"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// Conditions are the stage's beforeEntry and onSuccess conditions
+	// and how they were evaluated (conditions.go).
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Active reports whether the execution has not ended.
@@ -224,14 +227,17 @@ func scanExecution(row scanner) (Execution, error) {
 	return e, nil
 }
 
+const stageQuery = "SELECT name, status, message, started_at, ended_at, conditions FROM pipeline_stages WHERE execution_id = ? ORDER BY seq"
+
 func scanStage(row scanner) (Stage, error) {
 	var st Stage
 	var started, ended timeValue
-	if err := row.Scan(&st.Name, &st.Status, &st.Message, &started, &ended); err != nil {
+	var conds jsonValue
+	if err := row.Scan(&st.Name, &st.Status, &st.Message, &started, &ended, &conds); err != nil {
 		return Stage{}, err
 	}
 	st.StartedAt, st.EndedAt = started.t, ended.t
-	return st, nil
+	return st, decodeConditions(&st, conds)
 }
 
 func checkExecution(e Execution) error {
@@ -244,6 +250,9 @@ func checkExecution(e Execution) error {
 		}
 		if !slices.Contains(stageStatuses, st.Status) {
 			return fmt.Errorf("%w: stage %s status %q", ErrInvalid, st.Name, st.Status)
+		}
+		if err := checkConditions(st); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -306,8 +315,12 @@ func (t *tx) insertExecution(ctx context.Context, e Execution) error {
 		return err
 	}
 	for i, st := range e.Stages {
-		_, err := t.ExecContext(ctx, "INSERT INTO pipeline_stages (execution_id, seq, name, status, message, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			e.ID, i+1, st.Name, st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt))
+		conds, err := encodeConditions(st.Conditions)
+		if err != nil {
+			return err
+		}
+		_, err = t.ExecContext(ctx, "INSERT INTO pipeline_stages (execution_id, seq, name, status, message, started_at, ended_at, conditions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			e.ID, i+1, st.Name, st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt), conds)
 		if err != nil {
 			return err
 		}
@@ -350,7 +363,7 @@ func getExecution(ctx context.Context, q rowQueryer, id string) (Execution, erro
 	if err != nil {
 		return Execution{}, err
 	}
-	e.Stages, err = queryAll(ctx, q, scanStage, "SELECT name, status, message, started_at, ended_at FROM pipeline_stages WHERE execution_id = ? ORDER BY seq", id)
+	e.Stages, err = queryAll(ctx, q, scanStage, stageQuery, id)
 	return e, err
 }
 
@@ -383,7 +396,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execut
 		return nil, fmt.Errorf("listing pipeline executions: %w", err)
 	}
 	for i := range es {
-		es[i].Stages, err = queryAll(ctx, s.r, scanStage, "SELECT name, status, message, started_at, ended_at FROM pipeline_stages WHERE execution_id = ? ORDER BY seq", es[i].ID)
+		es[i].Stages, err = queryAll(ctx, s.r, scanStage, stageQuery, es[i].ID)
 		if err != nil {
 			return nil, fmt.Errorf("listing pipeline executions: %w", err)
 		}
@@ -410,6 +423,9 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		e = old
 		e.Variables = maps.Clone(old.Variables)
 		e.Stages = slices.Clone(old.Stages)
+		for i := range e.Stages {
+			e.Stages[i].Conditions = slices.Clone(old.Stages[i].Conditions)
+		}
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -440,12 +456,19 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		}
 		for i, st := range e.Stages {
 			was := old.Stages[i]
-			if st == was {
+			if stagesEqual(st, was) {
 				continue
 			}
-			_, err := t.ExecContext(ctx, "UPDATE pipeline_stages SET status = ?, message = ?, started_at = ?, ended_at = ? WHERE execution_id = ? AND seq = ?",
-				st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt), id, i+1)
+			conds, err := encodeConditions(st.Conditions)
 			if err != nil {
+				return err
+			}
+			_, err = t.ExecContext(ctx, "UPDATE pipeline_stages SET status = ?, message = ?, started_at = ?, ended_at = ?, conditions = ? WHERE execution_id = ? AND seq = ?",
+				st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt), conds, id, i+1)
+			if err != nil {
+				return err
+			}
+			if err := t.emitConditionChanges(ctx, e, st, was); err != nil {
 				return err
 			}
 			if st.Status != was.Status || st.Message != was.Message {
