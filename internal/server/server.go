@@ -95,6 +95,10 @@ type Options struct {
 	// (process.Options.LogWriter): cutover's executable and
 	// process.LogWriterArg. Empty: process tasks' output has no timestamps.
 	TaskLogWriter []string
+	// RetainReleases is how many release directories per app are kept
+	// (deploy.Options.RetainReleases): 0 is deploy.DefaultRetainReleases,
+	// negative keeps all.
+	RetainReleases int
 }
 
 // Server is a running cutover daemon.
@@ -231,6 +235,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.controller = deploy.New(deploy.Options{
 		Store: st, Driver: s.driver, Proxy: acmeRouter{s.dp, opts.ACME}, Logger: log, DataDir: opts.DataDir, Sandbox: sb,
+		RetainReleases: opts.RetainReleases,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})
