@@ -61,3 +61,15 @@ func (t *target) admits(s *groupSettings, now *int64) bool {
 	}
 	return rand.Float64() < f
 }
+
+// hasRoutable reports whether the group has a target that may get
+// requests now.
+func (g *targetGroup) hasRoutable() bool {
+	var now int64
+	for _, t := range *g.active.Load() {
+		if t.routable(&now) {
+			return true
+		}
+	}
+	return false
+}

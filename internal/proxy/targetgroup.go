@@ -123,10 +123,14 @@ func (g *targetGroup) update(cfg TargetGroupConfig) bool {
 		}
 	}
 	g.cfg = cfg
+	serving := g.hasRoutable()
 	g.publish()
 	for _, t := range added {
 		if cfg.HealthCheck.Disabled {
 			g.register(t, health.StatusHealthy, health.ReasonHealthCheckDisabled)
+			if serving {
+				g.beginSlowStart(t) // not among targets registered together
+			}
 		} else {
 			g.register(t, health.StatusInitial, health.ReasonInitialHealthChecking)
 		}
@@ -173,9 +177,6 @@ func (g *targetGroup) register(t *target, s health.Status, reason string) {
 	g.log.Info("target registered", "target", t.addr, "state", s.String())
 	t.health.Store(int32(s))
 	t.reason = reason
-	if s == health.StatusHealthy && reason != "" {
-		g.beginSlowStart(t) // not for a target assumed healthy: it was serving
-	}
 	g.checker.Add(t.addr)
 	g.changed()
 }
