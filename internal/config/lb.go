@@ -117,7 +117,7 @@ func (w *walker) lb(root *yaml.Node) *LB {
 
 func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) proxy.ListenerConfig {
 	var l proxy.ListenerConfig
-	f := w.fields(n, path, "name", "address", "tls", "rules", "forward", "fixed_response", "body_timeout", "max_connections")
+	f := w.fields(n, path, "name", "address", "tls", "rules", "forward", "fixed_response", "body_timeout", "max_connections", "max_header_size")
 	if f == nil {
 		return l
 	}
@@ -168,8 +168,8 @@ func (w *walker) listener(n *yaml.Node, path string, groups map[string]bool) pro
 	return l
 }
 
-// listenerLimits reads body_timeout ("0s" turns it off) and
-// max_connections.
+// listenerLimits reads body_timeout ("0s" turns it off),
+// max_connections and max_header_size.
 func (w *walker) listenerLimits(f map[string]*yaml.Node, path string, l *proxy.ListenerConfig) {
 	if v := f["body_timeout"]; v != nil {
 		l.BodyTimeout = w.duration(v, path+".body_timeout", 0, proxy.MaxBodyTimeout)
@@ -179,6 +179,9 @@ func (w *walker) listenerLimits(f map[string]*yaml.Node, path string, l *proxy.L
 	}
 	if v := f["max_connections"]; v != nil {
 		l.MaxConnections = w.integer(v, path+".max_connections", 1, proxy.MaxMaxConnections)
+	}
+	if v := f["max_header_size"]; v != nil {
+		l.MaxHeaderSize = int(w.size(v, path+".max_header_size", proxy.MinMaxHeaderSize, proxy.MaxMaxHeaderSize))
 	}
 }
 
@@ -269,8 +272,8 @@ func (w *walker) groupRef(n *yaml.Node, path, name string, groups map[string]boo
 
 func (w *walker) targetGroup(n *yaml.Node, path string) proxy.TargetGroupConfig {
 	var tg proxy.TargetGroupConfig
-	f := w.fields(n, path, "name", "targets", "algorithm", "health_check",
-		"deregistration_delay", "response_timeout", "outlier")
+	f := w.fields(n, path, append([]string{"name", "targets", "algorithm", "health_check",
+		"deregistration_delay", "response_timeout", "outlier"}, trafficFields...)...)
 	if f == nil {
 		return tg
 	}
@@ -313,6 +316,7 @@ func (w *walker) targetGroup(n *yaml.Node, path string) proxy.TargetGroupConfig 
 			tg.Outlier.Ejection = w.duration(e, path+".outlier.ejection", time.Second, time.Hour)
 		}
 	}
+	w.targetGroupTraffic(f, path, &tg)
 	if v := f["health_check"]; v != nil {
 		tg.HealthCheck = w.healthCheck(v, path+".health_check")
 	}

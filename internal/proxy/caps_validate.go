@@ -24,7 +24,7 @@ func checkTraffic(where string, tg TargetGroupConfig) []error {
 			add("stickiness: cookie_name is only for type %q", StickyAppCookie)
 		}
 	case StickyAppCookie:
-		if err := checkCookieName(st.CookieName); err != nil {
+		if err := CheckCookieName(st.CookieName); err != nil {
 			add("stickiness: cookie_name %q: %v", st.CookieName, err)
 		}
 	default:
@@ -42,9 +42,9 @@ func checkTraffic(where string, tg TargetGroupConfig) []error {
 	return errs
 }
 
-// checkCookieName accepts an RFC 6265 cookie name that is not the
+// CheckCookieName accepts an RFC 6265 cookie name that is not the
 // proxy's own.
-func checkCookieName(name string) error {
+func CheckCookieName(name string) error {
 	if name == "" {
 		return fmt.Errorf("empty; valid: the name of the cookie the app sets")
 	}
