@@ -185,12 +185,12 @@ func (o *OneOff) Wait(ctx context.Context) (runtime.Exit, error) {
 	}
 }
 
-// Stop stops the task (SIGTERM, then SIGKILL after grace) and waits for it.
+// Stop stops the task: SIGTERM, then SIGKILL after grace. It returns
+// once the task has exited.
 func (o *OneOff) Stop(ctx context.Context, grace time.Duration) {
 	if _, err := o.c.driver.Stop(ctx, o.id, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		o.c.log.Warn("stopping one-off task", "task", o.id, "err", err)
 	}
-	o.Wait(ctx)
 }
 
 // Remove deletes what the runtime keeps of the exited task, its log too.

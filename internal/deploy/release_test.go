@@ -284,3 +284,46 @@ func TestReleaseCommandOutputMasksSecrets(t *testing.T) {
 		t.Errorf("the secret is in the release output: %q %q, %v", msg, log, err)
 	}
 }
+
+// TestRestartStopsOneOffTasksAndRunsAnInterruptedReleaseAgain: a
+// controller killed while a one-off task and a release command run
+// comes back serving the current revision (a one-off task is in no
+// target group), stops the one-off task, and runs the release again.
+func TestRestartStopsOneOffTasksAndRunsAnInterruptedReleaseAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setup(e.appConfig("v1"))
+	o, err := e.ctrl.RunTask(t.Context(), "web", RunOptions{Command: []string{"sleep", "60"}, Detach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := filepath.Join(t.TempDir(), "ran")
+	v2 := e.appConfig("v2")
+	// The first run waits for a second one; the second passes.
+	v2.Deploy.Release = []string{"/bin/sh", "-c", `echo run >> ` + ran + `; while [ "$(wc -l < ` + ran + `)" -eq 1 ]; do sleep 0.1; done`}
+	d, err := e.ctrl.Deploy(t.Context(), "web", RevisionSpec{Artifact: webRelease, Config: &v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the release command", func() bool {
+		b, _ := os.ReadFile(ran)
+		return len(b) > 0
+	})
+	e.kill()
+
+	e.startController()
+	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
+		t.Errorf("after the restart production answers %v; want v1", got)
+	}
+	waitFor(t, 20*time.Second, "the one-off task stopped", func() bool {
+		task, err := e.store.GetTask(t.Context(), o.ID())
+		return err == nil && task.State == store.TaskStopped
+	})
+	d = e.wait(d.ID)
+	if d.Status != store.DeploymentSucceeded {
+		t.Fatalf("resumed deployment ended %s: %s", d.Status, d.Error)
+	}
+	if b, _ := os.ReadFile(ran); string(b) != "run\nrun\n" {
+		t.Errorf("the release command ran %q; want twice, once before the restart and once after", b)
+	}
+}
