@@ -17,7 +17,8 @@ import (
 // health-gated, rolled back on failure), without a build: the earlier
 // revision's release directory or image and its configuration as
 // recorded, with two things of today: the app's current config vars
-// (`cutover env`, see withKept) and its current task count. It refuses
+// (`cutover env`, see withKept) and its current task count. Its hooks run
+// in its release directory (process runtime). It refuses
 // an unknown app or revision, the revision already running, a revision
 // whose release directory retention removed, and an app with a
 // deployment running; a refusal changes nothing.
@@ -58,6 +59,12 @@ func (c *Controller) RollbackTo(ctx context.Context, app, revision string) (stor
 		return fail(err)
 	}
 	cfg.Service.Count = count
+	if !c.isImage(rev) {
+		// Hooks run in the app's directory, which may have changed or be
+		// gone (a pipeline's workspace is); the release holds the app's
+		// files as they were.
+		cfg.Dir = rev.Artifact
+	}
 	return c.Deploy(ctx, app, RevisionSpec{Artifact: rev.Artifact, Commit: rev.Commit, Config: &cfg, Earlier: rev.ID})
 }
 
