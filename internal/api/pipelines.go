@@ -43,6 +43,13 @@ type PipelineSettings struct {
 	// Privileged gives builds the Docker Engine through cutover's filter
 	// (image builds, tags, pulls and pushes only).
 	Privileged bool `json:"privileged"`
+	// Branch is the pipeline's branch (manual starts, polling, pushes
+	// when there are no trigger filters); "": cutover.yaml's
+	// source.branch.
+	Branch string `json:"branch"`
+	// Triggers are the trigger filters (CodePipeline V2's); absent or
+	// empty: pushes to the branch only.
+	Triggers *pipeline.Triggers `json:"triggers,omitempty"`
 }
 
 // PipelineInfo is an app's pipeline: its settings and the URL of its
@@ -50,6 +57,9 @@ type PipelineSettings struct {
 type PipelineInfo struct {
 	App      string           `json:"app"`
 	Settings PipelineSettings `json:"settings"`
+	// Branch is the branch the pipeline follows: the setting, else
+	// cutover.yaml's source.branch.
+	Branch string `json:"branch"`
 	// PushURL is empty when cutover serves no TCP listener to push to.
 	PushURL string `json:"push_url,omitempty"`
 }
@@ -112,7 +122,7 @@ func (h *Handler) getPipeline(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PipelineInfo{App: app, Settings: wireSettings(s), PushURL: h.pushURL(app)})
+	writeJSON(w, http.StatusOK, h.pipelineInfo(r.Context(), app, s))
 }
 
 func (h *Handler) putPipeline(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +149,7 @@ func (h *Handler) putPipeline(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PipelineInfo{App: app, Settings: wireSettings(s), PushURL: h.pushURL(app)})
+	writeJSON(w, http.StatusOK, h.pipelineInfo(r.Context(), app, s))
 }
 
 func (h *Handler) pipelineSecret(w http.ResponseWriter, r *http.Request) {
@@ -326,6 +336,9 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
 // wrong and why.
 func parseSettings(req PipelineSettings) (pipeline.Settings, error) {
 	s := pipeline.Settings{Mode: strings.ToUpper(req.Mode), Approval: req.Approval, Privileged: req.Privileged}
+	if err := parseTriggers(req, &s); err != nil {
+		return s, err
+	}
 	if s.Mode != "" && s.Mode != pipeline.ModeSuperseded && s.Mode != pipeline.ModeQueued {
 		return s, fmt.Errorf("mode %q: use %s or %s", req.Mode, pipeline.ModeSuperseded, pipeline.ModeQueued)
 	}
@@ -365,6 +378,8 @@ func wireSettings(s pipeline.Settings) PipelineSettings {
 		PollInterval:    formatDuration(s.PollInterval),
 		BuildTimeout:    formatDuration(s.BuildTimeout),
 		Privileged:      s.Privileged,
+		Branch:          s.Branch,
+		Triggers:        wireTriggers(s.Triggers),
 	}
 }
 

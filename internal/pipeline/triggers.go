@@ -337,3 +337,7 @@ func checkRefName(field, name string) error {
 	}
 	return nil
 }
+
+// CheckBranchName says what is wrong with a branch name given as the
+// pipeline's branch.
+func CheckBranchName(name string) error { return checkRefName("branch", name) }
