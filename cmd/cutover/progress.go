@@ -155,7 +155,8 @@ func (p *progress) lifecycle(le store.LifecycleEvent) {
 		line = fmt.Sprintf("  %s %-22s %s", p.paint(red, "✗"), le.Name, p.paint(dim, duration(le.EndedAt.Sub(le.StartedAt))))
 	}
 	if le.Message != "" {
-		line += "  " + le.Message
+		// A release command's output has lines of its own: indented under the step.
+		line += "  " + strings.ReplaceAll(le.Message, "\n", "\n      ")
 	}
 	p.println(line)
 }
