@@ -54,6 +54,7 @@ func (p *Pipeline) deployStage(ctx context.Context, x *execution, w *workspace) 
 		return fmt.Errorf("following deployment %s: %w", d.ID, err)
 	}
 	x.log.printf("Deployment %s ended %s%s", d.ID, d.Status, suffix(d.Error))
+	w.deployment = d
 	if d.Status != store.DeploymentSucceeded {
 		return fmt.Errorf("deployment %s ended %s%s", d.ID, d.Status, suffix(d.Error))
 	}

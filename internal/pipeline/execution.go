@@ -68,6 +68,10 @@ type execution struct {
 	decide chan decision // an approval's answer
 	log    *logSink
 	stage  string // the stage it is in or waits for; guarded by Pipeline.mu
+
+	// override is an admin's Override of the Deploy stage's entry
+	// conditions: who overrode them.
+	override chan string
 }
 
 // decision is an approval's answer.
@@ -115,7 +119,7 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	if set.Approval {
 		stages = append(stages, store.Stage{Name: StageApproval})
 	}
-	stages = append(stages, store.Stage{Name: StageDeploy})
+	stages = append(stages, store.Stage{Name: StageDeploy, Conditions: set.Conditions.records()})
 	for i := range stages {
 		stages[i].Status = store.StagePending
 	}
@@ -138,7 +142,7 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	x := &execution{
 		id: e.ID, app: app, number: e.Number, trigger: opts.Trigger, repo: opts.Repo, branch: opts.Branch,
 		ref: opts.Ref, commit: opts.Commit, mode: set.Mode, set: set,
-		wake: make(chan error, 1), decide: make(chan decision, 1), log: sink,
+		wake: make(chan error, 1), decide: make(chan decision, 1), override: make(chan string, 1), log: sink,
 	}
 	xctx, cancel := context.WithCancelCause(store.WithActor(runCtx, store.Actor(ctx)))
 	x.cancel = cancel
@@ -284,7 +288,7 @@ func (p *Pipeline) runStage(ctx context.Context, x *execution, w *workspace, sta
 	case StageApproval:
 		err = p.approval(ctx, x)
 	case StageDeploy:
-		err = p.deployStage(ctx, x, w)
+		err = p.conditionedDeploy(ctx, x, w)
 	default:
 		err = fmt.Errorf("unknown stage %q", stage)
 	}
@@ -359,6 +363,7 @@ func (p *Pipeline) finish(ctx context.Context, id, status, errMsg string) {
 			if e.Stages[i].Status == store.StagePending {
 				e.Stages[i].Status = store.StageSkipped
 			}
+			skipConditions(&e.Stages[i])
 		}
 		return nil
 	})
@@ -401,6 +406,7 @@ type workspace struct {
 	cfg          config.App        // the configuration to deploy
 	vars         map[string]string // namespace.Name -> value
 	stageMessage string            // a succeeded stage's summary
+	deployment   store.Deployment  // the Deploy stage's, once it ended
 }
 
 func (w *workspace) setVars(namespace string, vars map[string]string) {

@@ -76,6 +76,9 @@ type Options struct {
 	// AWSCLI is the executable builds run as aws (build.Options.AWSCLI):
 	// cutover's own; "" gives builds no aws command.
 	AWSCLI string
+	// Alarms evaluates the apps' alarms and rolls back for the Deploy
+	// stage's conditions (conditions.go); nil: those conditions fail.
+	Alarms AlarmController
 }
 
 // Errors of the methods below; test with errors.Is.
@@ -104,6 +107,7 @@ type Pipeline struct {
 	sandbox  *sandbox.Sandbox
 	registry func(app string, ttl time.Duration) (build.Registry, func(), error)
 	awsCLI   string
+	alarms   AlarmController
 	git      *git.Server
 
 	mu      sync.Mutex
@@ -136,6 +140,7 @@ func New(opts Options) *Pipeline {
 		sandbox:  opts.Sandbox,
 		registry: opts.BuildRegistry,
 		awsCLI:   opts.AWSCLI,
+		alarms:   opts.Alarms,
 		lines:    make(map[string]*line),
 		started:  make(chan struct{}),
 	}

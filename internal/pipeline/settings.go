@@ -52,6 +52,9 @@ type Settings struct {
 	// executions (CodePipeline V2's trigger filters); none: pushes to
 	// Branch only.
 	Triggers Triggers `json:"triggers,omitzero"`
+	// Conditions are the Deploy stage's conditions: deploy window, no
+	// open alarm, bake time (conditions.go).
+	Conditions Conditions `json:"conditions,omitzero"`
 }
 
 func (s Settings) withDefaults() Settings {
@@ -81,7 +84,10 @@ func (s Settings) check() error {
 			return err
 		}
 	}
-	return s.Triggers.Check()
+	if err := s.Triggers.Check(); err != nil {
+		return err
+	}
+	return s.Conditions.check()
 }
 
 // Settings returns the app's pipeline settings, defaults filled in.

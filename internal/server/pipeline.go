@@ -28,6 +28,7 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 	opts := pipeline.Options{
 		Store:    s.store,
 		Deployer: s.controller,
+		Alarms:   s.controller,
 		DataDir:  s.dataDir,
 		Logger:   s.log,
 		Sandbox:  s.sandbox,
