@@ -31,8 +31,8 @@ type releasesView struct {
 
 type releaseRow struct {
 	Revision, Short, Commit, Actor, Status, Deployment, Release, Size string
-	Created                                                         time.Time
-	CanRollback                                                     bool // not running, its release there
+	Created                                                           time.Time
+	CanRollback                                                       bool // not running, its release there
 }
 
 // releasesOf is the app's release list for its page; nil when this
