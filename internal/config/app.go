@@ -63,7 +63,11 @@ type Service struct {
 	// Port is the port the app listens on: for the process runtime a
 	// free port is allocated and passed as $PORT; for docker it is the
 	// container port.
-	Port        int
+	Port int
+	// Protocol is what the app speaks on Port, and so the protocol of its
+	// target groups: proxy.ProtocolHTTP1 (""), ProtocolHTTP2 (TLS),
+	// ProtocolH2C or ProtocolGRPC. Health checks speak it too.
+	Protocol    string
 	Count       int // desired tasks; default 1
 	Env         map[string]string
 	StopTimeout time.Duration // SIGTERM to SIGKILL; default 30s

@@ -228,7 +228,7 @@ func (w *walker) app(root *yaml.Node) *App {
 	if v := w.required(f, root, "", "service", "say how to run the app (runtime, command or image, port, count)"); v != nil {
 		app.Service = w.service(v)
 	}
-	app.Health = w.appHealth(f["health"])
+	app.Health = w.appHealth(f["health"], app.Service.Protocol)
 	if v := w.required(f, root, "", "listeners", `give at least the production listener, e.g. listeners: {production: ":8080"}`); v != nil {
 		app.Listeners = w.listeners(v)
 	}
@@ -242,7 +242,7 @@ func (w *walker) app(root *yaml.Node) *App {
 
 func (w *walker) service(n *yaml.Node) Service {
 	s := Service{Runtime: RuntimeProcess, Count: DefaultCount, StopTimeout: DefaultStopTimeout}
-	f := w.fields(n, "service", "runtime", "command", "image", "port", "count", "env", "stop_timeout", "memory", "cpus", "release", "placement")
+	f := w.fields(n, "service", "runtime", "command", "image", "port", "protocol", "count", "env", "stop_timeout", "memory", "cpus", "release", "placement")
 	if f == nil {
 		return s
 	}
@@ -263,6 +263,9 @@ func (w *walker) service(n *yaml.Node) Service {
 	}
 	if v := w.required(f, n, "service", "port", "give the port the app listens on (the process runtime passes it as $PORT)"); v != nil {
 		s.Port = w.integer(v, "service.port", 1, 65535)
+	}
+	if v := f["protocol"]; v != nil {
+		s.Protocol = w.protocol(v, "service.protocol")
 	}
 	if v := f["count"]; v != nil {
 		s.Count = w.integer(v, "service.count", 1, MaxCount)
@@ -370,7 +373,7 @@ func (w *walker) float(n *yaml.Node, path string, lo, hi float64) float64 {
 	return v
 }
 
-func (w *walker) appHealth(n *yaml.Node) health.Config {
+func (w *walker) appHealth(n *yaml.Node, protocol string) health.Config {
 	hc := health.Config{
 		Path:               "/",
 		Interval:           DefaultHealthInterval,
@@ -378,11 +381,15 @@ func (w *walker) appHealth(n *yaml.Node) health.Config {
 		HealthyThreshold:   DefaultHealthyThreshold,
 		UnhealthyThreshold: DefaultUnhealthyThreshold,
 		Matcher:            DefaultHealthMatcher,
+		Protocol:           protocol,
+	}
+	if protocol == health.ProtocolGRPC {
+		hc.Matcher = health.DefaultGRPCMatcher
 	}
 	if n == nil {
 		return hc
 	}
-	parsed := w.healthCheck(n, "health")
+	parsed := w.healthCheck(n, "health", protocol)
 	// Fields the file leaves out keep cutover.yaml's defaults, not ALB's.
 	f := mappingKeys(n)
 	if f["path"] {
@@ -406,7 +413,7 @@ func (w *walker) appHealth(n *yaml.Node) health.Config {
 	if f["matcher"] {
 		hc.Matcher = parsed.Matcher
 	}
-	hc.Port, hc.Host, hc.Disabled = parsed.Port, parsed.Host, parsed.Disabled
+	hc.Port, hc.Host, hc.Disabled, hc.GRPCService = parsed.Port, parsed.Host, parsed.Disabled, parsed.GRPCService
 	if err := hc.Validate(); err != nil {
 		w.healthErrors(n, mappingValues(n), "health", err)
 	}

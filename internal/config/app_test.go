@@ -174,7 +174,7 @@ func TestParseAppErrors(t *testing.T) {
 		{"bad name", "name: Hello_World\nservice: {command: x, port: 80}\nlisteners: {production: ':1'}\n",
 			[]string{`cutover.yaml:1:7: name: "Hello_World" is not a valid app name`}},
 		{"unknown service field", "name: a\nservice: {command: x, port: 80, replicas: 3}\nlisteners: {production: ':1'}\n",
-			[]string{"cutover.yaml:2:33: service.replicas: unknown field; valid fields: runtime, command, image, port, count, env, stop_timeout, memory, cpus, release, placement"}},
+			[]string{"cutover.yaml:2:33: service.replicas: unknown field; valid fields: runtime, command, image, port, protocol, count, env, stop_timeout, memory, cpus, release, placement"}},
 		{"process without command", "name: a\nservice: {port: 80}\nlisteners: {production: ':1'}\n",
 			[]string{"service.command: missing; the process runtime needs a command"}},
 		{"port range", "name: a\nservice: {command: x, port: 70000}\nlisteners: {production: ':1'}\n",

@@ -273,7 +273,7 @@ func (w *walker) groupRef(n *yaml.Node, path, name string, groups map[string]boo
 func (w *walker) targetGroup(n *yaml.Node, path string) proxy.TargetGroupConfig {
 	var tg proxy.TargetGroupConfig
 	f := w.fields(n, path, append([]string{"name", "targets", "algorithm", "health_check",
-		"deregistration_delay", "response_timeout", "outlier"}, trafficFields...)...)
+		"deregistration_delay", "response_timeout", "outlier", "protocol"}, trafficFields...)...)
 	if f == nil {
 		return tg
 	}
@@ -317,18 +317,22 @@ func (w *walker) targetGroup(n *yaml.Node, path string) proxy.TargetGroupConfig 
 		}
 	}
 	w.targetGroupTraffic(f, path, &tg)
+	if v := f["protocol"]; v != nil {
+		tg.Protocol = w.protocol(v, path+".protocol")
+	}
 	if v := f["health_check"]; v != nil {
-		tg.HealthCheck = w.healthCheck(v, path+".health_check")
+		tg.HealthCheck = w.healthCheck(v, path+".health_check", tg.Protocol)
 	}
 	return tg
 }
 
-// healthCheck reads a health_check block. Ranges are the health
-// package's; its errors are mapped back to the lines they concern.
-func (w *walker) healthCheck(n *yaml.Node, path string) health.Config {
-	var hc health.Config
+// healthCheck reads a health_check block of a target group that speaks
+// protocol. Ranges are the health package's; its errors are mapped back
+// to the lines they concern.
+func (w *walker) healthCheck(n *yaml.Node, path, protocol string) health.Config {
+	hc := health.Config{Protocol: protocol}
 	f := w.fields(n, path, "enabled", "path", "port", "host", "interval", "timeout",
-		"healthy_threshold", "unhealthy_threshold", "matcher")
+		"healthy_threshold", "unhealthy_threshold", "matcher", "grpc_service")
 	if f == nil {
 		return hc
 	}
@@ -361,6 +365,9 @@ func (w *walker) healthCheck(n *yaml.Node, path string) health.Config {
 	}
 	if v := f["matcher"]; v != nil {
 		hc.Matcher = w.str(v, path+".matcher")
+	}
+	if v := f["grpc_service"]; v != nil {
+		hc.GRPCService = w.str(v, path+".grpc_service")
 	}
 	if len(w.errs) > before {
 		return hc

@@ -136,6 +136,7 @@ func (a *appState) targetGroup(color string) proxy.TargetGroupConfig {
 	tg := proxy.TargetGroupConfig{
 		Name:                groupName(a.name, color),
 		HealthCheck:         a.cfg.Health,
+		Protocol:            a.cfg.Service.Protocol,
 		DeregistrationDelay: deregistrationDelay(a.cfg.Deploy.DeregistrationDelay),
 	}
 	newest := 0
@@ -144,7 +145,7 @@ func (a *appState) targetGroup(color string) proxy.TargetGroupConfig {
 			continue
 		}
 		if s.rev.Number > newest {
-			newest, tg.HealthCheck = s.rev.Number, s.cfg.Health
+			newest, tg.HealthCheck, tg.Protocol = s.rev.Number, s.cfg.Health, s.cfg.Service.Protocol
 		}
 		for _, t := range s.tasks {
 			if !t.registered() {

@@ -60,12 +60,12 @@ type target struct {
 // so they may be called while holding a lock that onChange takes.
 func NewChecker(cfg Config, onChange func(Result)) *Checker {
 	cfg = cfg.WithDefaults()
-	return newChecker(cfg, onChange, newHTTPProbe(cfg).probe)
+	return newChecker(cfg, onChange, probeFor(cfg))
 }
 
 func newChecker(cfg Config, onChange func(Result), probe probeFunc) *Checker {
 	cfg = cfg.WithDefaults()
-	matcher, _ := ParseMatcher(cfg.Matcher) // an invalid matcher matches nothing
+	matcher, _ := cfg.parseMatcher() // an invalid matcher matches nothing
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Checker{
 		cfg:      cfg,
@@ -233,7 +233,11 @@ func (c *Checker) check(ctx context.Context, addr string) outcome {
 		o.err = fmt.Errorf("health check of %s: %w", addr, err)
 	case !c.matcher.Match(code):
 		o.reason = ReasonResponseCodeMismatch
-		o.err = fmt.Errorf("health check of %s: response code %d does not match %q", addr, code, c.cfg.Matcher)
+		what := "response code"
+		if c.cfg.Protocol == ProtocolGRPC {
+			what = "gRPC status"
+		}
+		o.err = fmt.Errorf("health check of %s: %s %d does not match %q", addr, what, code, c.cfg.Matcher)
 	}
 	return o
 }

@@ -27,9 +27,20 @@ type codeSpan struct{ lo, hi int }
 // ("200-299") or a list mixing both ("200,300-399"). Spaces around codes
 // are ignored. Every code must lie in 200-499.
 func ParseMatcher(s string) (Matcher, error) {
+	return parseMatcher(s, minMatchCode, maxMatchCode)
+}
+
+// ParseGRPCMatcher parses a matcher of gRPC status codes, 0-99, as ALB's
+// GrpcCode: "0", "0,5" or "0-99".
+func ParseGRPCMatcher(s string) (Matcher, error) {
+	return parseMatcher(s, minGRPCCode, maxGRPCCode)
+}
+
+// parseMatcher parses s with codes that must lie in lo-hi.
+func parseMatcher(s string, lo, hi int) (Matcher, error) {
 	var m Matcher
 	for part := range strings.SplitSeq(s, ",") {
-		span, err := parseSpan(strings.TrimSpace(part))
+		span, err := parseSpan(strings.TrimSpace(part), lo, hi)
 		if err != nil {
 			return Matcher{}, fmt.Errorf("parsing matcher %q: %w", s, err)
 		}
@@ -38,19 +49,19 @@ func ParseMatcher(s string) (Matcher, error) {
 	return m, nil
 }
 
-func parseSpan(s string) (codeSpan, error) {
+func parseSpan(s string, min, max int) (codeSpan, error) {
 	if s == "" {
 		return codeSpan{}, fmt.Errorf("empty code")
 	}
 	loText, hiText, isRange := strings.Cut(s, "-")
-	lo, err := parseCode(loText)
+	lo, err := parseCode(loText, min, max)
 	if err != nil {
 		return codeSpan{}, err
 	}
 	if !isRange {
 		return codeSpan{lo, lo}, nil
 	}
-	hi, err := parseCode(hiText)
+	hi, err := parseCode(hiText, min, max)
 	if err != nil {
 		return codeSpan{}, err
 	}
@@ -60,14 +71,14 @@ func parseSpan(s string) (codeSpan, error) {
 	return codeSpan{lo, hi}, nil
 }
 
-func parseCode(s string) (int, error) {
+func parseCode(s string, min, max int) (int, error) {
 	s = strings.TrimSpace(s)
 	code, err := strconv.Atoi(s)
 	if err != nil || strings.HasPrefix(s, "+") {
 		return 0, fmt.Errorf("%q is not a status code", s)
 	}
-	if code < minMatchCode || code > maxMatchCode {
-		return 0, fmt.Errorf("code %d is out of range %d-%d", code, minMatchCode, maxMatchCode)
+	if code < min || code > max {
+		return 0, fmt.Errorf("code %d is out of range %d-%d", code, min, max)
 	}
 	return code, nil
 }

@@ -19,36 +19,37 @@ const (
 // httpProbe sends the HTTP GET of one check.
 type httpProbe struct {
 	client *http.Client
+	scheme string // "http://" or "https://"
 	path   string
 	host   string
 	port   int
 }
 
 func newHTTPProbe(cfg Config) *httpProbe {
+	scheme := "http://"
+	if cfg.Protocol == ProtocolHTTP2 {
+		scheme = "https://"
+	}
 	return &httpProbe{
+		// Proxy is nil: checks go straight to the target.
 		client: &http.Client{
-			Transport: &http.Transport{
-				// Like ALB, open a new connection for every check, so a
-				// target that stops accepting connections fails its next
-				// check. Proxy is nil: checks go straight to the target.
-				DisableKeepAlives: true,
-				DialContext:       (&net.Dialer{}).DialContext,
-			},
+			Transport: transportFor(cfg.Protocol),
 			// A redirect is an answer, matched by its code like any other.
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
 		},
-		path: cfg.Path,
-		host: cfg.Host,
-		port: cfg.Port,
+		scheme: scheme,
+		path:   cfg.Path,
+		host:   cfg.Host,
+		port:   cfg.Port,
 	}
 }
 
 // probe checks target (host:port) once and returns the response's status
 // code. It returns when ctx is done.
 func (p *httpProbe) probe(ctx context.Context, target string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.address(target)+p.path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.scheme+portOverride(target, p.port)+p.path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -65,15 +66,15 @@ func (p *httpProbe) probe(ctx context.Context, target string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// address is where the check connects: the target's host with the
+// portOverride is where a check connects: the target's host with the
 // configured port, or the target itself.
-func (p *httpProbe) address(target string) string {
-	if p.port == 0 {
+func portOverride(target string, port int) string {
+	if port == 0 {
 		return target
 	}
 	host, _, err := net.SplitHostPort(target)
 	if err != nil {
 		host = strings.Trim(target, "[]") // target has no port
 	}
-	return net.JoinHostPort(host, strconv.Itoa(p.port))
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

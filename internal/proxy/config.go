@@ -111,7 +111,11 @@ type TargetGroupConfig struct {
 	Name    string
 	Targets []string // host:port
 	// Algorithm is RoundRobin (default) or LeastOutstandingRequests.
-	Algorithm   string
+	Algorithm string
+	// Protocol is how the proxy speaks to the targets: ProtocolHTTP1
+	// (default), ProtocolHTTP2 (over TLS), ProtocolH2C or ProtocolGRPC
+	// (see h2target.go). The health check speaks it too.
+	Protocol    string
 	HealthCheck health.Config
 	// DeregistrationDelay is how long a removed target may finish its
 	// in-flight requests, WebSockets and streams. Default 300s (the zero

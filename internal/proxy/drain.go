@@ -7,6 +7,7 @@ import "time"
 // Called with g.mu held; the caller publishes the new target list.
 func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 	t.draining.Store(true)
+	t.h2.shutdown(t.cut)
 	g.checker.Remove(t.addr)
 	g.changed()
 	g.log.Info("target draining", "target", t.addr, "in_flight", t.inFlight.Load(), "deregistration_delay", delay)
@@ -65,6 +66,7 @@ func (g *targetGroup) finishDrain(t *target, why string) {
 	}
 	delete(g.targets, t.addr)
 	t.conns.close()
+	t.h2.close()
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}

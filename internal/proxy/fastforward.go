@@ -62,7 +62,7 @@ func fastPathEligible(r *http.Request) bool {
 // through next.
 func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r.Context())
-	if x == nil || !fastPathEligible(r) {
+	if x == nil || !fastPathEligible(r) || speaksHTTP2(x.group.settings.Load().protocol) {
 		f.next.Forward(w, r)
 		return
 	}
@@ -78,6 +78,10 @@ func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 			x.unbind()
 			x.bind(g, t)
 			x.retried = true
+			if speaksHTTP2(g.settings.Load().protocol) {
+				f.next.Forward(w, r) // the other group speaks HTTP/2
+				return
+			}
 			res, err = f.try(x, r, w, s)
 		}
 	}

@@ -52,7 +52,7 @@ func newReverseProxyForwarder(log *slog.Logger) *reverseProxyForwarder {
 	f := &reverseProxyForwarder{transport: transport}
 	f.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      &retryTransport{base: transport},
+		Transport:      &retryTransport{base: newProtocolTransport(transport)},
 		FlushInterval:  -1, // stream: server-sent events must not wait in a buffer
 		BufferPool:     newBufferPool(),
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),

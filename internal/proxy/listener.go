@@ -207,6 +207,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
+	if gw := grpcErrors(w, r); gw != nil {
+		defer gw.done()
+		w = gw
+	}
 	mustClose := r.ProtoMajor == 1 && (l.draining.Load() || len(r.TransferEncoding) > 0)
 	if mustClose || r.ProtoMajor == 2 && l.draining.Load() {
 		// On HTTP/2, net/http answers this with GOAWAY: the client opens

@@ -400,6 +400,7 @@ func (g *targetGroup) close() {
 		}
 		t.cutNow(errProxyClosed)
 		t.conns.close()
+		t.h2.close()
 		close(t.drained)
 	}
 	clear(g.targets)

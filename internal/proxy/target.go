@@ -36,6 +36,7 @@ type target struct {
 	drained chan struct{} // closed when a drain is complete
 
 	conns connPool // the fast path's keep-alive connections to addr
+	h2    h2Conns  // HTTP/2 connections to addr, for http2, h2c and grpc groups
 
 	// Guarded by targetGroup.mu.
 	reason     string

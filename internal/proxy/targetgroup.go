@@ -15,6 +15,7 @@ import (
 // reads; they are replaced as a whole.
 type groupSettings struct {
 	algorithm           string
+	protocol            string // ProtocolHTTP1, ...; "" is ProtocolHTTP1
 	responseTimeout     time.Duration
 	deregistrationDelay time.Duration
 	consecutiveFailures int // 0: outlier detection off
@@ -146,6 +147,7 @@ func (g *targetGroup) update(cfg TargetGroupConfig) bool {
 func settingsOf(cfg TargetGroupConfig) *groupSettings {
 	s := &groupSettings{
 		algorithm:           cfg.Algorithm,
+		protocol:            cfg.Protocol,
 		responseTimeout:     cfg.ResponseTimeout,
 		deregistrationDelay: max(cfg.DeregistrationDelay, 0),
 		ejection:            cfg.Outlier.Ejection,

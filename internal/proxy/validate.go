@@ -62,6 +62,10 @@ func (c Config) WithDefaults() Config {
 		if tg.Algorithm == "" {
 			tg.Algorithm = RoundRobin
 		}
+		if tg.Protocol == "" {
+			tg.Protocol = ProtocolHTTP1
+		}
+		tg.HealthCheck.Protocol = tg.Protocol // checks speak the group's protocol
 		tg.HealthCheck = tg.HealthCheck.WithDefaults()
 		if tg.DeregistrationDelay == 0 {
 			tg.DeregistrationDelay = DefaultDeregistrationDelay
@@ -116,6 +120,9 @@ func (c Config) Validate() error {
 		}
 		if tg.Algorithm != RoundRobin && tg.Algorithm != LeastOutstandingRequests {
 			add("%s: algorithm: %q is invalid; valid: %q, %q", where, tg.Algorithm, RoundRobin, LeastOutstandingRequests)
+		}
+		if !slices.Contains(Protocols, tg.Protocol) {
+			add("%s: protocol: %q is invalid; valid: %s", where, tg.Protocol, strings.Join(Protocols, ", "))
 		}
 		if err := tg.HealthCheck.Validate(); err != nil {
 			for _, e := range unjoin(err) {

@@ -1,0 +1,243 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/cutover/cutover/internal/health"
+)
+
+// Protocols a target group speaks to its targets, as ALB's protocol
+// versions. Clients may use HTTP/1.1 or HTTP/2 with any of them.
+const (
+	ProtocolHTTP1 = health.ProtocolHTTP1 // HTTP/1.1 in cleartext (the default)
+	ProtocolHTTP2 = health.ProtocolHTTP2 // HTTP/2 over TLS; target certificates are not verified, as on ALB
+	ProtocolH2C   = health.ProtocolH2C   // HTTP/2 in cleartext, with prior knowledge
+	ProtocolGRPC  = health.ProtocolGRPC  // gRPC: h2c, plus gRPC health checks and errors
+)
+
+// Protocols lists the valid TargetGroupConfig.Protocol values.
+var Protocols = []string{ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC}
+
+// speaksHTTP2 reports whether requests of a group with protocol p go over
+// HTTP/2 connections.
+func speaksHTTP2(p string) bool {
+	return p == ProtocolHTTP2 || p == ProtocolH2C || p == ProtocolGRPC
+}
+
+// HTTP/2 connection tuning: a connection that sends nothing for
+// h2ReadIdleTimeout is pinged, and closed when the ping is not answered
+// within h2PingTimeout, so a dead target is noticed without a request
+// hanging on it.
+const (
+	h2ReadIdleTimeout = 30 * time.Second
+	h2PingTimeout     = 15 * time.Second
+)
+
+var errUpgradeOverHTTP2 = errors.New("the target group speaks HTTP/2, which has no Upgrade")
+
+// protocolTransport sends each attempt over the protocol of the group it
+// is bound to: HTTP/1.1 through h1, HTTP/2 over the target's own
+// connections (target.h2). A retry may move a request to a group with
+// another protocol, so the choice is made per attempt.
+//
+// HTTP/2 connections are x/net/http2 ClientConns, not net/http's: only
+// those can be shut down gracefully (GOAWAY, then wait for open streams),
+// which is how a draining target's connections end.
+type protocolTransport struct {
+	h1 http.RoundTripper
+	h2 *http2.Transport
+}
+
+func newProtocolTransport(h1 http.RoundTripper) *protocolTransport {
+	pool := &targetConnPool{dialer: &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
+	pool.tr = &http2.Transport{
+		AllowHTTP:          true,
+		DisableCompression: true,
+		ReadIdleTimeout:    h2ReadIdleTimeout,
+		PingTimeout:        h2PingTimeout,
+		ConnPool:           pool,
+	}
+	return &protocolTransport{h1: h1, h2: pool.tr}
+}
+
+func (pt *protocolTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	x := exchangeOf(req.Context())
+	if x == nil || !speaksHTTP2(x.group.settings.Load().protocol) {
+		return pt.h1.RoundTrip(req)
+	}
+	if isUpgrade(req) {
+		return nil, errUpgradeOverHTTP2
+	}
+	if x.group.settings.Load().protocol == ProtocolHTTP2 {
+		u := *req.URL
+		u.Scheme = "https"
+		r2 := *req
+		r2.URL = &u
+		req = &r2
+	}
+	res, err := pt.h2.RoundTrip(req)
+	if err == nil && len(res.Trailer) > 0 {
+		// HTTP/2 allows a Content-Length with trailers; HTTP/1.1 sends
+		// trailers only in a chunked body, so an HTTP/1.1 client would
+		// lose them.
+		res.Header.Del("Content-Length")
+		res.ContentLength = -1
+	}
+	return res, err
+}
+
+// targetConnPool is the http2.ClientConnPool of the proxy: it hands out
+// the connections of the target the request is bound to.
+type targetConnPool struct {
+	dialer *net.Dialer
+	tr     *http2.Transport // the transport this pool belongs to
+}
+
+func (p *targetConnPool) GetClientConn(req *http.Request, _ string) (*http2.ClientConn, error) {
+	x := exchangeOf(req.Context())
+	if x == nil {
+		return nil, errors.New("HTTP/2 request without a target")
+	}
+	useTLS := x.group.settings.Load().protocol == ProtocolHTTP2
+	return x.target.h2.get(req.Context(), func(ctx context.Context) (*http2.ClientConn, error) {
+		return p.dial(ctx, x.target.addr, useTLS)
+	})
+}
+
+// MarkDead is called by the transport for a connection that closed or got
+// GOAWAY, whose open streams may still run: h2Conns.get drops it once it
+// is done.
+func (p *targetConnPool) MarkDead(*http2.ClientConn) {}
+
+// dial opens an HTTP/2 connection to addr. Errors before the connection
+// is up are dial errors, so the request may go to another target.
+func (p *targetConnPool) dial(ctx context.Context, addr string, useTLS bool) (*http2.ClientConn, error) {
+	conn, err := p.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if useTLS {
+		host, _, _ := net.SplitHostPort(addr)
+		tc := tls.Client(conn, &tls.Config{
+			ServerName:         host,
+			NextProtos:         []string{http2.NextProtoTLS},
+			InsecureSkipVerify: true, // as ALB: targets often have self-signed certificates
+		})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: conn.RemoteAddr(), Err: fmt.Errorf("TLS handshake: %w", err)}
+		}
+		if p := tc.ConnectionState().NegotiatedProtocol; p != http2.NextProtoTLS {
+			conn.Close()
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: conn.RemoteAddr(), Err: fmt.Errorf("target does not offer HTTP/2 in TLS ALPN (got %q)", p)}
+		}
+		conn = tc
+	}
+	cc, err := p.tr.NewClientConn(conn)
+	if err != nil {
+		conn.Close()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: conn.RemoteAddr(), Err: err}
+	}
+	return cc, nil
+}
+
+// h2Conns are one target's HTTP/2 connections. Most of the time there is
+// one; another is opened when all are at the target's stream limit or
+// shutting down. A draining target sends GOAWAY on each, so open streams
+// finish and the connection closes after the last one.
+type h2Conns struct {
+	mu       sync.Mutex
+	conns    []*http2.ClientConn
+	dialing chan struct{} // closed when the dial in progress ends; nil if none
+}
+
+// get reserves a stream on a connection that can take one, dialing a new
+// connection when none can. Concurrent callers wait for one dial instead
+// of each opening a connection.
+func (h *h2Conns) get(ctx context.Context, dial func(context.Context) (*http2.ClientConn, error)) (*http2.ClientConn, error) {
+	for {
+		h.mu.Lock()
+		h.conns = slices.DeleteFunc(h.conns, finished)
+		for _, cc := range h.conns {
+			if cc.ReserveNewRequest() {
+				h.mu.Unlock()
+				return cc, nil
+			}
+		}
+		if wait := h.dialing; wait != nil {
+			h.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		h.dialing = done
+		h.mu.Unlock()
+
+		cc, err := dial(ctx)
+		h.mu.Lock()
+		h.dialing = nil
+		close(done)
+		if err != nil {
+			h.mu.Unlock()
+			return nil, err
+		}
+		h.conns = append(h.conns, cc)
+		ok := cc.ReserveNewRequest()
+		h.mu.Unlock()
+		if ok {
+			return cc, nil
+		}
+	}
+}
+
+// finished reports whether cc is closed, or will take no new streams and
+// has none left; such a connection is closed and dropped from the pool.
+func finished(cc *http2.ClientConn) bool {
+	st := cc.State()
+	if !st.Closed && st.Closing && st.StreamsActive == 0 && st.StreamsReserved == 0 && st.StreamsPending == 0 {
+		cc.Close()
+		return true
+	}
+	return st.Closed
+}
+
+// shutdown sends GOAWAY on every connection: no new streams, the open
+// ones run to their end (or until cut is done), then the connection
+// closes. Connections opened later, by requests that picked the target
+// before it started draining, are closed by close.
+func (h *h2Conns) shutdown(cut context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, cc := range h.conns {
+		go func() {
+			if cc.Shutdown(cut) != nil {
+				cc.Close()
+			}
+		}()
+	}
+}
+
+// close closes every connection at once: the target is drained or cut.
+func (h *h2Conns) close() {
+	h.mu.Lock()
+	conns := h.conns
+	h.conns = nil
+	h.mu.Unlock()
+	for _, cc := range conns {
+		cc.Close()
+	}
+}

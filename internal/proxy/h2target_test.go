@@ -1,0 +1,120 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// protoHandler answers with the protocol the request arrived in, and a
+// trailer. POST /echo answers each line of the body at once, upper-cased.
+func protoHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		tls := "plain"
+		if r.TLS != nil {
+			tls = "tls"
+		}
+		io.WriteString(w, r.Proto+" "+tls)
+		w.Header().Set("X-Checksum", "abc123")
+	})
+	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		sc := bufio.NewScanner(r.Body)
+		for sc.Scan() {
+			io.WriteString(w, strings.ToUpper(sc.Text())+"\n")
+			rc.Flush()
+		}
+	})
+	return mux
+}
+
+func h2Group(name, protocol string, targets ...string) TargetGroupConfig {
+	g := group(name, targets...)
+	g.Protocol = protocol
+	return g
+}
+
+// h2cClient speaks HTTP/2 with prior knowledge to the proxy.
+func h2cClient() *http.Client {
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &protocols}, Timeout: 20 * time.Second}
+}
+
+func TestHTTP2Targets(t *testing.T) {
+	tlsTarget := httptest.NewUnstartedServer(protoHandler())
+	tlsTarget.EnableHTTP2 = true
+	tlsTarget.StartTLS()
+	t.Cleanup(tlsTarget.Close)
+	tests := []struct {
+		protocol, target, want string
+	}{
+		{ProtocolH2C, h2cServer(t, protoHandler()), "HTTP/2.0 plain"},
+		{ProtocolHTTP2, tlsTarget.Listener.Addr().String(), "HTTP/2.0 tls"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.protocol, func(t *testing.T) {
+			p := startProxy(t, oneListener(forward("g", 1), h2Group("g", tc.protocol, tc.target)))
+			url := baseURL(p, "web") + "/"
+			for name, c := range map[string]*http.Client{"HTTP/1.1 client": newClient(), "HTTP/2 client": h2cClient()} {
+				resp, err := c.Get(url)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				body := readAll(t, resp)
+				if resp.StatusCode != http.StatusOK || body != tc.want {
+					t.Errorf("%s: %d %q, want 200 %q", name, resp.StatusCode, body, tc.want)
+				}
+				if got := resp.Trailer.Get("X-Checksum"); got != "abc123" {
+					t.Errorf("%s: trailer X-Checksum = %q, want abc123", name, got)
+				}
+			}
+		})
+	}
+}
+
+// A request body and its response stream at the same time: each line is
+// answered before the next is sent.
+func TestH2CTargetStreamsBothWays(t *testing.T) {
+	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolH2C, h2cServer(t, protoHandler()))))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, baseURL(p, "web")+"/echo", pr)
+	resp, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewReader(resp.Body)
+	for _, word := range []string{"one", "two", "three"} {
+		if _, err := io.WriteString(pw, word+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the answer to %q: %v", word, err)
+		}
+		if got != strings.ToUpper(word)+"\n" {
+			t.Errorf("answer = %q, want %q", got, strings.ToUpper(word))
+		}
+	}
+}
+
+func TestHTTP2TargetWithoutH2IsBadGateway(t *testing.T) {
+	// A TLS target that offers only HTTP/1.1 in ALPN.
+	target := httptest.NewTLSServer(protoHandler())
+	t.Cleanup(target.Close)
+	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolHTTP2, target.Listener.Addr().String())))
+	status, body := get(t, newClient(), baseURL(p, "web")+"/")
+	if status != http.StatusBadGateway {
+		t.Errorf("got %d %q, want 502", status, body)
+	}
+}
