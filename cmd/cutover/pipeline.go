@@ -33,6 +33,7 @@ polling, or cutover pipeline start.`,
 		newPipelineAnswerCmd(g, "approve", "Approve the Approval stage an execution waits in"),
 		newPipelineAnswerCmd(g, "reject", "Reject the Approval stage an execution waits in; the execution fails"),
 		newPipelineAnswerCmd(g, "stop", "Stop an execution: its build is killed, a deployment in progress is left to finish"),
+		newPipelineOverrideCmd(g),
 		newPipelineSettingsCmd(g),
 		newPipelineRemoteCmd(g),
 	)
@@ -156,7 +157,7 @@ func printExecutions(w io.Writer, es []store.Execution) {
 		if !e.EndedAt.IsZero() {
 			took = duration(e.EndedAt.Sub(e.CreatedAt))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.App, e.Status, triggerSummary(e), orDash(commitLine(e)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.App, e.Status, orDash(e.Trigger), orDash(commitLine(e)),
 			orDash(currentStage(e)), e.CreatedAt.Local().Format(time.DateTime), took, orDash(e.DeploymentID))
 	}
 	tw.Flush()
@@ -215,7 +216,7 @@ func printExecution(w io.Writer, e store.Execution) {
 	}
 	fmt.Fprintf(w, "Execution:   %s (app %s)\n", e.ID, e.App)
 	fmt.Fprintf(w, "Status:      %s\n", e.Status)
-	fmt.Fprintf(w, "Trigger:     %s\n", triggeredBy(e))
+	fmt.Fprintf(w, "Trigger:     %s\n", orDash(e.Trigger))
 	fmt.Fprintf(w, "Source:      %s, branch %s\n", orDash(e.Repo), orDash(e.Branch))
 	fmt.Fprintf(w, "Commit:      %s\n", orDash(commitLine(e)))
 	fmt.Fprintf(w, "Started:     %s, %s\n", e.CreatedAt.Local().Format(time.DateTime), took)
@@ -233,6 +234,7 @@ func printExecution(w io.Writer, e store.Execution) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.Name, st.Status, stageTook(st), orDash(st.Message))
 	}
 	tw.Flush()
+	printStageConditions(w, e)
 }
 
 // stageTook is how long a stage ran, or has been running.
@@ -303,22 +305,13 @@ func newPipelineAnswerCmd(g *globalFlags, action, short string) *cobra.Command {
 
 func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 	var set api.PipelineSettings
-	var trig triggerFlags
+	var cond conditionFlags
 	cmd := &cobra.Command{
 		Use:   "settings <app>",
 		Short: "Show or change an app's pipeline settings (changing them needs admin)",
 		Long: `Without flags, show the app's pipeline settings. With flags, change those
 settings and keep the others. Durations are written like 90s, 10m or 1h30m;
---poll 0 turns polling off.
-
-Trigger filters (as CodePipeline V2's) decide which pushes, tags and pull
-requests start executions; without them only pushes to the pipeline's
-branch do. Any of --push-branch, --push-path, --tag, --pr-branch, --pr-event
-(and their -exclude forms) replaces all filters with those they describe;
---triggers FILE sets them from JSON, --triggers none removes them. Globs are
-CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
-
-  cutover pipeline settings hello --push-branch main --push-path-exclude 'docs/**' --tag 'v*'`,
+--poll 0 turns polling off.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -331,11 +324,9 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 				return err
 			}
 			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || trig.changed(cmd) {
+			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) {
 				s := p.Settings
-				if err := trig.apply(cmd, &s, p.Branch); err != nil {
-					return err
-				}
+				cond.apply(cmd, &s)
 				if flags.Changed("mode") {
 					s.Mode = set.Mode
 				}
@@ -366,8 +357,8 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 	cmd.Flags().StringVar(&set.ApprovalTimeout, "approval-timeout", "", "fail the Approval stage when nobody answers within it")
 	cmd.Flags().StringVar(&set.PollInterval, "poll", "", "poll the app's source repository at this interval; 0 turns polling off")
 	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
+	cond.add(cmd)
 	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
-	trig.add(cmd)
 	return cmd
 }
 
@@ -400,7 +391,7 @@ func printPipeline(w io.Writer, p api.PipelineInfo) {
 		docker = "yes, filtered (privileged)"
 	}
 	fmt.Fprintf(w, "  docker         %s\n", docker)
-	printTriggers(w, p)
+	printConditions(w, s.Conditions)
 	fmt.Fprintf(w, "  git remote     %s\n", cmp.Or(p.PushURL, "none: cutover serves no TCP listener (cutover up --api-addr)"))
 }
 
@@ -430,7 +421,7 @@ func newPipelineRemoteCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 			}
-			branch := cmp.Or(p.Branch, appBranch(ctx, c, app))
+			branch := appBranch(ctx, c, app)
 			return printJSONOr(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "Push to deploy %s:\n\n", app)

@@ -172,6 +172,7 @@ func New(opts Options) *Handler {
 		{"POST", "/api/v1/executions/{id}/stop", store.RoleDeploy, pl(h.executionAction("stop"))},
 		{"POST", "/api/v1/executions/{id}/approve", store.RoleDeploy, pl(h.executionAction("approve"))},
 		{"POST", "/api/v1/executions/{id}/reject", store.RoleDeploy, pl(h.executionAction("reject"))},
+		{"POST", "/api/v1/executions/{id}/override", store.RoleAdmin, pl(h.overrideExecution)},
 		{"GET", "/api/v1/executions/{id}/logs", store.RoleRead, pl(h.executionLogs)},
 		{"GET", "/api/v1/tokens", store.RoleAdmin, h.listTokens},
 		{"POST", "/api/v1/tokens", store.RoleAdmin, h.createToken},

@@ -50,6 +50,9 @@ type PipelineSettings struct {
 	// Triggers are the trigger filters (CodePipeline V2's); absent or
 	// empty: pushes to the branch only.
 	Triggers *pipeline.Triggers `json:"triggers,omitempty"`
+	// Conditions are the Deploy stage's conditions (conditions.go);
+	// absent: none.
+	Conditions *PipelineConditions `json:"conditions,omitempty"`
 }
 
 // PipelineInfo is an app's pipeline: its settings and the URL of its
@@ -339,6 +342,10 @@ func parseSettings(req PipelineSettings) (pipeline.Settings, error) {
 	if err := parseTriggers(req, &s); err != nil {
 		return s, err
 	}
+	var err error
+	if s.Conditions, err = parseConditions(req.Conditions); err != nil {
+		return s, err
+	}
 	if s.Mode != "" && s.Mode != pipeline.ModeSuperseded && s.Mode != pipeline.ModeQueued {
 		return s, fmt.Errorf("mode %q: use %s or %s", req.Mode, pipeline.ModeSuperseded, pipeline.ModeQueued)
 	}
@@ -380,6 +387,7 @@ func wireSettings(s pipeline.Settings) PipelineSettings {
 		Privileged:      s.Privileged,
 		Branch:          s.Branch,
 		Triggers:        wireTriggers(s.Triggers),
+		Conditions:      wireConditions(s.Conditions),
 	}
 }
 

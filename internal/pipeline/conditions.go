@@ -84,7 +84,8 @@ func (c Conditions) withDefaults() Conditions {
 	return c
 }
 
-func (c Conditions) check() error {
+// Check returns what is wrong with the conditions, naming the setting.
+func (c Conditions) Check() error {
 	if c.DeployWindow != "" || c.TimeZone != "" {
 		if _, err := ParseWindow(c.DeployWindow, c.TimeZone); err != nil {
 			return err

@@ -87,7 +87,7 @@ func (s Settings) check() error {
 	if err := s.Triggers.Check(); err != nil {
 		return err
 	}
-	return s.Conditions.check()
+	return s.Conditions.Check()
 }
 
 // Settings returns the app's pipeline settings, defaults filled in.
