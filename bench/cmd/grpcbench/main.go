@@ -1,0 +1,290 @@
+// Command grpcbench measures unary gRPC calls the way ghz does: C
+// concurrent workers over a fixed number of client connections, each
+// sending its next call as soon as the last one returned, for a fixed
+// time. It runs its own target (grpc.testing.TestService, in a child
+// process with GOMAXPROCS=1) and `cutover proxy` in front of it with a
+// protocol: grpc target group, and measures the target directly and
+// through cutover in one run. The last line is
+//
+//	cutover/direct throughput ratio: X.XX p99 ratio: Y.YY
+//
+// bench/grpc.sh builds cutover and runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/interop/grpc_testing"
+)
+
+type options struct {
+	cutover     string
+	concurrency int
+	connections int
+	duration    time.Duration
+	warmup      time.Duration
+	size        int
+	proxyCPU    string
+	targetCPU   string
+}
+
+func main() {
+	var o options
+	serve := flag.String("serve", "", "run as the target on this address (internal)")
+	flag.StringVar(&o.cutover, "cutover", "", "the cutover binary to run `cutover proxy` with")
+	flag.IntVar(&o.concurrency, "c", 50, "concurrent workers (ghz -c)")
+	flag.IntVar(&o.connections, "connections", 1, "client connections the workers share (ghz --connections)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per path (ghz -z)")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured calls before each measurement")
+	flag.IntVar(&o.size, "size", 64, "request payload bytes, echoed by the target")
+	flag.StringVar(&o.proxyCPU, "proxy-cpu", "", "CPU list to pin cutover to with taskset (empty: no pinning)")
+	flag.StringVar(&o.targetCPU, "target-cpu", "", "CPU list to pin the target to with taskset")
+	flag.Parse()
+	if *serve != "" {
+		log.Fatal(serveTarget(*serve))
+	}
+	if o.cutover == "" {
+		log.Fatal("grpcbench: -cutover is required (bench/grpc.sh builds it)")
+	}
+	if err := run(o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(o options) error {
+	const target, front, admin = "127.0.0.1:18401", "127.0.0.1:18402", "127.0.0.1:18490"
+	work, err := os.MkdirTemp("", "grpcbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	stopTarget, err := startChild(o.targetCPU, self, "-serve", target)
+	if err != nil {
+		return err
+	}
+	defer stopTarget()
+	lb := fmt.Sprintf(`admin: %s
+listeners:
+  - {name: grpc, address: "%s", forward: app}
+target_groups:
+  - name: app
+    protocol: grpc
+    targets: ["%s"]
+    health_check: {interval: 1s, timeout: 500ms, healthy_threshold: 2}
+`, admin, front, target)
+	if err := os.WriteFile(filepath.Join(work, "lb.yaml"), []byte(lb), 0o600); err != nil {
+		return err
+	}
+	stopProxy, err := startChild(o.proxyCPU, o.cutover, "proxy", "--config", filepath.Join(work, "lb.yaml"), "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
+
+	if err := waitServing(target, front); err != nil {
+		return err
+	}
+	fmt.Printf("grpcbench: %d workers, %d connection(s), %s per path, %d-byte unary calls\n", o.concurrency, o.connections, o.duration, o.size)
+	direct, err := measure(o, target)
+	if err != nil {
+		return err
+	}
+	fmt.Println("direct:  " + direct.String())
+	proxied, err := measure(o, front)
+	if err != nil {
+		return err
+	}
+	fmt.Println("cutover: " + proxied.String())
+	fmt.Printf("cutover/direct throughput ratio: %.2f p99 ratio: %.2f\n",
+		proxied.rate()/direct.rate(), proxied.p(0.99).Seconds()/direct.p(0.99).Seconds())
+	return nil
+}
+
+// startChild starts a process with GOMAXPROCS=1, pinned to cpus when
+// given, and returns how to stop it.
+func startChild(cpus, bin string, args ...string) (stop func(), err error) {
+	if cpus != "" {
+		args = append([]string{"-c", cpus, bin}, args...)
+		bin = "taskset"
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}, nil
+}
+
+// waitServing waits until calls to each address succeed: the target is
+// up, and cutover found it healthy.
+func waitServing(addrs ...string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range addrs {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		client := grpc_testing.NewTestServiceClient(cc)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := client.UnaryCall(ctx, &grpc_testing.SimpleRequest{})
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				cc.Close()
+				return fmt.Errorf("%s does not answer: %w", addr, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cc.Close()
+	}
+	return nil
+}
+
+// result is one measurement.
+type result struct {
+	calls, errors int
+	elapsed       time.Duration
+	latencies     []time.Duration // sorted
+	firstErr      error
+}
+
+func (r result) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
+
+func (r result) p(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(q*float64(len(r.latencies))))]
+}
+
+func (r result) String() string {
+	s := fmt.Sprintf("%d calls, %.0f calls/s, p50 %.2f ms, p99 %.2f ms, %d errors",
+		r.calls, r.rate(), ms(r.p(0.5)), ms(r.p(0.99)), r.errors)
+	if r.firstErr != nil {
+		s += fmt.Sprintf(" (first: %v)", r.firstErr)
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// measure runs the workers against addr for the warm-up, then for the
+// measured duration.
+func measure(o options, addr string) (result, error) {
+	var clients []grpc_testing.TestServiceClient
+	for range o.connections {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return result{}, err
+		}
+		defer cc.Close()
+		clients = append(clients, grpc_testing.NewTestServiceClient(cc))
+	}
+	req := &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: make([]byte, o.size)}}
+	load(clients, req, o.concurrency, o.warmup)
+	return load(clients, req, o.concurrency, o.duration), nil
+}
+
+// load runs workers for d and collects every call's latency.
+func load(clients []grpc_testing.TestServiceClient, req *grpc_testing.SimpleRequest, workers int, d time.Duration) result {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var r result
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range workers {
+		client := clients[i%len(clients)]
+		wg.Go(func() {
+			var lat []time.Duration
+			var errs int
+			var first error
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				_, err := client.UnaryCall(ctx, req)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs++
+						first = cmp(first, err)
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			r.latencies = append(r.latencies, lat...)
+			r.errors += errs
+			r.firstErr = cmp(r.firstErr, first)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	r.calls = len(r.latencies)
+	slices.Sort(r.latencies)
+	return r
+}
+
+func cmp(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// target is the benchmark's gRPC server: UnaryCall echoes the payload.
+type target struct {
+	grpc_testing.UnimplementedTestServiceServer
+}
+
+func (target) UnaryCall(_ context.Context, req *grpc_testing.SimpleRequest) (*grpc_testing.SimpleResponse, error) {
+	return &grpc_testing.SimpleResponse{Payload: req.Payload}, nil
+}
+
+func serveTarget(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer()
+	grpc_testing.RegisterTestServiceServer(srv, target{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		srv.Stop()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
