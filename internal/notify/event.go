@@ -22,6 +22,7 @@ type Payload struct {
 	Step       string    `json:"step,omitempty"`   // what it waits in (ReadyWait, Approval)
 	Wait       string    `json:"wait,omitempty"`   // deployment.waiting: the ready wait, e.g. "10m0s"
 	Manual     bool      `json:"manual,omitempty"` // deployment.waiting: it holds for cutover continue
+	Reason     string    `json:"reason,omitempty"` // pipeline.waiting for a stage condition: what it waits for
 	Error      string    `json:"error,omitempty"`  // why it failed, stopped or rolled back
 	Time       time.Time `json:"time"`             // when the event happened
 	SentAt     time.Time `json:"sent_at"`          // when this attempt was sent, set per attempt
@@ -64,6 +65,8 @@ func kind(e store.Event) (Payload, bool) {
 			return p, false
 		}
 		p.Event, p.Execution, p.Status, p.Step = "pipeline.waiting", c.Execution, store.ExecutionInProgress, c.Stage.Name
+	case store.EventExecutionCondition:
+		p = conditionWaiting(p, e.Data)
 	}
 	return p, p.Event != ""
 }
@@ -129,6 +132,9 @@ func text(p Payload) string {
 		}
 	case "pipeline.waiting":
 		verb = "waits for approval (`cutover pipeline approve " + p.Execution + "`)"
+		if p.Reason != "" {
+			verb = "waits before stage " + p.Step + ": " + p.Reason + " (`cutover pipeline override " + p.Execution + "` lets it in now)"
+		}
 	}
 	s := fmt.Sprintf("%s: %s %s", p.App, subject, verb)
 	if p.Error != "" {
