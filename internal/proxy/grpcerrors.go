@@ -29,7 +29,9 @@ func isGRPC(r *http.Request) bool {
 	return ct == "application/grpc" || strings.HasPrefix(ct, "application/grpc+") || strings.HasPrefix(ct, "application/grpc;")
 }
 
-// grpcErrorWriter turns an HTTP error response that is not itself gRPC
+// grpcErrorWriter is the response writer of gRPC calls. It keeps a
+// target's trailers-only responses whole (see FlushError), and turns an
+// HTTP error response that is not itself gRPC
 // (the proxy's own 502, 503, 504, 413..., or a target's HTML 404) into a
 // gRPC trailers-only response, as ALB does for gRPC: a gRPC client reads
 // grpc-status, and cannot read an HTML page. The proxy's own error text
@@ -96,6 +98,19 @@ func (w *grpcErrorWriter) convert(code int, msg string) {
 	h.Set("Grpc-Message", grpcMessage(msg))
 	w.pending, w.swallow = 0, true
 	w.ResponseWriter.WriteHeader(http.StatusOK)
+}
+
+// FlushError sends what was written so far, except the header of a
+// trailers-only response (grpc-status in the header): ReverseProxy
+// flushes headers at once, and a flush would split the response into a
+// header and an empty body without trailers, which gRPC clients take for
+// a broken stream. Unflushed, it goes out as one HEADERS frame that ends
+// the stream.
+func (w *grpcErrorWriter) FlushError() error {
+	if w.Header().Get("Grpc-Status") != "" {
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *grpcErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -156,8 +156,8 @@ func (p *targetConnPool) dial(ctx context.Context, addr string, useTLS bool) (*h
 // shutting down. A draining target sends GOAWAY on each, so open streams
 // finish and the connection closes after the last one.
 type h2Conns struct {
-	mu       sync.Mutex
-	conns    []*http2.ClientConn
+	mu      sync.Mutex
+	conns   []*http2.ClientConn
 	dialing chan struct{} // closed when the dial in progress ends; nil if none
 }
 
@@ -166,16 +166,12 @@ type h2Conns struct {
 // of each opening a connection.
 func (h *h2Conns) get(ctx context.Context, dial func(context.Context) (*http2.ClientConn, error)) (*http2.ClientConn, error) {
 	for {
-		h.mu.Lock()
-		h.conns = slices.DeleteFunc(h.conns, finished)
-		for _, cc := range h.conns {
-			if cc.ReserveNewRequest() {
-				h.mu.Unlock()
-				return cc, nil
-			}
+		cc, wait, spent := h.reserve()
+		closeAll(spent)
+		if cc != nil {
+			return cc, nil
 		}
-		if wait := h.dialing; wait != nil {
-			h.mu.Unlock()
+		if wait != nil {
 			select {
 			case <-wait:
 				continue
@@ -183,36 +179,69 @@ func (h *h2Conns) get(ctx context.Context, dial func(context.Context) (*http2.Cl
 				return nil, ctx.Err()
 			}
 		}
-		done := make(chan struct{})
-		h.dialing = done
-		h.mu.Unlock()
-
-		cc, err := dial(ctx)
-		h.mu.Lock()
-		h.dialing = nil
-		close(done)
-		if err != nil {
-			h.mu.Unlock()
-			return nil, err
-		}
-		h.conns = append(h.conns, cc)
-		ok := cc.ReserveNewRequest()
-		h.mu.Unlock()
-		if ok {
-			return cc, nil
+		cc, err := h.dialNew(ctx, dial)
+		if err != nil || cc != nil {
+			return cc, err
 		}
 	}
 }
 
-// finished reports whether cc is closed, or will take no new streams and
-// has none left; such a connection is closed and dropped from the pool.
-func finished(cc *http2.ClientConn) bool {
-	st := cc.State()
-	if !st.Closed && st.Closing && st.StreamsActive == 0 && st.StreamsReserved == 0 && st.StreamsPending == 0 {
-		cc.Close()
-		return true
+// reserve reserves a stream on an open connection. If there is none, it
+// returns the channel of the dial in progress to wait for, or nil for
+// both when the caller is to dial (with dialNew).
+func (h *h2Conns) reserve() (cc *http2.ClientConn, wait <-chan struct{}, spent []*http2.ClientConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	spent = h.dropSpent()
+	for _, cc := range h.conns {
+		if cc.ReserveNewRequest() {
+			return cc, nil, spent
+		}
 	}
-	return st.Closed
+	if h.dialing != nil {
+		return nil, h.dialing, spent
+	}
+	h.dialing = make(chan struct{})
+	return nil, nil, spent
+}
+
+// dialNew dials the connection reserve asked for and reserves a stream on
+// it; nil without an error if the new connection is full already.
+func (h *h2Conns) dialNew(ctx context.Context, dial func(context.Context) (*http2.ClientConn, error)) (*http2.ClientConn, error) {
+	cc, err := dial(ctx)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.dialing)
+	h.dialing = nil
+	if err != nil {
+		return nil, err
+	}
+	h.conns = append(h.conns, cc)
+	if cc.ReserveNewRequest() {
+		return cc, nil
+	}
+	return nil, nil
+}
+
+// dropSpent removes the connections that are closed, or take no new
+// streams (GOAWAY) and have none left, and returns the latter for the
+// caller to close once it no longer holds mu.
+func (h *h2Conns) dropSpent() (spent []*http2.ClientConn) {
+	h.conns = slices.DeleteFunc(h.conns, func(cc *http2.ClientConn) bool {
+		st := cc.State()
+		if !st.Closed && st.Closing && st.StreamsActive == 0 && st.StreamsReserved == 0 && st.StreamsPending == 0 {
+			spent = append(spent, cc)
+			return true
+		}
+		return st.Closed
+	})
+	return spent
+}
+
+func closeAll(conns []*http2.ClientConn) {
+	for _, cc := range conns {
+		cc.Close()
+	}
 }
 
 // shutdown sends GOAWAY on every connection: no new streams, the open
@@ -237,7 +266,5 @@ func (h *h2Conns) close() {
 	conns := h.conns
 	h.conns = nil
 	h.mu.Unlock()
-	for _, cc := range conns {
-		cc.Close()
-	}
+	closeAll(conns)
 }
