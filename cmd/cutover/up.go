@@ -86,7 +86,7 @@ start with less; --sandbox=off turns it off, loudly.`,
 	cmd.Flags().BoolVar(&f.exitOnFailure, "exit-on-failure", false, "for scripts: stop everything and exit non-zero when the first deployment fails (by default cutover keeps serving and says what failed)")
 	cmd.Flags().StringVar(&f.sandboxMode, "sandbox", envOr("CUTOVER_SANDBOX", "auto"), "isolation of builds, hooks and process tasks: auto (the most this machine allows, said when less), required (refuse to start without a full sandbox) or off (env CUTOVER_SANDBOX)")
 	cmd.Flags().StringVar(&f.sandboxUser, "sandbox-user", "", "the user sandboxed commands run as (name or uid); default cutover-build, made if missing")
-	cmd.Flags().Var(&f.retain, "retain-releases", "release directories kept per app after each successful deployment (cutover releases); 0 keeps all")
+	cmd.Flags().Var(&f.retain, "retain-releases", "release directories kept per app after each successful deployment (cutover releases): default 10; 0 keeps all")
 	addACMEFlags(cmd, &f.acme)
 	return cmd
 }

@@ -11,7 +11,8 @@
 //	dataplane.json    the configuration the data plane serves
 //	dataplane.log     the data plane's log
 //	tasks/            the process runtime's task state and logs
-//	releases/<app>/   immutable release directories, by content digest
+//	releases/<app>/   immutable release directories, by content digest;
+//	                  the newest RetainReleases kept (deploy's releases.go)
 //	deployments/      per-deployment files (hook logs)
 //
 // The load balancer runs as a process of its own (package dataplane),
