@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/health"
+	"github.com/cutover/cutover/internal/proxy"
 )
 
 // App is one application's cutover.yaml: how to build it, how to run it
@@ -79,6 +80,13 @@ type Service struct {
 	// Placement holds Swarm constraint expressions the nodes running the
 	// tasks must meet, e.g. "node.labels.zone==eu" (swarm runtime).
 	Placement []string
+	// MaxBodySize caps a request body to the app, in bytes: more gets
+	// 413 from the load balancer; 0 is no limit.
+	MaxBodySize int64
+	// MaxConnectionsPerTask caps the requests a task has in flight; a
+	// full task gets none, and when all are full a request gets 503.
+	// 0 is no limit.
+	MaxConnectionsPerTask int
 	// ConfigVars are the app's config vars (`cutover env set`), kept in
 	// the store and merged over Env: they win. A secret's value is
 	// sealed (store.SealedEnv) and opened only to start a task. Not read
@@ -102,6 +110,10 @@ type Listeners struct {
 	HTTP string
 	// HSTS is the Strict-Transport-Security max-age sent on HTTPS; 0: none.
 	HSTS time.Duration
+	// MaxHeaderSize caps a request's line and header fields, in bytes
+	// (431 above it); 0 is the load balancer's default, 64 KiB. Apps
+	// sharing a listener get the largest of theirs.
+	MaxHeaderSize int
 }
 
 // Deployment strategies.
@@ -148,6 +160,11 @@ type Deploy struct {
 	// directory whose hooks run after those in Hooks. Default: appspec.yaml
 	// when the directory has one.
 	AppSpec string
+	// SlowStart ramps a newly healthy task's share of requests up over
+	// this long (30s-15m; 0 is off).
+	SlowStart time.Duration
+	// Stickiness keeps a client on one task (lb_cookie or app_cookie).
+	Stickiness proxy.StickinessConfig
 }
 
 // Traffic shifting types, as CodeDeploy's trafficRoutingConfig.

@@ -242,7 +242,7 @@ func (w *walker) app(root *yaml.Node) *App {
 
 func (w *walker) service(n *yaml.Node) Service {
 	s := Service{Runtime: RuntimeProcess, Count: DefaultCount, StopTimeout: DefaultStopTimeout}
-	f := w.fields(n, "service", "runtime", "command", "image", "port", "protocol", "count", "env", "stop_timeout", "memory", "cpus", "release", "placement")
+	f := w.fields(n, "service", append([]string{"runtime", "command", "image", "port", "protocol", "count", "env", "stop_timeout", "memory", "cpus", "release", "placement"}, serviceLimitFields...)...)
 	if f == nil {
 		return s
 	}
@@ -291,6 +291,7 @@ func (w *walker) service(n *yaml.Node) Service {
 			w.errorf(v, "service.placement", "applies to the swarm runtime only")
 		}
 	}
+	w.serviceLimits(f, &s)
 	return s
 }
 
@@ -442,7 +443,7 @@ func mappingValues(n *yaml.Node) map[string]*yaml.Node {
 
 func (w *walker) listeners(n *yaml.Node) Listeners {
 	var l Listeners
-	f := w.fields(n, "listeners", "production", "test", "hosts", "tls", "http", "hsts")
+	f := w.fields(n, "listeners", "production", "test", "hosts", "tls", "http", "hsts", "max_header_size")
 	if f == nil {
 		return l
 	}
@@ -466,6 +467,7 @@ func (w *walker) listeners(n *yaml.Node) Listeners {
 		}
 	}
 	w.https(f, &l)
+	w.listenerHeaderLimit(f, &l)
 	return l
 }
 
@@ -487,11 +489,12 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 	if n == nil {
 		return d
 	}
-	f := w.fields(n, "deploy", "strategy", "traffic", "rolling", "ready_wait", "termination_wait",
-		"deregistration_delay", "progress_deadline", "rollback", "hooks", "appspec", "release", "release_timeout")
+	f := w.fields(n, "deploy", append([]string{"strategy", "traffic", "rolling", "ready_wait", "termination_wait",
+		"deregistration_delay", "progress_deadline", "rollback", "hooks", "appspec", "release", "release_timeout"}, deployTrafficFields...)...)
 	if f == nil {
 		return d
 	}
+	w.deployTraffic(f, &d)
 	w.release(f, &d)
 	if v := f["strategy"]; v != nil {
 		d.Strategy = w.str(v, "deploy.strategy")

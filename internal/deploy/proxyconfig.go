@@ -53,6 +53,8 @@ func buildProxyConfig(apps map[string]*appState) proxy.Config {
 			cfg.TargetGroups = append(cfg.TargetGroups, a.targetGroup(color))
 		}
 		if addr := a.routed.Production; addr != "" {
+			l := listener(addr) // apps sharing it get the largest header cap
+			l.MaxHeaderSize = max(l.MaxHeaderSize, a.cfg.Listeners.MaxHeaderSize)
 			route(addr, a.routed.Hosts, proxy.ForwardConfig{TargetGroups: []proxy.WeightedTargetGroup{
 				{Name: groupName(name, colorBlue), Weight: a.prod[colorBlue]},
 				{Name: groupName(name, colorGreen), Weight: a.prod[colorGreen]},
@@ -138,6 +140,11 @@ func (a *appState) targetGroup(color string) proxy.TargetGroupConfig {
 		HealthCheck:         a.cfg.Health,
 		Protocol:            a.cfg.Service.Protocol,
 		DeregistrationDelay: deregistrationDelay(a.cfg.Deploy.DeregistrationDelay),
+		// Slow start, stickiness and limits: docs/cutover-yaml.md.
+		SlowStart:               a.cfg.Deploy.SlowStart,
+		Stickiness:              a.cfg.Deploy.Stickiness,
+		MaxBodySize:             a.cfg.Service.MaxBodySize,
+		MaxConnectionsPerTarget: a.cfg.Service.MaxConnectionsPerTask,
 	}
 	newest := 0
 	for _, s := range a.sets {

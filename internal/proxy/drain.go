@@ -12,11 +12,14 @@ func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 	g.changed()
 	g.log.Info("target draining", "target", t.addr, "in_flight", t.inFlight.Load(), "deregistration_delay", delay)
 	t.drainTimer = time.AfterFunc(delay, func() { g.drainDelayOver(t) })
+	if g.holdsDrains() {
+		g.openStickyWindow(t, delay)
+	}
 	// A request that acquired t before draining was set is counted in
 	// inFlight; one that acquires after sees draining and backs off.
 	// So inFlight == 0 here means nothing can reach t any more.
 	// A sticky group keeps the target for its sticky clients.
-	if t.inFlight.Load() == 0 && !g.holdsDrains() {
+	if t.inFlight.Load() == 0 && !t.holdsSticky() {
 		g.finishDrain(t, "no requests in flight")
 	}
 }
@@ -26,6 +29,7 @@ func (g *targetGroup) startDrain(t *target, delay time.Duration) {
 func (g *targetGroup) stopDrain(t *target) {
 	t.drainTimer.Stop()
 	t.drainTimer = nil
+	t.closeStickyWindow()
 	t.draining.Store(false)
 	g.changed()
 	g.log.Info("target registered again while draining", "target", t.addr)
@@ -37,7 +41,7 @@ func (g *targetGroup) release(t *target) {
 	if t.inFlight.Add(-1) == 0 && t.draining.Load() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if t.draining.Load() && t.inFlight.Load() == 0 && !g.holdsDrains() {
+		if t.draining.Load() && t.inFlight.Load() == 0 && !t.holdsSticky() {
 			g.finishDrain(t, "no requests in flight")
 		}
 	}
@@ -70,6 +74,7 @@ func (g *targetGroup) finishDrain(t *target, why string) {
 	if t.drainTimer != nil {
 		t.drainTimer.Stop()
 	}
+	t.closeStickyWindow()
 	close(t.drained)
 	g.changed()
 	g.metrics.ForgetTarget(g.name, t.addr)

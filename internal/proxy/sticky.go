@@ -21,11 +21,13 @@ import (
 // green group stays on green while green has a weight, as with ALB's
 // target group stickiness on a forward action. The target must be
 // healthy, not ejected and not at its connection cap. A draining target
-// still takes its sticky clients until its deregistration delay ends;
-// then they move. For that, a draining target of a group with
-// stickiness is kept for its whole delay, also when nothing is in
-// flight (Drained closes at the end of the delay). Stickiness is lost
-// when the data plane process is replaced, as the ids are random.
+// still takes its sticky clients until a tenth of its deregistration
+// delay (at most 30s) is left, so that the requests they start can
+// finish before the delay cuts them; then they move. For that, a draining
+// target of a group with stickiness is kept that long also when nothing
+// is in flight (Drained closes then, or when its last request ends after
+// that). Stickiness is lost when the data plane process is replaced, as
+// the ids are random.
 const StickyCookie = "CUTOVER_STICKY"
 
 // newStickyID returns a random cookie value naming a target.
@@ -72,6 +74,9 @@ func (g *targetGroup) acquireSticky(t *target, s *groupSettings) bool {
 	if t.healthStatus() != health.StatusHealthy || t.ejected(now) || t.cut.Err() != nil {
 		return false
 	}
+	if t.draining.Load() && !t.holdsSticky() {
+		return false
+	}
 	if n := t.inFlight.Add(1); (s.maxConns == 0 || n <= s.maxConns) && t.cut.Err() == nil {
 		return true
 	}
@@ -79,10 +84,47 @@ func (g *targetGroup) acquireSticky(t *target, s *groupSettings) bool {
 	return false
 }
 
-// holdsDrains reports whether draining targets wait for their whole
-// deregistration delay, for sticky clients. Called with g.mu held.
+// holdsDrains reports whether draining targets are kept for sticky
+// clients. Called with g.mu held.
 func (g *targetGroup) holdsDrains() bool {
 	return g.settings.Load().sticky.Type != "" && !g.retired
+}
+
+// maxStickyMargin bounds the end of a draining target's deregistration
+// delay in which it takes no new sticky request.
+const maxStickyMargin = 30 * time.Second
+
+// openStickyWindow lets sticky clients reach the draining t until a tenth
+// of its delay (at most maxStickyMargin) is left: that rest lets the
+// requests they started finish before the delay cuts them. When the
+// window closes with nothing in flight, the drain is complete. Called
+// with g.mu held.
+func (g *targetGroup) openStickyWindow(t *target, delay time.Duration) {
+	window := delay - min(delay/10, maxStickyMargin)
+	t.stickyUntil.Store(time.Now().Add(window).UnixNano())
+	t.stickyTimer = time.AfterFunc(window, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if t.draining.Load() && g.targets[t.addr] == t && t.inFlight.Load() == 0 {
+			g.finishDrain(t, "no requests in flight at the end of its sticky window")
+		}
+	})
+}
+
+// closeStickyWindow ends t's sticky window. Called with g.mu held.
+func (t *target) closeStickyWindow() {
+	if t.stickyTimer != nil {
+		t.stickyTimer.Stop()
+		t.stickyTimer = nil
+	}
+	t.stickyUntil.Store(0)
+}
+
+// holdsSticky reports whether the draining t may still get sticky
+// requests, so that it must not finish draining when idle.
+func (t *target) holdsSticky() bool {
+	until := t.stickyUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
 }
 
 // setStickyCookie adds the sticky cookie for the request's target to a

@@ -131,6 +131,8 @@ func TestStickyAppCookie(t *testing.T) {
 	}
 }
 
+// A sticky client keeps reaching its draining target until the last tenth
+// of its deregistration delay, then moves.
 func TestStickyClientLeavesDrainedTargetAtEndOfDelay(t *testing.T) {
 	bs := threeBackends(t)
 	tg := group("g", addrs(bs)...)
@@ -170,8 +172,9 @@ func TestStickyClientLeavesDrainedTargetAtEndOfDelay(t *testing.T) {
 	default:
 	}
 	<-p.Drained("g", stuck.addr)
-	if time.Since(removed) < 1500*time.Millisecond {
-		t.Fatal("drained before the end of the deregistration delay")
+	// Sticky clients may come until a tenth of the delay is left.
+	if time.Since(removed) < 1350*time.Millisecond {
+		t.Fatalf("drained after %s, before the end of its sticky window (1.35s of the 1.5s delay)", time.Since(removed))
 	}
 	body, status, moved := stickyGet(t, url, c)
 	if status != http.StatusOK || body == who || moved == nil || moved.Value == c.Value {

@@ -24,6 +24,7 @@ type target struct {
 	ejectedUntil atomic.Int64 // Unix nanoseconds; 0 when not ejected
 	failures     atomic.Int32 // consecutive failed requests
 	slowFrom     atomic.Int64 // Unix nanoseconds slow start began; 0 when not in it
+	stickyUntil  atomic.Int64 // draining: Unix nanoseconds sticky clients may come until; 0 for none
 
 	// stickyID is the value of the sticky cookie that names t: random,
 	// so that a client can name no other target and no address.
@@ -39,8 +40,9 @@ type target struct {
 	h2    h2Conns  // HTTP/2 connections to addr, for http2, h2c and grpc groups
 
 	// Guarded by targetGroup.mu.
-	reason     string
-	drainTimer *time.Timer
+	reason      string
+	drainTimer  *time.Timer
+	stickyTimer *time.Timer // ends the sticky window of a draining target
 }
 
 func newTarget(addr string) *target {

@@ -256,9 +256,12 @@ func (g *targetGroup) retire() {
 		switch {
 		case !t.draining.Load():
 			g.startDrain(t, delay)
-		case t.inFlight.Load() == 0:
+		default:
 			// Held for sticky clients, who cannot reach it any more.
-			g.finishDrain(t, "no requests in flight")
+			t.closeStickyWindow()
+			if t.inFlight.Load() == 0 {
+				g.finishDrain(t, "no requests in flight")
+			}
 		}
 	}
 	g.publish()
