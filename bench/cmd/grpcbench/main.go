@@ -58,7 +58,10 @@ func main() {
 	flag.StringVar(&o.targetCPU, "target-cpu", "", "CPU list to pin the target to with taskset")
 	flag.Parse()
 	if *serve != "" {
-		log.Fatal(serveTarget(*serve))
+		if err := serveTarget(*serve); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if o.cutover == "" {
 		log.Fatal("grpcbench: -cutover is required (bench/grpc.sh builds it)")
