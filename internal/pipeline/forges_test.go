@@ -143,7 +143,7 @@ func TestForgeSignatures(t *testing.T) {
 		want   bool
 	}{
 		{"github", http.Header{"X-Hub-Signature-256": {"sha256=" + sign(secret, body)}}, true},
-		{"github", http.Header{"X-Hub-Signature-256": {sign(secret, body)}}, false},                        // no sha256= prefix
+		{"github", http.Header{"X-Hub-Signature-256": {sign(secret, body)}}, false},                          // no sha256= prefix
 		{"github", http.Header{"X-Hub-Signature": {"sha1=0123456789abcdef0123456789abcdef01234567"}}, false}, // the legacy SHA-1 header only
 		{"github", http.Header{"X-Hub-Signature-256": {"sha256=" + sign("another secret", body)}}, false},
 		{"gitea", http.Header{"X-Gitea-Signature": {sign(secret, body)}}, true},

@@ -55,19 +55,19 @@ type Pipeline struct {
 
 // Execution is one run of an app's pipeline for one commit.
 type Execution struct {
-	ID        string            `json:"id"`     // "<app>-e<number>", set by the store
-	App       string            `json:"app"`    //
-	Number    int               `json:"number"` // 1, 2, ... per app, set by the store
-	Status    string            `json:"status"` // one of the Execution* statuses
-	Trigger   string            `json:"trigger,omitempty"`
-	Repo      string            `json:"repo,omitempty"`
-	Branch    string            `json:"branch,omitempty"`
-	Commit    string            `json:"commit,omitempty"`
-	Message   string            `json:"message,omitempty"` // the commit's subject
+	ID      string `json:"id"`     // "<app>-e<number>", set by the store
+	App     string `json:"app"`    //
+	Number  int    `json:"number"` // 1, 2, ... per app, set by the store
+	Status  string `json:"status"` // one of the Execution* statuses
+	Trigger string `json:"trigger,omitempty"`
+	Repo    string `json:"repo,omitempty"`
+	Branch  string `json:"branch,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Message string `json:"message,omitempty"` // the commit's subject
 	// TriggeredBy is the event that started the execution; nil for a
 	// manual start (and executions recorded before it existed).
-	TriggeredBy *TriggerInfo `json:"triggered_by,omitempty"`
-	Variables map[string]string `json:"variables,omitempty"`
+	TriggeredBy *TriggerInfo      `json:"triggered_by,omitempty"`
+	Variables   map[string]string `json:"variables,omitempty"`
 	// Artifact is what the Deploy stage deployed: a release directory or
 	// an image reference.
 	Artifact     string    `json:"artifact,omitempty"`
