@@ -121,6 +121,7 @@ func TestRollbackToAndRetention(t *testing.T) {
 	a.checkRetained(t, "after the rollback", 3, 4, 5, 6)
 
 	text, _ := run(t, "releases", "hello", "--data", a.data)
+	t.Logf("cutover releases hello:\n%s", text)
 	for _, want := range []string{"hello-r6", "running", "(= r3)", "removed", "on disk", "keeps the newest 3"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("cutover releases lacks %q:\n%s", want, text)

@@ -77,7 +77,8 @@ type Controller struct {
 	tick    time.Duration
 	sandbox *sandbox.Sandbox // runs command hooks
 
-	retainReleases int // Options.RetainReleases
+	retainReleases int       // Options.RetainReleases
+	sizes          sizeCache // of release directories (releases.go)
 
 	applyMu sync.Mutex // serializes building and applying proxy configs
 	maintMu sync.Mutex // serializes maintenance mode changes (maintenance.go)

@@ -3,13 +3,13 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
@@ -107,7 +107,6 @@ func (c *Controller) Releases(ctx context.Context, app string) (ReleaseList, err
 	}
 	current, active := c.appRevisions(ctx, app)
 	list := ReleaseList{App: app, Retain: c.retain(), Releases: make([]Release, 0, len(hist))}
-	sizes := map[string]int64{}
 	first := map[string]string{} // artifact -> its oldest revision
 	for i := len(hist) - 1; i >= 0; i-- {
 		if _, ok := first[hist[i].Artifact]; !ok {
@@ -125,16 +124,11 @@ func (c *Controller) Releases(ctx context.Context, app string) (ReleaseList, err
 			r.SameAs = first[h.Artifact]
 		}
 		if !r.Image {
-			size, ok := sizes[h.Artifact]
-			if _, seen := sizes[h.Artifact]; !seen {
-				size, ok = c.releaseSize(app, h.Artifact)
-				sizes[h.Artifact] = size
-			}
-			r.Size, r.Available = size, ok
+			r.Size, r.Available = c.releaseSize(h.Artifact)
 		}
 		list.Releases = append(list.Releases, r)
 	}
-	list.DiskBytes, _ = dirSize(c.releaseRoot(app))
+	list.DiskBytes = c.diskBytes(c.releaseRoot(app))
 	return list, nil
 }
 
@@ -194,8 +188,10 @@ func (c *Controller) isImage(rev store.Revision) bool {
 
 // releaseSize returns the size of the release directory artifact, and
 // whether it is on disk. A directory outside the app's release root
-// (cutover.yaml's own service.release) is measured too.
-func (c *Controller) releaseSize(app, artifact string) (int64, bool) {
+// (cutover.yaml's own service.release) is measured too. A release
+// directory never changes, so its size is measured once (the app's page
+// asks every few seconds).
+func (c *Controller) releaseSize(artifact string) (int64, bool) {
 	if artifact == "" {
 		return 0, false
 	}
@@ -203,18 +199,65 @@ func (c *Controller) releaseSize(app, artifact string) (int64, bool) {
 	if err != nil || !fi.IsDir() {
 		return 0, false
 	}
-	size, err := dirSize(artifact)
-	return size, err == nil
+	return c.sizes.of(artifact)
 }
 
-// dirSize sums the sizes of the files under dir, symlinks not followed;
-// 0 when dir does not exist.
+// diskBytes is what the release directories under root take.
+func (c *Controller) diskBytes(root string) int64 {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue // a release being written
+		}
+		size, _ := c.sizes.of(filepath.Join(root, e.Name()))
+		total += size
+	}
+	return total
+}
+
+// sizeCache remembers the sizes of release directories, which are
+// immutable. Its zero value is ready.
+type sizeCache struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+// of returns dir's size, measured at its first call.
+func (s *sizeCache) of(dir string) (int64, bool) {
+	s.mu.Lock()
+	size, ok := s.m[dir]
+	s.mu.Unlock()
+	if ok {
+		return size, true
+	}
+	size, err := dirSize(dir)
+	if err != nil {
+		return 0, false
+	}
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[string]int64{}
+	}
+	s.m[dir] = size
+	s.mu.Unlock()
+	return size, true
+}
+
+// forget drops dir, removed by retention.
+func (s *sizeCache) forget(dir string) {
+	s.mu.Lock()
+	delete(s.m, dir)
+	s.mu.Unlock()
+}
+
+// dirSize sums the sizes of the files under dir, symlinks not followed.
 func dirSize(dir string) (int64, error) {
 	var total int64
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 		if err != nil {
 			return err
 		}

@@ -134,6 +134,17 @@ func checkRollbackRefusals(t *testing.T, e *env, gone string) {
 			t.Errorf("RollbackTo(%s, %s) = %v; want %v", tt.app, tt.rev, err, tt.want)
 		}
 	}
+	// A deployment in progress (as another controller's would be).
+	d, err := e.store.CreateDeployment(t.Context(), store.Deployment{App: "web", FromRevision: "web-r3", ToRevision: "web-r3", Status: store.DeploymentInProgress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctrl.RollbackTo(t.Context(), "web", "r1"); !errors.Is(err, store.ErrDeploymentInProgress) {
+		t.Errorf("RollbackTo during deployment %s = %v; want %v", d.ID, err, store.ErrDeploymentInProgress)
+	}
+	if _, err := e.store.UpdateDeployment(t.Context(), d.ID, func(d *store.Deployment) error { d.Status = store.DeploymentStopped; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if revs, _ := e.store.ListRevisions(t.Context(), "web"); len(revs) != 3 {
 		t.Errorf("refused rollbacks left %d revisions; want 3", len(revs))
 	}

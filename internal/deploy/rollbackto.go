@@ -122,6 +122,7 @@ func (c *Controller) pruneReleases(ctx context.Context, app string) {
 			continue // gone already, or not a directory of ours
 		}
 		kept[dir] = true // once
+		c.sizes.forget(dir)
 		if err := os.RemoveAll(dir); err != nil {
 			c.log.Warn("release retention: removing a release", "app", app, "release", dir, "err", err)
 			continue

@@ -19,6 +19,8 @@ type appView struct {
 	App     store.App
 	Tasks   []store.Task // not stopped
 	HasLogs bool
+	// Releases is the app's release list (releases.go); nil: none kept.
+	Releases *releasesView
 }
 
 // appPage shows an app: its tasks and, live, their merged output.
@@ -34,7 +36,8 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "app", "App "+a.Name, appView{App: a, Tasks: tasks, HasLogs: h.logs != nil})
+	h.render(w, r, http.StatusOK, "app", "App "+a.Name, appView{App: a, Tasks: tasks, HasLogs: h.logs != nil,
+		Releases: h.releasesOf(ctx, a.Name)})
 }
 
 // appLogsLive streams the app's merged output as "log" events of HTML

@@ -126,6 +126,8 @@ func New(opts Options) *Handler {
 	h.mux.Handle("POST /deployments/{id}/{action}", h.signedIn(store.RoleDeploy, h.doAction))
 	h.mux.Handle("GET /apps/{app}/maintenance/confirm/{action}", h.signedIn(store.RoleDeploy, h.confirmMaintenance))
 	h.mux.Handle("POST /apps/{app}/maintenance/{action}", h.signedIn(store.RoleDeploy, h.doMaintenance))
+	h.mux.Handle("GET /apps/{app}/releases/{revision}/confirm", h.signedIn(store.RoleDeploy, h.confirmRollbackTo))
+	h.mux.Handle("POST /apps/{app}/releases/{revision}/rollback", h.signedIn(store.RoleDeploy, h.doRollbackTo))
 	h.mux.Handle("GET /pipelines", h.signedIn(store.RoleRead, h.executions))
 	h.mux.Handle("GET /pipelines/{id}", h.signedIn(store.RoleRead, h.executionPage))
 	h.mux.Handle("GET /pipelines/{id}/live", h.signedIn(store.RoleRead, h.executionLive))
