@@ -101,4 +101,16 @@
 // request with a Transfer-Encoding gets Connection: close, as RFC 9112
 // requires after one with a Content-Length too (net/http drops that
 // before the handler could tell). HTTP/1.0 clients get no 1xx response.
+// A request whose header is over the listener's MaxHeaderSize gets 431,
+// one whose body is over its group's MaxBodySize 413, and one for which
+// every target is at its group's MaxConnectionsPerTarget 503 (caps.go);
+// none of them reaches a target.
+//
+// # Slow start and stickiness
+//
+// A target that becomes healthy beside other routable ones ramps its
+// share up linearly over its group's SlowStart (slowstart.go). A request
+// with a sticky cookie (StickyCookie) naming a usable target of one of
+// its action's groups goes there before any weighted choice, also to a
+// draining target during most of its deregistration delay (sticky.go).
 package proxy
