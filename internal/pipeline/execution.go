@@ -59,6 +59,7 @@ type execution struct {
 	repo    string
 	branch  string
 	ref     string
+	event   *Trigger // nil for a manual start
 	commit  string
 	mode    string
 	set     Settings
@@ -141,7 +142,7 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 	}
 	x := &execution{
 		id: e.ID, app: app, number: e.Number, trigger: opts.Trigger, repo: opts.Repo, branch: opts.Branch,
-		ref: opts.Ref, commit: opts.Commit, mode: set.Mode, set: set,
+		ref: opts.Ref, event: opts.Event, commit: opts.Commit, mode: set.Mode, set: set,
 		wake: make(chan error, 1), decide: make(chan decision, 1), override: make(chan string, 1), log: sink,
 	}
 	xctx, cancel := context.WithCancelCause(store.WithActor(runCtx, store.Actor(ctx)))

@@ -124,7 +124,7 @@ func (p *Pipeline) buildOptions(x *execution, w *workspace) (build.Options, erro
 	opts := build.Options{
 		SrcDir:        w.src,
 		CacheDir:      filepath.Join(p.appDir(x.app), "cache"),
-		Env:           p.buildEnv,
+		Env:           withWebhookEnv(p.buildEnv, x.event),
 		Log:           x.log,
 		Timeout:       x.set.BuildTimeout,
 		BuildID:       x.app + ":" + x.id,

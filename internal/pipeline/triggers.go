@@ -341,3 +341,36 @@ func checkRefName(field, name string) error {
 // CheckBranchName says what is wrong with a branch name given as the
 // pipeline's branch.
 func CheckBranchName(name string) error { return checkRefName("branch", name) }
+
+// withWebhookEnv returns env with CodeBuild's webhook variables of t
+// added (env itself is not changed): CODEBUILD_WEBHOOK_TRIGGER
+// (branch/<name>, tag/<name>, pr/<number>), CODEBUILD_WEBHOOK_EVENT
+// (PUSH, PULL_REQUEST_CREATED, _UPDATED, _MERGED, _CLOSED),
+// CODEBUILD_WEBHOOK_HEAD_REF and, for a pull request,
+// CODEBUILD_WEBHOOK_BASE_REF. A manual start (t nil) adds none.
+func withWebhookEnv(env map[string]string, t *Trigger) map[string]string {
+	if t == nil {
+		return env
+	}
+	out := make(map[string]string, len(env)+4)
+	for k, v := range env {
+		out[k] = v
+	}
+	out["CODEBUILD_WEBHOOK_HEAD_REF"] = t.Ref
+	out["CODEBUILD_WEBHOOK_EVENT"] = "PUSH"
+	switch t.Kind {
+	case KindTag:
+		out["CODEBUILD_WEBHOOK_TRIGGER"] = "tag/" + t.Name()
+	case KindPullRequest:
+		out["CODEBUILD_WEBHOOK_TRIGGER"] = fmt.Sprintf("pr/%d", t.PR.Number)
+		out["CODEBUILD_WEBHOOK_HEAD_REF"] = "refs/heads/" + t.PR.Branch
+		out["CODEBUILD_WEBHOOK_BASE_REF"] = "refs/heads/" + t.PR.Base
+		out["CODEBUILD_WEBHOOK_EVENT"] = map[string]string{PROpen: "PULL_REQUEST_CREATED", PRUpdated: "PULL_REQUEST_UPDATED", PRClosed: "PULL_REQUEST_CLOSED"}[t.PR.Action]
+		if t.PR.Merged {
+			out["CODEBUILD_WEBHOOK_EVENT"] = "PULL_REQUEST_MERGED"
+		}
+	default:
+		out["CODEBUILD_WEBHOOK_TRIGGER"] = "branch/" + t.Name()
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"maps"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,33 @@ func TestTriggerFiltersCheck(t *testing.T) {
 		if err := tt.triggers.Check(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Check = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestWebhookEnv(t *testing.T) {
+	base := map[string]string{"WEB_BIN": "/bin/web"}
+	tests := []struct {
+		trigger *Trigger
+		want    map[string]string
+	}{
+		{nil, map[string]string{"WEB_BIN": "/bin/web"}},
+		{&Trigger{Kind: KindPush, Ref: "refs/heads/release/1.0"}, map[string]string{"WEB_BIN": "/bin/web",
+			"CODEBUILD_WEBHOOK_TRIGGER": "branch/release/1.0", "CODEBUILD_WEBHOOK_EVENT": "PUSH", "CODEBUILD_WEBHOOK_HEAD_REF": "refs/heads/release/1.0"}},
+		{&Trigger{Kind: KindTag, Ref: "refs/tags/v1.2.0"}, map[string]string{"WEB_BIN": "/bin/web",
+			"CODEBUILD_WEBHOOK_TRIGGER": "tag/v1.2.0", "CODEBUILD_WEBHOOK_EVENT": "PUSH", "CODEBUILD_WEBHOOK_HEAD_REF": "refs/tags/v1.2.0"}},
+		{&Trigger{Kind: KindPullRequest, Ref: "refs/pull/42/head", PR: &PullRequest{Number: 42, Action: PRClosed, Merged: true, Branch: "feature/x", Base: "main"}},
+			map[string]string{"WEB_BIN": "/bin/web", "CODEBUILD_WEBHOOK_TRIGGER": "pr/42", "CODEBUILD_WEBHOOK_EVENT": "PULL_REQUEST_MERGED",
+				"CODEBUILD_WEBHOOK_HEAD_REF": "refs/heads/feature/x", "CODEBUILD_WEBHOOK_BASE_REF": "refs/heads/main"}},
+		{&Trigger{Kind: KindPullRequest, Ref: "refs/merge-requests/7/head", PR: &PullRequest{Number: 7, Action: PROpen, Branch: "a", Base: "b"}},
+			map[string]string{"WEB_BIN": "/bin/web", "CODEBUILD_WEBHOOK_TRIGGER": "pr/7", "CODEBUILD_WEBHOOK_EVENT": "PULL_REQUEST_CREATED",
+				"CODEBUILD_WEBHOOK_HEAD_REF": "refs/heads/a", "CODEBUILD_WEBHOOK_BASE_REF": "refs/heads/b"}},
+	}
+	for _, tt := range tests {
+		if got := withWebhookEnv(base, tt.trigger); !maps.Equal(got, tt.want) {
+			t.Errorf("withWebhookEnv(%+v) = %v, want %v", tt.trigger, got, tt.want)
+		}
+	}
+	if len(base) != 1 {
+		t.Errorf("withWebhookEnv changed the daemon's build environment: %v", base)
 	}
 }
