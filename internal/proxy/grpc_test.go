@@ -495,3 +495,39 @@ func h2cServer(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
+
+// A stream still open when the deregistration delay ends is cut, and the
+// drain completes.
+func TestGRPCDrainCutsAStreamAtTheDelay(t *testing.T) {
+	blue, green := newTestService(t, "blue"), newTestService(t, "green")
+	blue.hold = make(chan struct{}) // never closed
+	g := grpcGroup("g", blue.addr)
+	g.DeregistrationDelay = time.Second
+	p := startProxy(t, oneListener(forward("g", 1), g))
+	client := dialGRPC(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := client.StreamingOutputCall(ctx, &grpc_testing.StreamingOutputCallRequest{
+		ResponseParameters: []*grpc_testing.ResponseParameters{{Size: 1}, {Size: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	g.Targets = []string{green.addr}
+	mustApply(t, p, oneListener(forward("g", 1), g))
+	start := time.Now()
+	if _, err := stream.Recv(); err == nil || err == io.EOF {
+		t.Fatalf("the stream held past the delay got %v, want it cut", err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("the stream was cut after %s, before the 1s delay", d)
+	}
+	select {
+	case <-p.Drained("g", blue.addr):
+	case <-time.After(10 * time.Second):
+		t.Fatal("blue did not drain at the end of its delay")
+	}
+}
