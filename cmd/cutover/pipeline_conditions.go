@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -151,4 +152,14 @@ func newPipelineOverrideCmd(g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "a comment recorded with the override")
 	return cmd
+}
+
+// conditionWait prints, in `pipeline start --wait`, what the Deploy
+// stage waits for each time it changes, and how to let it in.
+func (x *executionWatch) conditionWait(st store.Stage) {
+	if st.Name != "Deploy" || st.Status != store.StageInProgress || !strings.HasPrefix(st.Message, "waiting: ") || st.Message == x.waitMsg {
+		return
+	}
+	x.waitMsg = st.Message
+	fmt.Fprintf(x.w, "  %s (cutover pipeline override %s lets it in now)\n", st.Message, x.e.ID)
 }

@@ -35,6 +35,8 @@ type executionWatch struct {
 	seen     map[string]string // stage -> the status last printed
 	buildLog chan struct{}     // closed when the build's log is printed
 	deployed bool              // the deployment's progress was shown
+
+	waitMsg string // the Deploy stage's last "waiting: ..." printed (pipeline_conditions.go)
 }
 
 func newExecutionWatch(ctx context.Context, c *api.Client, e store.Execution, w io.Writer) *executionWatch {
@@ -93,6 +95,7 @@ func (x *executionWatch) stage(ctx context.Context, st store.Stage) error {
 			fmt.Fprintf(x.w, "  waiting for an approval: cutover pipeline approve|reject %s\n", x.e.ID)
 		}
 	}
+	x.conditionWait(st)
 	if st.Name == "Deploy" && x.e.DeploymentID != "" && !x.deployed {
 		// While the deployment runs, or after it when the stage ended
 		// between two polls: Follow replays it from its first event.
