@@ -310,3 +310,32 @@ func TestConditionsSettingsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartSkipsTheConditionsOfAnInterruptedExecution(t *testing.T) {
+	_, spec := conditionsRepo(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutApp(ctx, store.App{Name: "web", Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := st.CreateExecution(ctx, store.Execution{App: "web", Stages: []store.Stage{{Name: StageDeploy, Status: store.StageInProgress,
+		Conditions: []store.Condition{{When: store.ConditionBeforeEntry, Rule: RuleDeploymentWindow, Result: store.ResultRetry, Status: store.ConditionInProgress}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{Store: st, Deployer: &conditionsDeployer{}, DataDir: t.TempDir()})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	<-p.Started()
+	cancel()
+	<-done
+	e, deployStage := getExecution(t, st, e.ID)
+	if e.Status != store.ExecutionFailed || deployStage.Conditions[0].Status != store.ConditionSkipped {
+		t.Fatalf("after a restart: execution %s, condition %+v; want Failed, Skipped", e.Status, deployStage.Conditions[0])
+	}
+}

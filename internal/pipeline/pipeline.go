@@ -189,6 +189,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				case store.StagePending:
 					e.Stages[i].Status = store.StageSkipped
 				}
+				skipConditions(&e.Stages[i])
 			}
 			return nil
 		})
