@@ -212,9 +212,18 @@ func newAppsCmd(g *globalFlags) *cobra.Command {
 			}
 			return printJSONOr(cmd, g, apps, func() {
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "APP\tREVISION\tHEALTHY/DESIRED\tTRAFFIC")
+				previews := anyPreview(apps)
+				if previews {
+					fmt.Fprintln(tw, "APP\tREVISION\tHEALTHY/DESIRED\tTRAFFIC\tPREVIEW OF")
+				} else {
+					fmt.Fprintln(tw, "APP\tREVISION\tHEALTHY/DESIRED\tTRAFFIC")
+				}
 				for _, a := range apps {
-					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, appTraffic(a))
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s", a.Name, orDash(a.CurrentRevision), a.HealthyTasks, a.DesiredCount, appTraffic(a))
+					if previews {
+						fmt.Fprintf(tw, "\t%s", previewColumn(a))
+					}
+					fmt.Fprintln(tw)
 				}
 				tw.Flush()
 			})

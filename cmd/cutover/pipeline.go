@@ -306,12 +306,19 @@ func newPipelineAnswerCmd(g *globalFlags, action, short string) *cobra.Command {
 func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 	var set api.PipelineSettings
 	var cond conditionFlags
+	var prev previewFlags
 	cmd := &cobra.Command{
 		Use:   "settings <app>",
 		Short: "Show or change an app's pipeline settings (changing them needs admin)",
 		Long: `Without flags, show the app's pipeline settings. With flags, change those
 settings and keep the others. Durations are written like 90s, 10m or 1h30m;
---poll 0 turns polling off.`,
+--poll 0 turns polling off.
+
+Preview apps: --preview-domain '*.hello.example.com' gives each pull request
+an app of its own (hello-pr-42 at pr-42.hello.example.com), destroyed when it
+closes or after --preview-idle (docs/previews.md).
+
+  cutover pipeline settings hello --preview-domain '*.hello.example.com' --preview-limit 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -324,9 +331,12 @@ settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 				return err
 			}
 			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) {
+			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || prev.changed(cmd) {
 				s := p.Settings
 				cond.apply(cmd, &s)
+				if err := prev.apply(cmd, &s); err != nil {
+					return err
+				}
 				if flags.Changed("mode") {
 					s.Mode = set.Mode
 				}
@@ -359,6 +369,7 @@ settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
 	cond.add(cmd)
 	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
+	prev.add(cmd)
 	return cmd
 }
 
@@ -392,6 +403,7 @@ func printPipeline(w io.Writer, p api.PipelineInfo) {
 	}
 	fmt.Fprintf(w, "  docker         %s\n", docker)
 	printConditions(w, s.Conditions)
+	printPreview(w, s.Preview)
 	fmt.Fprintf(w, "  git remote     %s\n", cmp.Or(p.PushURL, "none: cutover serves no TCP listener (cutover up --api-addr)"))
 }
 

@@ -251,6 +251,9 @@ type AppStatus struct {
 	ProductionWeight map[string]int    `json:"production_weights,omitempty"`
 	// Maintenance is set while the app is in maintenance mode.
 	Maintenance *MaintenanceAnswer `json:"maintenance,omitempty"`
+	// Preview is set when the app is a preview app: its parent, pull
+	// request or branch, URL and status (previews.go).
+	Preview *store.Preview `json:"preview,omitempty"`
 }
 
 func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error) {
@@ -287,6 +290,9 @@ func (h *Handler) appStatus(ctx context.Context, a store.App) (AppStatus, error)
 		if wc.Listener == "production" {
 			s.ProductionWeight = wc.Weights
 		}
+	}
+	if s.Preview, err = h.previewOf(ctx, a.Name); err != nil {
+		return s, err
 	}
 	m, err := h.store.GetMaintenance(ctx, a.Name)
 	if err != nil {

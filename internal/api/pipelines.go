@@ -53,6 +53,9 @@ type PipelineSettings struct {
 	// Conditions are the Deploy stage's conditions (conditions.go);
 	// absent: none.
 	Conditions *PipelineConditions `json:"conditions,omitempty"`
+	// Preview gives pull requests and branches preview apps
+	// (previews.go); absent: none.
+	Preview *PipelinePreview `json:"preview,omitempty"`
 }
 
 // PipelineInfo is an app's pipeline: its settings and the URL of its
@@ -346,6 +349,9 @@ func parseSettings(req PipelineSettings) (pipeline.Settings, error) {
 	if s.Conditions, err = parseConditions(req.Conditions); err != nil {
 		return s, err
 	}
+	if s.Preview, err = parsePreview(req.Preview); err != nil {
+		return s, err
+	}
 	if s.Mode != "" && s.Mode != pipeline.ModeSuperseded && s.Mode != pipeline.ModeQueued {
 		return s, fmt.Errorf("mode %q: use %s or %s", req.Mode, pipeline.ModeSuperseded, pipeline.ModeQueued)
 	}
@@ -388,6 +394,7 @@ func wireSettings(s pipeline.Settings) PipelineSettings {
 		Branch:          s.Branch,
 		Triggers:        wireTriggers(s.Triggers),
 		Conditions:      wireConditions(s.Conditions),
+		Preview:         wirePreview(s.Preview),
 	}
 }
 

@@ -28,6 +28,12 @@ type Payload struct {
 	SentAt     time.Time `json:"sent_at"`          // when this attempt was sent, set per attempt
 	Text       string    `json:"text"`             // one line for people (Slack)
 	URL        string    `json:"url,omitempty"`    // the dashboard's page, when cutover serves one
+	// Preview app events (preview.*): the preview app, its URL, and the
+	// pull request or branch it is for.
+	PreviewApp  string `json:"preview_app,omitempty"`
+	PreviewURL  string `json:"preview_url,omitempty"`
+	PullRequest int    `json:"pull_request,omitempty"`
+	Branch      string `json:"branch,omitempty"`
 }
 
 // kind maps one event of the store's log to the notification event it
@@ -67,6 +73,8 @@ func kind(e store.Event) (Payload, bool) {
 		p.Event, p.Execution, p.Status, p.Step = "pipeline.waiting", c.Execution, store.ExecutionInProgress, c.Stage.Name
 	case store.EventExecutionCondition:
 		p = conditionWaiting(p, e.Data)
+	default:
+		p = previewPayload(p, e)
 	}
 	return p, p.Event != ""
 }
@@ -116,6 +124,9 @@ func Selects(filter []string, event string) bool {
 
 // text is the Payload's line for people.
 func text(p Payload) string {
+	if strings.HasPrefix(p.Event, "preview.") {
+		return previewText(p)
+	}
 	subject := "deployment " + p.Deployment
 	if strings.HasPrefix(p.Event, "pipeline.") {
 		subject = "pipeline execution " + p.Execution

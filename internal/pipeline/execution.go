@@ -230,6 +230,7 @@ func (p *Pipeline) run(ctx context.Context, x *execution) {
 		delete(p.lineLocked(x.app).running, x.id)
 		p.mu.Unlock()
 		p.removeOldWorkspaces(bg, x.app)
+		p.previewEnded(bg, x)
 	}()
 
 	w := &workspace{dir: p.execDir(x.app, x.id), vars: map[string]string{"codepipeline.PipelineExecutionId": x.id}}

@@ -79,6 +79,10 @@ type Options struct {
 	// Alarms evaluates the apps' alarms and rolls back for the Deploy
 	// stage's conditions (conditions.go); nil: those conditions fail.
 	Alarms AlarmController
+	// Destroy destroys an app (server.Destroy: tasks drained and
+	// stopped, releases removed); preview apps are torn down with it.
+	// nil: preview apps are never destroyed.
+	Destroy func(ctx context.Context, app string) error
 }
 
 // Errors of the methods below; test with errors.Is.
@@ -108,6 +112,7 @@ type Pipeline struct {
 	registry func(app string, ttl time.Duration) (build.Registry, func(), error)
 	awsCLI   string
 	alarms   AlarmController
+	destroy  func(ctx context.Context, app string) error
 	git      *git.Server
 
 	mu      sync.Mutex
@@ -141,6 +146,7 @@ func New(opts Options) *Pipeline {
 		registry: opts.BuildRegistry,
 		awsCLI:   opts.AWSCLI,
 		alarms:   opts.Alarms,
+		destroy:  opts.Destroy,
 		lines:    make(map[string]*line),
 		started:  make(chan struct{}),
 	}
@@ -209,6 +215,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.startPollerLocked(a.Name, s.PollInterval)
 		}
 	}
+	p.resumeTeardowns(ctx)
+	p.wg.Go(func() { p.expireLoop(ctx) })
 	p.mu.Unlock()
 	close(p.started)
 
@@ -249,6 +257,9 @@ func (p *Pipeline) repoDir(app string) string {
 
 // appConfig returns the app's configuration as the controller stored it.
 func (p *Pipeline) appConfig(ctx context.Context, app string) (config.App, error) {
+	if pv, err := p.store.GetPreview(ctx, app); err == nil {
+		return p.previewAppConfig(ctx, pv)
+	}
 	a, err := p.store.GetApp(ctx, app)
 	if err != nil {
 		return config.App{}, err

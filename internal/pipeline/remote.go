@@ -60,6 +60,10 @@ func (p *Pipeline) pushed(app, user string, updates []git.RefUpdate) {
 			p.log.Info("push of a ref that is neither a branch nor a tag ignored", "app", app, "ref", u.Ref)
 			continue
 		}
+		if out, handled := p.handlePreview(ctx, app, t, p.repoDir(app)); handled {
+			p.log.Info("preview app", "app", app, "ref", u.Ref, "result", out.msg)
+			continue
+		}
 		admitted, reason, err := p.admit(ctx, app, t)
 		if err != nil {
 			p.log.Error("deciding on a push", "app", app, "ref", u.Ref, "err", err)

@@ -55,6 +55,9 @@ type Settings struct {
 	// Conditions are the Deploy stage's conditions: deploy window, no
 	// open alarm, bake time (conditions.go).
 	Conditions Conditions `json:"conditions,omitzero"`
+	// Preview, when set, gives pull requests (and pushes to its
+	// branches) preview apps of their own (preview.go).
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 func (s Settings) withDefaults() Settings {
@@ -85,6 +88,9 @@ func (s Settings) check() error {
 		}
 	}
 	if err := s.Triggers.Check(); err != nil {
+		return err
+	}
+	if err := s.Preview.Check(); err != nil {
 		return err
 	}
 	return s.Conditions.Check()

@@ -43,8 +43,8 @@ func (p *Pipeline) source(ctx context.Context, x *execution, w *workspace) error
 		if err != nil {
 			return fmt.Errorf("reading the commit's %s: %w", config.AppFile, err)
 		}
-		if repoCfg.Name != x.app {
-			return fmt.Errorf("the commit's %s is for app %q, not %q", config.AppFile, repoCfg.Name, x.app)
+		if *repoCfg, err = p.commitConfig(ctx, x.app, *repoCfg); err != nil {
+			return err
 		}
 		for _, warning := range repoCfg.Warnings {
 			x.log.printf("%s: %s", config.AppFile, warning)

@@ -166,6 +166,15 @@ func (p *Pipeline) handleDelivery(w http.ResponseWriter, r *http.Request, f *for
 		writeWebhook(w, http.StatusOK, msg, prev.Execution)
 		return
 	}
+	if out, handled := p.handlePreview(ctx, app, t, ""); handled {
+		if out.code >= 500 {
+			p.store.ReleaseDelivery(context.WithoutCancel(ctx), app, keys)
+		} else if out.execution != "" {
+			p.store.SetDeliveryExecution(ctx, app, keys, out.execution)
+		}
+		writeWebhook(w, out.code, out.msg, out.execution)
+		return
+	}
 	if !ok {
 		p.skip(ctx, app, t, reason)
 		writeWebhook(w, http.StatusAccepted, reason, "")

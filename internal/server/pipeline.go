@@ -29,6 +29,7 @@ func (s *Server) newPipeline() *pipeline.Pipeline {
 		Store:    s.store,
 		Deployer: s.controller,
 		Alarms:   s.controller,
+		Destroy:  s.Destroy,
 		DataDir:  s.dataDir,
 		Logger:   s.log,
 		Sandbox:  s.sandbox,
