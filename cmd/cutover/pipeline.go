@@ -157,7 +157,7 @@ func printExecutions(w io.Writer, es []store.Execution) {
 		if !e.EndedAt.IsZero() {
 			took = duration(e.EndedAt.Sub(e.CreatedAt))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.App, e.Status, orDash(e.Trigger), orDash(commitLine(e)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.App, e.Status, triggerSummary(e), orDash(commitLine(e)),
 			orDash(currentStage(e)), e.CreatedAt.Local().Format(time.DateTime), took, orDash(e.DeploymentID))
 	}
 	tw.Flush()
@@ -216,7 +216,7 @@ func printExecution(w io.Writer, e store.Execution) {
 	}
 	fmt.Fprintf(w, "Execution:   %s (app %s)\n", e.ID, e.App)
 	fmt.Fprintf(w, "Status:      %s\n", e.Status)
-	fmt.Fprintf(w, "Trigger:     %s\n", orDash(e.Trigger))
+	fmt.Fprintf(w, "Trigger:     %s\n", triggeredBy(e))
 	fmt.Fprintf(w, "Source:      %s, branch %s\n", orDash(e.Repo), orDash(e.Branch))
 	fmt.Fprintf(w, "Commit:      %s\n", orDash(commitLine(e)))
 	fmt.Fprintf(w, "Started:     %s, %s\n", e.CreatedAt.Local().Format(time.DateTime), took)
@@ -306,7 +306,7 @@ func newPipelineAnswerCmd(g *globalFlags, action, short string) *cobra.Command {
 func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 	var set api.PipelineSettings
 	var cond conditionFlags
-	var prev previewFlags
+	var trig triggerFlags
 	cmd := &cobra.Command{
 		Use:   "settings <app>",
 		Short: "Show or change an app's pipeline settings (changing them needs admin)",
@@ -314,11 +314,14 @@ func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 --poll 0 turns polling off.
 
-Preview apps: --preview-domain '*.hello.example.com' gives each pull request
-an app of its own (hello-pr-42 at pr-42.hello.example.com), destroyed when it
-closes or after --preview-idle (docs/previews.md).
+Trigger filters (as CodePipeline V2's) decide which pushes, tags and pull
+requests start executions; without them only pushes to the pipeline's
+branch do. Any of --push-branch, --push-path, --tag, --pr-branch, --pr-event
+(and their -exclude forms) replaces all filters with those they describe;
+--triggers FILE sets them from JSON, --triggers none removes them. Globs are
+CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 
-  cutover pipeline settings hello --preview-domain '*.hello.example.com' --preview-limit 3`,
+  cutover pipeline settings hello --push-branch main --push-path-exclude 'docs/**' --tag 'v*'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -331,10 +334,10 @@ closes or after --preview-idle (docs/previews.md).
 				return err
 			}
 			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || prev.changed(cmd) {
+			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || trig.changed(cmd) {
 				s := p.Settings
 				cond.apply(cmd, &s)
-				if err := prev.apply(cmd, &s); err != nil {
+				if err := trig.apply(cmd, &s, p.Branch); err != nil {
 					return err
 				}
 				if flags.Changed("mode") {
@@ -369,7 +372,7 @@ closes or after --preview-idle (docs/previews.md).
 	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
 	cond.add(cmd)
 	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
-	prev.add(cmd)
+	trig.add(cmd)
 	return cmd
 }
 
@@ -403,7 +406,7 @@ func printPipeline(w io.Writer, p api.PipelineInfo) {
 	}
 	fmt.Fprintf(w, "  docker         %s\n", docker)
 	printConditions(w, s.Conditions)
-	printPreview(w, s.Preview)
+	printTriggers(w, p)
 	fmt.Fprintf(w, "  git remote     %s\n", cmp.Or(p.PushURL, "none: cutover serves no TCP listener (cutover up --api-addr)"))
 }
 
@@ -433,7 +436,7 @@ func newPipelineRemoteCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 			}
-			branch := appBranch(ctx, c, app)
+			branch := cmp.Or(p.Branch, appBranch(ctx, c, app))
 			return printJSONOr(cmd, g, out, func() {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "Push to deploy %s:\n\n", app)
