@@ -306,6 +306,7 @@ func newPipelineAnswerCmd(g *globalFlags, action, short string) *cobra.Command {
 func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 	var set api.PipelineSettings
 	var cond conditionFlags
+	var prev previewFlags
 	var trig triggerFlags
 	cmd := &cobra.Command{
 		Use:   "settings <app>",
@@ -313,6 +314,12 @@ func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
 		Long: `Without flags, show the app's pipeline settings. With flags, change those
 settings and keep the others. Durations are written like 90s, 10m or 1h30m;
 --poll 0 turns polling off.
+
+Preview apps: --preview-domain '*.hello.example.com' gives each pull request
+an app of its own (hello-pr-42 at pr-42.hello.example.com), destroyed when it
+closes or after --preview-idle (docs/previews.md).
+
+  cutover pipeline settings hello --preview-domain '*.hello.example.com' --preview-limit 3
 
 Trigger filters (as CodePipeline V2's) decide which pushes, tags and pull
 requests start executions; without them only pushes to the pipeline's
@@ -334,9 +341,12 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 				return err
 			}
 			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || trig.changed(cmd) {
+			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || prev.changed(cmd) || trig.changed(cmd) {
 				s := p.Settings
 				cond.apply(cmd, &s)
+				if err := prev.apply(cmd, &s); err != nil {
+					return err
+				}
 				if err := trig.apply(cmd, &s, p.Branch); err != nil {
 					return err
 				}
@@ -372,6 +382,7 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
 	cond.add(cmd)
 	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
+	prev.add(cmd)
 	trig.add(cmd)
 	return cmd
 }
@@ -406,6 +417,7 @@ func printPipeline(w io.Writer, p api.PipelineInfo) {
 	}
 	fmt.Fprintf(w, "  docker         %s\n", docker)
 	printConditions(w, s.Conditions)
+	printPreview(w, s.Preview)
 	printTriggers(w, p)
 	fmt.Fprintf(w, "  git remote     %s\n", cmp.Or(p.PushURL, "none: cutover serves no TCP listener (cutover up --api-addr)"))
 }
