@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cutover/cutover/internal/pipeline"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -42,7 +43,8 @@ type executionView struct {
 
 type stageRow struct {
 	store.Stage
-	Took string
+	Took    string
+	Waiting bool // for its entry conditions: an admin may override them
 }
 
 func (h *Handler) executionView(ctx context.Context, id string) (executionView, error) {
@@ -52,7 +54,7 @@ func (h *Handler) executionView(ctx context.Context, id string) (executionView, 
 	}
 	v := executionView{E: e}
 	for _, st := range e.Stages {
-		row := stageRow{Stage: st}
+		row := stageRow{Stage: st, Waiting: st.Name == pipeline.StageDeploy && waitingFor(e) != ""}
 		switch {
 		case st.StartedAt.IsZero():
 		case st.EndedAt.IsZero():

@@ -132,6 +132,8 @@ func New(opts Options) *Handler {
 	h.mux.Handle("GET /pipelines/{id}", h.signedIn(store.RoleRead, h.executionPage))
 	h.mux.Handle("GET /pipelines/{id}/live", h.signedIn(store.RoleRead, h.executionLive))
 	h.mux.Handle("GET /pipelines/{id}/log", h.signedIn(store.RoleRead, h.executionLog))
+	h.mux.Handle("GET /pipelines/{id}/confirm/override", h.signedIn(store.RoleAdmin, h.confirmOverride))
+	h.mux.Handle("POST /pipelines/{id}/override", h.signedIn(store.RoleAdmin, h.doOverride))
 	h.mux.Handle("GET /notifications", h.signedIn(store.RoleRead, h.notifications))
 	h.mux.Handle("GET /certificates", h.signedIn(store.RoleRead, h.certificates))
 	h.mux.Handle("GET /env", h.signedIn(store.RoleRead, h.envPage))
