@@ -159,6 +159,7 @@ type h2Conns struct {
 	mu      sync.Mutex
 	conns   []*http2.ClientConn
 	dialing chan struct{} // closed when the dial in progress ends; nil if none
+	closed  bool          // the target is gone: no new connections
 }
 
 // get reserves a stream on a connection that can take one, dialing a new
@@ -216,6 +217,10 @@ func (h *h2Conns) dialNew(ctx context.Context, dial func(context.Context) (*http
 	if err != nil {
 		return nil, err
 	}
+	if h.closed {
+		cc.Close() // the target finished draining while this dial ran
+		return nil, errDeregistrationDelayOver
+	}
 	h.conns = append(h.conns, cc)
 	if cc.ReserveNewRequest() {
 		return cc, nil
@@ -264,7 +269,7 @@ func (h *h2Conns) shutdown(cut context.Context) {
 func (h *h2Conns) close() {
 	h.mu.Lock()
 	conns := h.conns
-	h.conns = nil
+	h.conns, h.closed = nil, true
 	h.mu.Unlock()
 	closeAll(conns)
 }
