@@ -19,7 +19,7 @@ import (
 // kept in the store are added with `cutover notifications add`.
 type Notification struct {
 	URL       string
-	Events    []string // NotificationEvents or "deployment.*", "pipeline.*"; empty: all
+	Events    []string // NotificationEvents or "deployment.*", "pipeline.*", "preview.*"; empty: all
 	SecretEnv string   // optional
 }
 
@@ -29,18 +29,20 @@ var NotificationEvents = []string{
 	"deployment.failed", "deployment.rolled_back", "deployment.stopped",
 	"pipeline.started", "pipeline.waiting", "pipeline.succeeded",
 	"pipeline.failed", "pipeline.stopped",
+	"preview.deployed", "preview.failed", "preview.refused", "preview.destroyed",
 }
 
 // maxNotifications bounds the webhooks of one cutover.yaml.
 const maxNotifications = 20
 
 // CheckNotificationEvent says why name is not an event filter, nil when
-// it is: one of NotificationEvents, "deployment.*", "pipeline.*" or "*".
+// it is: one of NotificationEvents, "deployment.*", "pipeline.*",
+// "preview.*" or "*".
 func CheckNotificationEvent(name string) error {
-	if slices.Contains(NotificationEvents, name) || name == "*" || name == "deployment.*" || name == "pipeline.*" {
+	if slices.Contains(NotificationEvents, name) || name == "*" || name == "deployment.*" || name == "pipeline.*" || name == "preview.*" {
 		return nil
 	}
-	return fmt.Errorf("%q is not a notification event; valid: %s, deployment.*, pipeline.*",
+	return fmt.Errorf("%q is not a notification event; valid: %s, deployment.*, pipeline.*, preview.*",
 		name, strings.Join(NotificationEvents, ", "))
 }
 
