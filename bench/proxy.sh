@@ -11,22 +11,33 @@
 # the same listener and target group, health check included, by a
 # PUT /v1/config on its control socket), each on its own port. Prints
 # requests/s, p50 and p99 per path, the memory (RSS) of each proxy holding
-# 10,000 idle client connections, the data plane against the standalone
-# proxy, the standalone proxy's ratios to nginx, and as its last line the
-# data plane's:
+# 10,000 and 100,000 idle keep-alive client connections, the data plane
+# against the standalone proxy, the standalone proxy's ratios to nginx, and
+# as its last line the data plane's ("cutover") against nginx and HAProxy,
+# with its idle memory per connection (the larger of the counts' figures):
 #
-#   cutover/nginx throughput ratio: X.XX p99 ratio: Y.YY
+#   cutover/nginx throughput ratio: X.XX p99 ratio: Y.YY cutover/haproxy throughput ratio: Z.ZZ idle KiB per connection: M.M
+#
+# Idle memory is the growth of a proxy's RSS over its RSS after the
+# throughput runs, divided by the connections held; the counts run in
+# ascending order, so memory freed after a smaller count is reused, not
+# counted twice. 100,000 connections need a limit of open files above
+# 100,000 (the script raises it; that needs root with CAP_SYS_RESOURCE when
+# the hard limit is lower) and several source addresses: one address has
+# about 28,000 ephemeral ports towards a listener, so bench/cmd/idleconns
+# spreads them over 127.0.0.1, 127.0.0.2, ... A count the limit cannot hold
+# is skipped with a message saying so.
 #
 # Environment: SECONDS_PER_RUN (default 10) shortens or lengthens each run;
 # CONNECTIONS (default 64) is wrk's connection count; IDLE_CONNS (default
-# 10000) the idle connections of the memory test.
+# "10000 100000") the idle connection counts of the memory test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-64}
-idle=${IDLE_CONNS:-10000}
+idle_counts=${IDLE_CONNS:-10000 100000}
 
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -37,7 +48,27 @@ if [ "${#need[@]}" -gt 0 ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-ulimit -n "$(ulimit -Hn)" # the idle-connection test needs > IDLE_CONNS descriptors
+# Each idle connection is a descriptor in the proxy and one in idleconns,
+# plus room for the backend connections and the rest.
+idle_max=0
+for n in $idle_counts; do [ "$n" -gt "$idle_max" ] && idle_max=$n; done
+want_fds=$((idle_max + 2000))
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
+	ulimit -Hn "$want_fds" 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)"
+fds=$(ulimit -n)
+counts=()
+for n in $idle_counts; do
+	if [ "$fds" = unlimited ] || [ "$((n + 2000))" -le "$fds" ]; then
+		counts+=("$n")
+	else
+		echo "bench: skipping $n idle connections: the limit of open files is $fds and cannot be raised here (needs $((n + 2000)); run as root with CAP_SYS_RESOURCE, or raise the hard limit, e.g. LimitNOFILE=)" >&2
+	fi
+done
+[ "${#counts[@]}" -gt 0 ] || { echo "bench: no idle connection count fits the limit of open files ($fds)" >&2; exit 1; }
+idle=0
+for n in "${counts[@]}"; do [ "$n" -gt "$idle" ] && idle=$n; done
 
 work=$(mktemp -d)
 pids=()
@@ -58,10 +89,10 @@ pids+=($!)
 
 cat >"$work/nginx.conf" <<EOF
 worker_processes 1;
-worker_rlimit_nofile 20000;
+worker_rlimit_nofile $((idle + 1500));
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
-events { worker_connections 19000; }
+events { worker_connections $((idle + 1000)); }
 http {
 	access_log off;
 	upstream backend { server $backend; keepalive 256; }
@@ -84,7 +115,7 @@ nginx_pid=$!
 cat >"$work/haproxy.cfg" <<EOF
 global
 	nbthread 1
-	maxconn 10500
+	maxconn $((idle + 500))
 	no strict-limits
 defaults
 	mode http
@@ -103,7 +134,7 @@ taskset -c 0 haproxy -f "$work/haproxy.cfg" &
 pids+=($!)
 haproxy_pid=$!
 
-# max_connections (default 10000) stays above the idle-connection test's count.
+# max_connections (default 10000) stays above the idle-connection test's counts.
 cat >"$work/lb.yaml" <<EOF
 admin: 127.0.0.1:18190
 listeners:
@@ -180,22 +211,36 @@ rss_kb() { # pid...: summed VmRSS of the processes
 	done
 	echo "$sum"
 }
+declare -A idle_kib # the largest growth per connection over the counts
 idle_rss() { # name port pid...
 	local name=$1 port=$2
 	shift 2
-	local before after
+	local before after n each
 	before=$(rss_kb "$@")
-	"$work/idleconns" -addr "127.0.0.1:$port" -n "$idle" >"$work/idle.out" &
-	local ic=$!
-	for _ in $(seq 1 600); do grep -q ready "$work/idle.out" 2>/dev/null && break; sleep 0.1; done
-	sleep 1
-	after=$(rss_kb "$@")
-	kill "$ic"; wait "$ic" 2>/dev/null || true
-	printf '%-9s RSS %6d KiB idle, %6d KiB with %d idle client connections (+%.1f KiB each)\n' \
-		"$name" "$before" "$after" "$idle" "$(awk -v a="$after" -v b="$before" -v n="$idle" 'BEGIN {printf "%.2f", (a-b)/n}')"
+	idle_kib[$name]=0
+	for n in "${counts[@]}"; do
+		# 25,000 connections per source address, below its ~28,000 ports.
+		"$work/idleconns" -addr "127.0.0.1:$port" -n "$n" -sources $(((n + 24999) / 25000)) >"$work/idle.out" &
+		local ic=$!
+		for _ in $(seq 1 1200); do
+			grep -q ready "$work/idle.out" 2>/dev/null && break
+			kill -0 "$ic" 2>/dev/null || { echo "bench: idleconns failed against $name" >&2; exit 1; }
+			sleep 0.1
+		done
+		grep -q ready "$work/idle.out" || { echo "bench: idleconns did not open $n connections to $name in 120 s" >&2; exit 1; }
+		sleep 2
+		after=$(rss_kb "$@")
+		kill "$ic"
+		wait "$ic" 2>/dev/null || true
+		each=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN {printf "%.2f", (a-b)/n}')
+		printf '%-9s RSS %7d KiB after the runs, %7d KiB with %6d idle client connections (+%.1f KiB each)\n' \
+			"$name" "$before" "$after" "$n" "$each"
+		idle_kib[$name]=$(awk -v a="$each" -v b="${idle_kib[$name]}" 'BEGIN {print (a > b) ? a : b}')
+		sleep 3 # the proxy notices the resets and closes its side
+	done
 }
 echo
-echo "memory with $idle idle client connections"
+echo "memory with ${counts[*]} idle client connections"
 idle_rss nginx 18101 "$nginx_pid" $(pgrep -P "$nginx_pid")
 idle_rss haproxy 18102 "$haproxy_pid" $(pgrep -P "$haproxy_pid" || true)
 idle_rss cutover 18103 "$cutover_pid"
@@ -205,6 +250,10 @@ echo
 awk -v d="${rps[dataplane]}" -v c="${rps[cutover]}" -v dp="${p99[dataplane]}" -v cp="${p99[cutover]}" \
 	'BEGIN { printf "data plane/standalone throughput ratio: %.2f p99 ratio: %.2f\n", d / c, dp / cp }'
 awk -v c="${rps[cutover]}" -v n="${rps[nginx]}" -v cp="${p99[cutover]}" -v np="${p99[nginx]}" \
-	'BEGIN { printf "standalone cutover proxy/nginx throughput ratio: %.2f p99 ratio: %.2f\n", c / n, cp / np }'
+	-v h="${rps[haproxy]}" -v hp="${p99[haproxy]}" -v k="${idle_kib[cutover]}" \
+	'BEGIN { printf "standalone cutover proxy/nginx throughput ratio: %.2f p99 ratio: %.2f /haproxy throughput ratio: %.2f p99 ratio: %.2f idle KiB per connection: %.1f\n", c / n, cp / np, c / h, cp / hp, k }'
+awk -v hp="${p99[haproxy]}" -v cp="${p99[dataplane]}" \
+	'BEGIN { printf "data plane/haproxy p99 ratio: %.2f\n", cp / hp }'
 awk -v c="${rps[dataplane]}" -v n="${rps[nginx]}" -v cp="${p99[dataplane]}" -v np="${p99[nginx]}" \
-	'BEGIN { printf "cutover/nginx throughput ratio: %.2f p99 ratio: %.2f\n", c / n, cp / np }'
+	-v h="${rps[haproxy]}" -v k="${idle_kib[dataplane]}" \
+	'BEGIN { printf "cutover/nginx throughput ratio: %.2f p99 ratio: %.2f cutover/haproxy throughput ratio: %.2f idle KiB per connection: %.1f\n", c / n, cp / np, c / h, k }'

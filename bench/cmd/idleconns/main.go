@@ -2,10 +2,17 @@
 // sends one request on each so the proxy has a real client connection,
 // then holds them idle until it gets a signal. It prints "ready N" once
 // all are open, for bench/proxy.sh to measure the proxy's memory.
+//
+// One source address has about 28,000 ephemeral ports towards one
+// listener, so -sources spreads the connections over 127.0.0.1,
+// 127.0.0.2, ... (all of 127.0.0.0/8 is loopback on Linux). Connections
+// are closed with a reset when it exits, so that neither side keeps
+// 100,000 sockets in TIME_WAIT for the next measurement.
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"log"
@@ -13,29 +20,94 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18103", "address to connect to")
 	n := flag.Int("n", 10000, "connections to open")
+	sources := flag.Int("sources", 1, "source addresses to spread the connections over: 127.0.0.1 up to 127.0.0.<sources>")
+	parallel := flag.Int("parallel", 32, "connections being opened at once")
 	flag.Parse()
-	conns := make([]net.Conn, 0, *n)
-	for i := 0; i < *n; i++ {
-		c, err := net.Dial("tcp", *addr)
-		if err != nil {
-			log.Fatalf("connection %d: %v", i, err)
-		}
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			log.Fatalf("connection %d: reading response: %v", i, err)
-		}
-		resp.Body.Close()
-		conns = append(conns, c)
+	if *sources < 1 || *sources > 254 {
+		log.Fatalf("-sources %d: must be between 1 and 254", *sources)
+	}
+	if *parallel < 1 {
+		log.Fatalf("-parallel %d: must be at least 1", *parallel)
+	}
+	conns, err := openAll(*addr, *n, *sources, *parallel)
+	if err != nil {
+		log.Fatal(err)
 	}
 	fmt.Printf("ready %d\n", len(conns))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	<-sig
+	for _, c := range conns {
+		c.(*net.TCPConn).SetLinger(0) // close with a reset: no TIME_WAIT
+		c.Close()
+	}
+}
+
+// openAll opens n connections, parallel at a time, each from source
+// address 127.0.0.<1 + i%sources>, and sends one request on each.
+func openAll(addr string, n, sources, parallel int) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	next := make(chan int)
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c, err := open(addr, net.IPv4(127, 0, 0, byte(1+i%sources)))
+				if err != nil {
+					errs <- fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err == nil && len(errs) > 0 {
+		err = <-errs
+	}
+	return conns, err
+}
+
+// open connects from source and reads the response to one GET.
+func open(addr string, source net.IP) (net.Conn, error) {
+	d := net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: source},
+		Timeout:   30 * time.Second,
+		Control:   bindAddressNoPort,
+	}
+	c, err := d.DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reading response: %w", err)
+	}
+	resp.Body.Close()
+	c.SetDeadline(time.Time{})
+	return c, nil
 }
