@@ -31,6 +31,7 @@ type share struct {
 type overviewData struct {
 	Apps        []appRow
 	Deployments []store.Deployment // the latest, of all apps
+	Previews    []store.Preview    // preview apps of pull requests and branches
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +45,12 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "overview", "Apps", overviewData{Apps: rows, Deployments: deps})
+	previews, err := h.store.ListPreviews(r.Context(), "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "overview", "Apps", overviewData{Apps: rows, Deployments: deps, Previews: previews})
 }
 
 func (h *Handler) appRows(ctx context.Context) ([]appRow, error) {
