@@ -7,12 +7,15 @@
 // listener, so -sources spreads the connections over 127.0.0.1,
 // 127.0.0.2, ... (all of 127.0.0.0/8 is loopback on Linux). Connections
 // are closed with a reset when it exits, so that neither side keeps
-// 100,000 sockets in TIME_WAIT for the next measurement.
+// 100,000 sockets in TIME_WAIT for the next measurement. With -tls it
+// speaks HTTPS (HTTP/1.1 by ALPN) and does not check the certificate:
+// it is a load generator for a local benchmark, nothing else.
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -30,6 +33,7 @@ func main() {
 	n := flag.Int("n", 10000, "connections to open")
 	sources := flag.Int("sources", 1, "source addresses to spread the connections over: 127.0.0.1 up to 127.0.0.<sources>")
 	parallel := flag.Int("parallel", 32, "connections being opened at once")
+	useTLS := flag.Bool("tls", false, "speak HTTPS (HTTP/1.1), without checking the certificate")
 	flag.Parse()
 	if *sources < 1 || *sources > 254 {
 		log.Fatalf("-sources %d: must be between 1 and 254", *sources)
@@ -37,7 +41,7 @@ func main() {
 	if *parallel < 1 {
 		log.Fatalf("-parallel %d: must be at least 1", *parallel)
 	}
-	conns, err := openAll(*addr, *n, *sources, *parallel)
+	conns, err := openAll(*addr, *n, *sources, *parallel, *useTLS)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,6 +50,9 @@ func main() {
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	<-sig
 	for _, c := range conns {
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
 		c.(*net.TCPConn).SetLinger(0) // close with a reset: no TIME_WAIT
 		c.Close()
 	}
@@ -53,7 +60,7 @@ func main() {
 
 // openAll opens n connections, parallel at a time, each from source
 // address 127.0.0.<1 + i%sources>, and sends one request on each.
-func openAll(addr string, n, sources, parallel int) ([]net.Conn, error) {
+func openAll(addr string, n, sources, parallel int, useTLS bool) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	next := make(chan int)
 	errs := make(chan error, parallel)
@@ -63,7 +70,7 @@ func openAll(addr string, n, sources, parallel int) ([]net.Conn, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				c, err := open(addr, net.IPv4(127, 0, 0, byte(1+i%sources)))
+				c, err := open(addr, net.IPv4(127, 0, 0, byte(1+i%sources)), useTLS)
 				if err != nil {
 					errs <- fmt.Errorf("connection %d: %w", i, err)
 					return
@@ -90,7 +97,7 @@ feed:
 }
 
 // open connects from source and reads the response to one GET.
-func open(addr string, source net.IP) (net.Conn, error) {
+func open(addr string, source net.IP, useTLS bool) (net.Conn, error) {
 	d := net.Dialer{
 		LocalAddr: &net.TCPAddr{IP: source},
 		Timeout:   30 * time.Second,
@@ -101,6 +108,9 @@ func open(addr string, source net.IP) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if useTLS {
+		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	}
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
