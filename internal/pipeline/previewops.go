@@ -67,10 +67,14 @@ func (p *Pipeline) deployPreview(ctx context.Context, cfg config.App, set Previe
 	if t.PR != nil {
 		pv.PullRequest = t.PR.Number
 	}
-	if _, err := p.store.GetPreview(ctx, pv.App); errors.Is(err, store.ErrNotFound) {
+	old, err := p.store.GetPreview(ctx, pv.App)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		if _, err := p.store.GetApp(ctx, pv.App); err == nil {
 			return previewOutcome{code: http.StatusConflict, msg: fmt.Sprintf("preview of %s: an app named %s exists and is no preview app", t.describe(), pv.App)}
 		}
+	case err == nil && old.Status == store.PreviewDestroying:
+		return previewOutcome{code: http.StatusConflict, msg: fmt.Sprintf("preview app %s is being destroyed: send the event again once it is gone", pv.App)}
 	}
 	pv, created, err := p.store.PutPreview(ctx, pv, set.Limit)
 	switch {
