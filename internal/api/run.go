@@ -141,6 +141,10 @@ func (h *Handler) streamTask(w http.ResponseWriter, r *http.Request, o OneOff, s
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// The connection ends with the task: a read of the input cut short
+	// by endInput cancels the connection's context in net/http, which
+	// would cancel the next request sent on it.
+	w.Header().Set("Connection", "close")
 	w.Header().Set(HeaderRunTask, o.ID())
 	w.Header().Set("Trailer", TrailerRunExitCode+", "+TrailerRunExitSignal+", "+TrailerRunExitState)
 	w.WriteHeader(http.StatusOK)
@@ -168,6 +172,11 @@ func (h *Handler) streamTask(w http.ResponseWriter, r *http.Request, o OneOff, s
 // until the reader has returned: a handler must not outlive its reads.
 func endInput(rc *http.ResponseController, done <-chan struct{}) {
 	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
 		rc.SetReadDeadline(time.Now()) // ends a read that is waiting
 		select {
 		case <-done:
