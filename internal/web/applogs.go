@@ -21,6 +21,10 @@ type appView struct {
 	HasLogs bool
 	// Releases is the app's release list (releases.go); nil: none kept.
 	Releases *releasesView
+	// Preview is set when the app is a preview app; Previews are the
+	// app's own preview apps (previews.go).
+	Preview  *store.Preview
+	Previews []store.Preview
 }
 
 // appPage shows an app: its tasks and, live, their merged output.
@@ -36,8 +40,12 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "app", "App "+a.Name, appView{App: a, Tasks: tasks, HasLogs: h.logs != nil,
-		Releases: h.releasesOf(ctx, a.Name)})
+	view := appView{App: a, Tasks: tasks, HasLogs: h.logs != nil, Releases: h.releasesOf(ctx, a.Name)}
+	if err := h.previewsOf(ctx, &view); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "app", "App "+a.Name, view)
 }
 
 // appLogsLive streams the app's merged output as "log" events of HTML

@@ -33,4 +33,18 @@ func TestOverviewListsPreviewApps(t *testing.T) {
 			t.Errorf("the overview lacks %q:\n%s", want, body)
 		}
 	}
+
+	// The parent's page links its previews; the preview's page says
+	// whose preview it is.
+	if err := f.store.PutApp(t.Context(), store.App{Name: "hello-pr-42"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := get(t, c, f.srv.URL, "/apps/hello"); !strings.Contains(body, `preview apps: <a href="/apps/hello-pr-42">hello-pr-42</a> (#42, deployed)`) {
+		t.Errorf("the parent's page does not list its preview:\n%s", body)
+	}
+	_, body = get(t, c, f.srv.URL, "/apps/hello-pr-42")
+	if !strings.Contains(body, `preview app of <a href="/apps/hello">hello</a> for pull request #42 (feature/&lt;login&gt;)`) ||
+		!strings.Contains(body, `<a href="http://pr-42.hello.example.com:8080" rel="noopener noreferrer">`) {
+		t.Errorf("the preview's page does not say whose preview it is:\n%s", body)
+	}
 }
