@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -42,12 +44,17 @@ func newTestService(t *testing.T, name string) *testService {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveTestService(t, name, ln)
+	return serveTestService(t, name, ln, false)
 }
 
-func serveTestService(t *testing.T, name string, ln net.Listener) *testService {
+// serveTestService serves a testService on ln, with the standard health
+// service (SERVING) if withHealth.
+func serveTestService(t *testing.T, name string, ln net.Listener, withHealth bool) *testService {
 	s := &testService{name: name, addr: ln.Addr().String(), srv: grpc.NewServer()}
 	grpc_testing.RegisterTestServiceServer(s.srv, s)
+	if withHealth {
+		healthpb.RegisterHealthServer(s.srv, health.NewServer())
+	}
 	go s.srv.Serve(ln)
 	t.Cleanup(s.srv.Stop)
 	return s
@@ -365,7 +372,7 @@ func TestGRPCDrainLetsAnOpenStreamFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	sniff := &sniffListener{Listener: ln}
-	blue, green := serveTestService(t, "blue", sniff), newTestService(t, "green")
+	blue, green := serveTestService(t, "blue", sniff, false), newTestService(t, "green")
 	blue.hold = make(chan struct{})
 	g := grpcGroup("g", blue.addr)
 	g.DeregistrationDelay = 30 * time.Second
@@ -530,4 +537,25 @@ func TestGRPCDrainCutsAStreamAtTheDelay(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("blue did not drain at the end of its delay")
 	}
+}
+
+// A grpc group's targets are checked with grpc.health.v1: one that
+// serves the health service becomes healthy, one without it (status 12,
+// UNIMPLEMENTED) unhealthy.
+func TestGRPCGroupHealthChecks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHealth := serveTestService(t, "with", ln, true)
+	without := newTestService(t, "without")
+	g := grpcGroup("g", withHealth.addr, without.addr)
+	g.HealthCheck = fastChecks()
+	g.HealthCheck.Path = "" // not used by gRPC checks
+	p := startProxy(t, oneListener(forward("g", 1), g))
+	eventually(t, "the health service's target to be healthy and the other unhealthy", func() bool {
+		a, _ := targetState(p, "g", withHealth.addr)
+		b, _ := targetState(p, "g", without.addr)
+		return a.State == StateHealthy && b.State == StateUnhealthy && b.Reason == "Target.ResponseCodeMismatch"
+	})
 }

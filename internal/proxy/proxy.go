@@ -74,7 +74,7 @@ type Proxy struct {
 	stopping context.Context
 	stop     context.CancelFunc
 
-	mu        sync.Mutex // serializes Apply and Close; never held across I/O
+	mu        sync.Mutex // serializes Apply and Close; held across no network I/O (Apply reads stored certificates)
 	listeners map[string]*listener
 	groups    map[string]*targetGroup
 	retired   []*targetGroup // removed from the Config, still draining
@@ -184,7 +184,12 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		bound[lc.Name] = l
 	}
 
-	// Nothing below can fail.
+	// Nothing below can fail. The stored certificates are loaded before
+	// a new listener serves: a data plane taking over or restarted after
+	// a crash has them from its first handshake.
+	if err := p.applyACME(cfg); err != nil {
+		p.log.Error("managing ACME certificates", "err", err)
+	}
 	groups := p.applyGroups(cfg.TargetGroups)
 	listeners := make(map[string]*listener, len(cfg.Listeners))
 	kept := make(map[*listener]bool)
@@ -211,9 +216,6 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		}
 	}
 	p.listeners = listeners
-	if err := p.applyACME(cfg); err != nil {
-		p.log.Error("managing ACME certificates", "err", err)
-	}
 	return nil
 }
 
