@@ -79,7 +79,7 @@ type Options struct {
 	System System
 	// Destroyer deletes apps; nil: DELETE /api/v1/apps/{app} answers 501.
 	Destroyer Destroyer
-	Logger *slog.Logger // nil: discard
+	Logger    *slog.Logger // nil: discard
 }
 
 // Handler serves the API. It is not an http.Handler itself: serve Local

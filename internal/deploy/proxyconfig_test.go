@@ -22,8 +22,8 @@ func TestBuildProxyConfig(t *testing.T) {
 		name:   "hello",
 		cfg:    cfg(hc1),
 		routed: cfg(hc1).Listeners,
-		prod: map[string]int{colorBlue: 90, colorGreen: 10},
-		test: colorGreen,
+		prod:   map[string]int{colorBlue: 90, colorGreen: 10},
+		test:   colorGreen,
 		sets: []*taskSet{
 			{rev: store.Revision{Number: 1}, cfg: cfg(hc1), color: colorBlue, tasks: []*task{
 				{id: "a", addr: "127.0.0.1:1", state: store.TaskHealthy, assumeHealthy: true},
@@ -40,8 +40,8 @@ func TestBuildProxyConfig(t *testing.T) {
 		name:   "api",
 		cfg:    config.App{Listeners: otherListeners},
 		routed: otherListeners,
-		prod: map[string]int{colorBlue: 100},
-		test: colorBlue,
+		prod:   map[string]int{colorBlue: 100},
+		test:   colorBlue,
 	}
 	got := buildProxyConfig(map[string]*appState{"hello": app, "api": other})
 	want := proxy.Config{

@@ -82,103 +82,139 @@ func (c *Controller) Deploy(ctx context.Context, app string, spec RevisionSpec) 
 	if err != nil {
 		return store.Deployment{}, err
 	}
+	b, err := c.deployable(ctx, app, spec)
+	if err != nil {
+		return store.Deployment{}, err
+	}
+	d, rev, rec, err := c.record(ctx, b, spec, registered)
+	if err != nil {
+		return d, err
+	}
+	if spec.Config != nil {
+		if err := c.adoptForDeployment(ctx, b.a, b.cfg, registered); err != nil {
+			return d, fmt.Errorf("deploying %s: %w", app, err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := &run{d: d, rev: rev, cfg: b.cfg, rec: rec, app: b.a, from: b.a.set(b.current), continued: make(chan struct{}, 1)}
+	b.a.run = r
+	c.startRun(r)
+	return d, nil
+}
+
+// deployBase is what a deployment starts from: the app, the
+// configuration to deploy, and the revision and target group serving now.
+type deployBase struct {
+	a             *appState
+	cfg           config.App
+	current, blue string
+}
+
+// deployable checks that the app can be deployed now and returns what
+// the deployment starts from.
+func (c *Controller) deployable(ctx context.Context, app string, spec RevisionSpec) (deployBase, error) {
 	c.mu.Lock()
 	a := c.apps[app]
 	stopped := c.ctx.Err() != nil
-	var cfg config.App
-	var current, blue string
+	var b deployBase
 	destroyed := false
 	if a != nil {
-		cfg, current, blue, destroyed = a.cfg, a.current, a.color, a.destroyed
+		b = deployBase{a: a, cfg: a.cfg, current: a.current, blue: a.color}
+		destroyed = a.destroyed
 	}
 	c.mu.Unlock()
 	switch {
 	case stopped:
-		return store.Deployment{}, fmt.Errorf("deploying %s: the controller has stopped", app)
+		return b, fmt.Errorf("deploying %s: the controller has stopped", app)
 	case a == nil:
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w: no such app; register it first", app, store.ErrNotFound)
+		return b, fmt.Errorf("deploying %s: %w: no such app; register it first", app, store.ErrNotFound)
 	case destroyed:
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w: the app is being destroyed", app, store.ErrConflict)
+		return b, fmt.Errorf("deploying %s: %w: the app is being destroyed", app, store.ErrConflict)
 	}
 	if err := c.refuseActive(ctx, app); err != nil {
-		return store.Deployment{}, err
+		return b, err
 	}
 	if spec.Config != nil {
-		cfg = *spec.Config
-		if cfg.Name != app {
-			return store.Deployment{}, fmt.Errorf("deploying %s: the configuration is for app %q", app, cfg.Name)
+		b.cfg = *spec.Config
+		if b.cfg.Name != app {
+			return b, fmt.Errorf("deploying %s: the configuration is for app %q", app, b.cfg.Name)
 		}
 	}
-	if cfg, err = c.withKept(ctx, cfg, spec.Config != nil && spec.Earlier == ""); err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	var err error
+	if b.cfg, err = c.withKept(ctx, b.cfg, spec.Config != nil); err != nil {
+		return b, fmt.Errorf("deploying %s: %w", app, err)
 	}
-	if err := c.checkApp(cfg); err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+	if err := c.checkApp(b.cfg); err != nil {
+		return b, fmt.Errorf("deploying %s: %w", app, err)
 	}
-	raw, err := json.Marshal(cfg)
+	return b, nil
+}
+
+// record stores the deployment's revision, the deployment with its run
+// record, and its planned lifecycle events.
+func (c *Controller) record(ctx context.Context, b deployBase, spec RevisionSpec, registered bool) (store.Deployment, store.Revision, runRecord, error) {
+	app := b.a.name
+	fail := func(err error) (store.Deployment, store.Revision, runRecord, error) {
+		return store.Deployment{}, store.Revision{}, runRecord{}, err
+	}
+	raw, err := json.Marshal(b.cfg)
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: encoding its configuration: %w", app, err)
+		return fail(fmt.Errorf("deploying %s: encoding its configuration: %w", app, err))
 	}
 	rev, err := c.store.CreateRevision(ctx, store.Revision{App: app, Commit: spec.Commit, Artifact: spec.Artifact, Config: raw})
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+		return fail(fmt.Errorf("deploying %s: %w", app, err))
 	}
-
-	rec := runRecord{Blue: blue, Green: otherColor(blue)}
+	rec := runRecord{Blue: b.blue, Green: otherColor(b.blue)}
 	if spec.Config != nil && !registered {
 		// The configuration to put back if this deployment does not succeed.
 		prev, err := c.store.GetApp(ctx, app)
 		if err != nil {
-			return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+			return fail(fmt.Errorf("deploying %s: %w", app, err))
 		}
 		rec.PrevSpec = prev.Spec
 	}
-	if cfg.Deploy.Strategy == config.StrategyRolling {
-		rec.Green = blue // a rolling update replaces tasks within one target group
+	if b.cfg.Deploy.Strategy == config.StrategyRolling {
+		rec.Green = b.blue // a rolling update replaces tasks within one target group
 	}
 	recRaw, _ := json.Marshal(rec)
 	d, err := c.store.CreateDeployment(ctx, store.Deployment{
-		App: app, FromRevision: current, ToRevision: rev.ID, Strategy: cfg.Deploy.Strategy,
+		App: app, FromRevision: b.current, ToRevision: rev.ID, Strategy: b.cfg.Deploy.Strategy,
 		Status: store.DeploymentInProgress, Config: recRaw,
 	})
 	if errors.Is(err, store.ErrDeploymentInProgress) {
 		if err := c.refuseActive(ctx, app); err != nil {
-			return store.Deployment{}, err
+			return fail(err)
 		}
 	}
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("deploying %s: %w", app, err)
+		return fail(fmt.Errorf("deploying %s: %w", app, err))
 	}
-	for _, name := range plan(cfg) {
+	for _, name := range plan(b.cfg) {
 		if _, err := c.store.RecordLifecycleEvent(ctx, store.LifecycleEvent{DeploymentID: d.ID, Name: name}); err != nil {
-			return d, fmt.Errorf("deploying %s: recording the plan: %w", app, err)
+			return d, rev, rec, fmt.Errorf("deploying %s: recording the plan: %w", app, err)
 		}
 	}
-	if spec.Config != nil {
-		c.mu.Lock()
-		routed := a.routed
-		c.mu.Unlock()
-		if err := c.adoptConfig(ctx, cfg); err != nil {
-			return d, fmt.Errorf("deploying %s: %w", app, err)
-		}
-		if !registered {
-			// Production keeps its listener and hosts until the
-			// deployment succeeds (see succeed).
-			c.mu.Lock()
-			a.routed = routed
-			c.mu.Unlock()
-		}
-		if err := c.applyProxy(ctx); err != nil {
-			return d, fmt.Errorf("deploying %s: %w", app, err)
-		}
-	}
+	return d, rev, rec, nil
+}
 
+// adoptForDeployment makes cfg the app's configuration as its deployment
+// begins. Production keeps its listener and hosts until the deployment
+// succeeds (see succeed), unless the app is new.
+func (c *Controller) adoptForDeployment(ctx context.Context, a *appState, cfg config.App, registered bool) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := &run{d: d, rev: rev, cfg: cfg, rec: rec, app: a, from: a.set(current), continued: make(chan struct{}, 1)}
-	a.run = r
-	c.startRun(r)
-	return d, nil
+	routed := a.routed
+	c.mu.Unlock()
+	if err := c.adoptConfig(ctx, cfg); err != nil {
+		return err
+	}
+	if !registered {
+		c.mu.Lock()
+		a.routed = routed
+		c.mu.Unlock()
+	}
+	return c.applyProxy(ctx)
 }
 
 // registerNew registers an app that does not exist yet from cfg, so that

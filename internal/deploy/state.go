@@ -31,14 +31,14 @@ func groupName(app, color string) string { return app + "-" + color }
 // it can be rebuilt from the store (see resume.go). Guarded by
 // Controller.mu.
 type appState struct {
-	name    string
-	cfg     config.App // the app's configuration: listeners, count, deploy settings
+	name string
+	cfg  config.App // the app's configuration: listeners, count, deploy settings
 	// routed is the production listener and hosts the load balancer
 	// serves the app on: cfg's, except during a deployment that changes
 	// them, which applies them when it succeeds.
-	routed config.Listeners
-	current string     // the revision serving production, "" before the first deployment
-	color   string     // the target group the current revision runs in
+	routed  config.Listeners
+	current string // the revision serving production, "" before the first deployment
+	color   string // the target group the current revision runs in
 
 	sets []*taskSet
 	// prod maps a color to its production weight; test is the color the

@@ -217,4 +217,3 @@ func TestValidateProtocol(t *testing.T) {
 		t.Errorf("default gRPC matcher = %q, want \"0\"", got)
 	}
 }
-

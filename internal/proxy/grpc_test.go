@@ -502,7 +502,6 @@ func h2cServer(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
-
 // A stream still open when the deregistration delay ends is cut, and the
 // drain completes.
 func TestGRPCDrainCutsAStreamAtTheDelay(t *testing.T) {
