@@ -69,5 +69,7 @@ export CUTOVER_REQUIRE_SANDBOX=1
 # remove swarm services at the same moment (a nil task in
 # SetServiceTasksRemove), and the two-node test replaces the swarm the
 # other packages' tests use.
-go test -race -count=1 -timeout 25m "$@" $(go list ./... | grep -v '/internal/runtime/swarm$')
+# The e2e package alone takes 20-25 minutes on 2 cores (every test drives
+# the built binary under load); the timeout leaves it room on a slow machine.
+go test -race -count=1 -timeout 45m "$@" $(go list ./... | grep -v '/internal/runtime/swarm$')
 go test -race -count=1 -timeout 10m "$@" ./internal/runtime/swarm
