@@ -44,9 +44,14 @@ func TestBranchPreviewThroughTheRemote(t *testing.T) {
 	if e.Status != store.ExecutionSucceeded || e.Commit != head || e.Branch != "preview/login" {
 		t.Fatalf("preview execution = %+v\n%s", e, h.log(e.ID))
 	}
-	if pv, err := h.store.GetPreview(ctx, "web-preview-login"); err != nil || pv.Status != store.PreviewDeployed ||
-		pv.Host != "preview-login.web.example.test" || pv.SourceKey != "branch:preview/login" {
-		t.Fatalf("preview = %+v, %v", pv, err)
+	// The preview's status follows its execution's end (previewEnded).
+	var pv store.Preview
+	waitFor(t, 10*time.Second, "the preview recorded deployed", func() bool {
+		pv, err = h.store.GetPreview(ctx, "web-preview-login")
+		return err == nil && pv.Status == store.PreviewDeployed
+	})
+	if pv.Host != "preview-login.web.example.test" || pv.SourceKey != "branch:preview/login" {
+		t.Fatalf("preview = %+v", pv)
 	}
 	if body := hostGet(t, h.prodAddr, "preview-login.web.example.test"); body != "version p1 from the preview" {
 		t.Errorf("the preview's host answers %q", body)
