@@ -1,11 +1,9 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/cutover/cutover/internal/applog"
@@ -26,15 +24,8 @@ func (h *Handler) appLogs(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := h.untilClosing(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-h.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	out := &jsonLines{w: w, rc: http.NewResponseController(w), flush: opts.Follow}
 	if opts.Follow {
 		out.start() // a follower sees the stream open before the first line
@@ -98,19 +89,10 @@ func appLogOptions(r *http.Request, now time.Time) (applog.Options, error) {
 		}
 		opts.Since = since
 	}
-	if v := q.Get("tail"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return opts, errors.New("tail must be a number of lines, 0 or more")
-		}
-		opts.Tail = n
+	var err error
+	if opts.Tail, err = queryTail(q); err != nil {
+		return opts, err
 	}
-	switch q.Get("follow") {
-	case "", "0", "false":
-	case "1", "true":
-		opts.Follow = true
-	default:
-		return opts, errors.New("follow must be 1 or 0")
-	}
-	return opts, nil
+	opts.Follow, err = queryFollow(q)
+	return opts, err
 }

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/cutover/cutover/internal/runtime"
 )
@@ -17,21 +15,14 @@ func (h *Handler) taskLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	opts := runtime.LogOptions{Tail: -1}
-	if v := q.Get("tail"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			problem(w, http.StatusBadRequest, "tail must be a number of lines, 0 or more")
-			return
-		}
-		opts.Tail = n
+	var opts runtime.LogOptions
+	var err error
+	if opts.Tail, err = queryTail(q); err != nil {
+		problem(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	switch q.Get("follow") {
-	case "", "0", "false":
-	case "1", "true":
-		opts.Follow = true
-	default:
-		problem(w, http.StatusBadRequest, "follow must be 1 or 0")
+	if opts.Follow, err = queryFollow(q); err != nil {
+		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	id := r.PathValue("id")
@@ -39,15 +30,8 @@ func (h *Handler) taskLogs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := h.untilClosing(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-h.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	rc, err := h.logs.Logs(ctx, id, opts)
 	if errors.Is(err, runtime.ErrNotFound) {
 		problem(w, http.StatusNotFound, "task "+id+" has no logs on this host: "+err.Error())

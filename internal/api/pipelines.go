@@ -271,13 +271,9 @@ func (h *Handler) executionAction(name string) http.HandlerFunc {
 // executionLogs streams an execution's log as text; with ?follow=1 it
 // goes on until the execution ends or the client goes.
 func (h *Handler) executionLogs(w http.ResponseWriter, r *http.Request) {
-	follow := false
-	switch r.URL.Query().Get("follow") {
-	case "", "0", "false":
-	case "1", "true":
-		follow = true
-	default:
-		problem(w, http.StatusBadRequest, "follow must be 1 or 0")
+	follow, err := queryFollow(r.URL.Query())
+	if err != nil {
+		problem(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	id := r.PathValue("id")
@@ -285,15 +281,8 @@ func (h *Handler) executionLogs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := h.untilClosing(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-h.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)

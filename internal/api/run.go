@@ -119,15 +119,8 @@ func decodeRun(body io.Reader) (RunRequest, io.Reader, error) {
 // while it runs, and how it ended in the trailers.
 func (h *Handler) streamTask(w http.ResponseWriter, r *http.Request, o OneOff, stdin io.Reader, stdinW *os.File) {
 	rc := http.NewResponseController(w)
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := h.untilClosing(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-h.closing: // cutover is shutting down
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	inputDone := make(chan struct{})
 	if stdinW != nil {
 		rc.EnableFullDuplex()
