@@ -131,15 +131,7 @@ Exit codes: 0 Succeeded, 1 Failed (or an error), 2 RolledBack, 3 Stopped.`,
 			if g.json {
 				return quietExit(cmd, followJSON(ctx, c, d.ID, cmd.OutOrStdout()))
 			}
-			desired := 0
-			if a, err := c.App(ctx, d.App); err == nil {
-				desired = a.DesiredCount
-			}
-			p := newProgress(cmd.OutOrStdout(), desired)
-			if err := followProgress(ctx, c, d.ID, p); err != nil {
-				return err
-			}
-			return quietExit(cmd, deploymentExit(p.final))
+			return followDeployment(ctx, cmd, c, d)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable of the service for this revision (KEY=VALUE), repeatable")
@@ -147,6 +139,20 @@ Exit codes: 0 Succeeded, 1 Failed (or an error), 2 RolledBack, 3 Stopped.`,
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "same as --wait=false")
 	cmd.Flags().MarkHidden("no-wait")
 	return cmd
+}
+
+// followDeployment shows d's progress until it ends and exits as deploy
+// --wait does.
+func followDeployment(ctx context.Context, cmd *cobra.Command, c *api.Client, d store.Deployment) error {
+	desired := 0
+	if a, err := c.App(ctx, d.App); err == nil {
+		desired = a.DesiredCount
+	}
+	p := newProgress(cmd.OutOrStdout(), desired)
+	if err := followProgress(ctx, c, d.ID, p); err != nil {
+		return err
+	}
+	return quietExit(cmd, deploymentExit(p.final))
 }
 
 // followProgress shows a deployment's progress until it ends, redrawing

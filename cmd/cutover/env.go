@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -125,20 +124,6 @@ func changeEnv(cmd *cobra.Command, g *globalFlags, f *envFlags, app string, req 
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: config vars changed; deployment %s releases them\n", app, d.ID)
 	return followDeployment(ctx, cmd, c, *d)
-}
-
-// followDeployment shows d's progress until it ends and exits as deploy
-// --wait does.
-func followDeployment(ctx context.Context, cmd *cobra.Command, c *api.Client, d store.Deployment) error {
-	desired := 0
-	if a, err := c.App(ctx, d.App); err == nil {
-		desired = a.DesiredCount
-	}
-	p := newProgress(cmd.OutOrStdout(), desired)
-	if err := followProgress(ctx, c, d.ID, p); err != nil {
-		return err
-	}
-	return quietExit(cmd, deploymentExit(p.final))
 }
 
 func newEnvListCmd(g *globalFlags) *cobra.Command {
