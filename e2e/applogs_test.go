@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -221,13 +220,7 @@ health: {path: /status, interval: 1s, timeout: 500ms, healthy_threshold: 2}
 listeners: {production: "127.0.0.1:%d", test: "127.0.0.1:%d"}
 `, app, image, prod, test))
 	start(t, "up", dir, "--data", data, "--api-addr", "")
-	t.Cleanup(func() {
-		// Tasks outlive cutover by design; the test removes its containers.
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
-		for _, id := range strings.Fields(string(out)) {
-			exec.Command("docker", "rm", "-f", id).Run()
-		}
-	})
+	t.Cleanup(func() { removeContainers(app) })
 	var ids, addrs []string
 	waitFor(t, "2 healthy containers", 90*time.Second, func() bool {
 		ids, addrs = healthyTasks(t, data, app)

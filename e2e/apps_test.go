@@ -86,11 +86,8 @@ func expressUpdates(t *testing.T, a *pushedApp, l *strictLoad) execution {
 // removeAppContainers removes an app's containers (tasks outlive cutover
 // by design) and the images its pipeline built, tagged <app>:<commit>.
 func removeAppContainers(app string) {
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
-	for _, id := range strings.Fields(string(out)) {
-		exec.Command("docker", "rm", "-f", id).Run()
-	}
-	out, _ = exec.Command("docker", "images", "-q", "--filter", "reference="+app).Output()
+	removeContainers(app)
+	out, _ := exec.Command("docker", "images", "-q", "--filter", "reference="+app).Output()
 	for _, id := range strings.Fields(string(out)) {
 		exec.Command("docker", "rmi", "-f", id).Run()
 	}

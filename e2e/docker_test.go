@@ -36,6 +36,15 @@ func dockerImage(t *testing.T) string {
 	return tag
 }
 
+// removeContainers removes the containers of app: tasks outlive cutover
+// by design, so a test removes its own.
+func removeContainers(app string) {
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
+	for _, id := range strings.Fields(string(out)) {
+		exec.Command("docker", "rm", "-f", id).Run()
+	}
+}
+
 func TestUpDockerRuntimeBlueGreen(t *testing.T) {
 	image := dockerImage(t)
 	prod, test := freePort(t), freePort(t)
@@ -63,13 +72,7 @@ deploy:
 		code, body := get(client, url)
 		return code == 200 && body == "version 1\n"
 	})
-	t.Cleanup(func() {
-		// Tasks outlive cutover by design; the test removes its containers.
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
-		for _, id := range strings.Fields(string(out)) {
-			exec.Command("docker", "rm", "-f", id).Run()
-		}
-	})
+	t.Cleanup(func() { removeContainers(app) })
 	waitFor(t, "the first deployment to end", 60*time.Second, func() bool {
 		out, _ := run(t, "history", app, "--data", data, "--json")
 		return strings.Contains(out, `"status": "Succeeded"`)

@@ -38,12 +38,7 @@ deploy:
   deregistration_delay: 1s
 `, app, image, prod, test))
 	start(t, "up", dir, "--data", data, "--api-addr", "")
-	t.Cleanup(func() {
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+app).Output()
-		for _, id := range strings.Fields(string(out)) {
-			exec.Command("docker", "rm", "-f", id).Run()
-		}
-	})
+	t.Cleanup(func() { removeContainers(app) })
 	url := fmt.Sprintf("http://127.0.0.1:%d/", prod)
 	client := newClient()
 	waitFor(t, "version 1 in containers", 60*time.Second, func() bool {

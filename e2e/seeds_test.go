@@ -152,12 +152,9 @@ func (s *seed) git(t *testing.T, args ...string) string {
 // removeDockerLeftovers removes the app's containers (tasks outlive
 // cutover by design) and the images its builds made.
 func (s *seed) removeDockerLeftovers(t *testing.T) {
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=cutover.app="+s.name).Output()
-	for _, id := range strings.Fields(string(out)) {
-		exec.Command("docker", "rm", "-f", id).Run()
-	}
+	removeContainers(s.name)
 	for _, ref := range []string{fmt.Sprintf("127.0.0.1:%d/%s", s.api, s.name), s.name} {
-		out, _ = exec.Command("docker", "images", "-q", "--filter", "reference="+ref).Output()
+		out, _ := exec.Command("docker", "images", "-q", "--filter", "reference="+ref).Output()
 		for _, id := range strings.Fields(string(out)) {
 			exec.Command("docker", "rmi", "-f", id).Run()
 		}
