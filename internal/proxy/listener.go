@@ -31,7 +31,8 @@ type listener struct {
 	addr     string // as configured, e.g. ":8080"
 	tls      bool
 	ln       net.Listener
-	lim      *limitListener // ln with the connection cap; served on
+	lim      *limitListener // ln with the connection cap; accepted from
+	parker   *parker        // parks idle connections; nil on TLS listeners and off Linux
 	srv      *http.Server
 	log      *slog.Logger
 	metrics  *metrics.Registry
@@ -42,7 +43,7 @@ type listener struct {
 	policy   atomic.Pointer[frontPolicy] // automatic HTTPS, see autotls.go
 	acme     *acme.Manager               // nil: no ACME certificates
 	inFlight atomic.Int64                // requests and upgraded connections
-	conns    atomic.Int64                // open client connections, not counting hijacked ones
+	conns    atomic.Int64                // open client connections, parked ones too, not counting hijacked ones
 	// bodyTimeout is ListenerConfig.BodyTimeout; 0 for none.
 	bodyTimeout atomic.Int64
 	// maxHeaderSize is ListenerConfig.MaxHeaderSize (see caps.go).
@@ -122,15 +123,27 @@ func (l *listener) configure(lc ListenerConfig) {
 	l.lim.setMax(lc.MaxConnections)
 }
 
-// serve starts accepting connections.
+// serve starts accepting connections. A plain listener parks its idle
+// connections (park.go); a TLS one leaves them to net/http, since
+// crypto/tls reads through a blocking connection.
 func (l *listener) serve(name string) {
+	if !l.tls {
+		p, err := newParker(l.lim, &l.conns, l.log)
+		if err != nil {
+			l.log.Debug("idle connections are not parked", "listener", name, "err", err)
+		}
+		l.parker = p
+	}
 	l.log.Info("listener up", "listener", name, "address", l.ln.Addr().String(), "tls", l.tls)
 	go func() {
 		defer close(l.served)
 		var err error
-		if l.tls {
+		switch {
+		case l.tls:
 			err = l.srv.ServeTLS(l.lim, "", "")
-		} else {
+		case l.parker != nil:
+			err = l.srv.Serve(l.parker)
+		default:
 			err = l.srv.Serve(l.lim)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
@@ -149,8 +162,18 @@ func (p *Proxy) listen(address string) (net.Listener, error) {
 	return net.Listen("tcp", address)
 }
 
-// connState counts the listener's open connections.
-func (l *listener) connState(_ net.Conn, s http.ConnState) {
+// connState counts the listener's open connections; a parkConn counts
+// itself, since net/http sees it open and close once per parking.
+func (l *listener) connState(c net.Conn, s http.ConnState) {
+	if pc, ok := c.(*parkConn); ok {
+		switch s {
+		case http.StateIdle:
+			pc.idle()
+		case http.StateHijacked:
+			pc.uncount()
+		}
+		return
+	}
 	switch s {
 	case http.StateNew:
 		l.conns.Add(1)
@@ -166,7 +189,12 @@ func (l *listener) connState(_ net.Conn, s http.ConnState) {
 func (l *listener) handOver(ctx context.Context, settle time.Duration) {
 	l.draining.Store(true)
 	l.lim.Close()
-	<-l.served
+	if l.parker != nil {
+		// The server goes on serving parked connections that wake.
+		<-l.parker.accepting
+	} else {
+		<-l.served
+	}
 	ctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
 	waitIdle(ctx, &l.conns)

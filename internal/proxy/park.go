@@ -1,0 +1,338 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Idle keep-alive connections of plain HTTP/1.1 listeners are parked:
+// between two requests a connection holds no goroutine and no buffer,
+// only its socket and a parkConn registered with the listener's parker
+// (an epoll loop on Linux, park_linux.go). When the client sends its next
+// request, the parker hands the connection back to the listener's
+// http.Server as a new one, so every request is still served by net/http
+// with all it does (framing, 1xx, HEAD, chunking, hijacking for
+// upgrades, timeouts) and the proxy's handler sees no difference.
+//
+// The invariant that makes this safe: net/http holds no unread byte of a
+// connection when it is parked. A connection is parked only when
+// net/http, between requests, asks for the next request's bytes and none
+// has come within parkAfter; then net/http closes its side (its buffers
+// go back to its pools, its goroutine ends) and the parkConn's Close
+// parks the socket instead of closing it. To be sure net/http read
+// nothing beyond the request it served, a parkConn frames what net/http
+// reads: it reads the request head itself and gives net/http that head
+// and not a byte more. A request that can have more (a body, an upgrade,
+// h2c, HTTP/1.0, a head larger than the buffer), a read past the head
+// that net/http makes for its own reasons, or a pipelined request that
+// net/http's one-byte background read takes the first byte of, switches
+// the connection to pass-through: net/http reads the socket as it always
+// does and the connection is never parked again.
+
+// parkAfter is how long a connection waits for its next request before
+// it is parked. A client sending requests back to back keeps its
+// goroutine; one that pauses longer costs a park and a wake-up.
+const parkAfter = 5 * time.Millisecond
+
+// parkBufferSize bounds the request heads a parkConn frames; a larger
+// head goes to net/http in pass-through.
+const parkBufferSize = 4 << 10
+
+// connParker keeps idle connections without goroutines (park_linux.go).
+type connParker interface {
+	// park registers c until its next request or its deadline; it
+	// fails when the parker is closed.
+	park(c *parkConn) error
+	// forget drops c if it is parked; c is about to be closed.
+	forget(c *parkConn)
+	getBuffer() *[]byte
+	putBuffer(*[]byte)
+}
+
+type readPhase uint8
+
+const (
+	phaseNext    readPhase = iota // between requests: the next read is a new head
+	phaseHead                     // giving net/http the head in the buffer
+	phaseRequest                  // net/http has the whole head
+)
+
+// parkConn is an accepted connection of a parking listener, as net/http
+// sees it. Reads come from one goroutine at a time (net/http's), except
+// Close, which Shutdown may call from another.
+type parkConn struct {
+	net.Conn               // the accepted connection; its Close really closes
+	parker   connParker    // nil: never parked
+	fd       int           // the socket, for the parker
+	open     *atomic.Int64 // the listener's count of open connections
+
+	// Read side, owned by the reading goroutine.
+	through  bool // pass-through: net/http reads the socket directly
+	phase    readPhase
+	buf      *[]byte // from the parker's pool while it holds bytes
+	r, w     int     // the bytes read but not given to net/http: (*buf)[r:w]
+	headLeft int     // bytes of the framed head net/http has not read
+
+	mu       sync.Mutex
+	deadline time.Time // the read deadline net/http set last
+	parkNext bool      // the next Close parks instead of closing
+	closed   bool
+	counted  bool  // counted in open
+	expires  int64 // while parked: when to close it (Unix ns); guarded by the parker
+}
+
+func newParkConn(c net.Conn, p connParker, fd int, open *atomic.Int64) *parkConn {
+	open.Add(1)
+	return &parkConn{Conn: c, parker: p, fd: fd, open: open, counted: true, through: p == nil}
+}
+
+// Read gives net/http the connection's bytes: framed heads, or in
+// pass-through what the socket has.
+func (c *parkConn) Read(p []byte) (int, error) {
+	if c.through {
+		return c.readThrough(p)
+	}
+	switch c.phase {
+	case phaseNext:
+		if err := c.nextHead(); err != nil {
+			return 0, err
+		}
+		return c.Read(p)
+	case phaseHead:
+		n := copy(p[:min(len(p), c.headLeft)], (*c.buf)[c.r:c.w])
+		c.r += n
+		c.headLeft -= n
+		if c.headLeft == 0 {
+			c.phase = phaseRequest
+		}
+		c.releaseIfEmpty()
+		return n, nil
+	}
+	// net/http reads past the head. A one-byte read with nothing buffered
+	// is its background read, which notices a client going away while the
+	// request is served; a byte it gets is the start of a pipelined
+	// request that net/http now holds.
+	if len(p) == 1 && c.buf == nil {
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.through = true
+		}
+		return n, err
+	}
+	c.through = true
+	return c.readThrough(p)
+}
+
+// readThrough gives what the buffer holds, then reads the socket.
+func (c *parkConn) readThrough(p []byte) (int, error) {
+	if c.buf == nil {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, (*c.buf)[c.r:c.w])
+	c.r += n
+	c.releaseIfEmpty()
+	return n, nil
+}
+
+// nextHead reads the next request head into the buffer and decides how
+// net/http gets it: framed, or in pass-through. It returns io.EOF after
+// arranging for the connection to be parked when no request came.
+func (c *parkConn) nextHead() error {
+	if c.buf == nil {
+		if err := c.waitRequest(); err != nil {
+			return err
+		}
+	}
+	for {
+		b := (*c.buf)[c.r:c.w]
+		if n := headEnd(b); n >= 0 {
+			if plainHead(b[:n]) {
+				c.phase, c.headLeft = phaseHead, n
+			} else {
+				c.through = true
+			}
+			return nil
+		}
+		if c.r > 0 {
+			c.w = copy(*c.buf, b)
+			c.r = 0
+		}
+		if c.w == len(*c.buf) {
+			c.through = true // a head this large is net/http's to read and judge
+			return nil
+		}
+		n, err := c.Conn.Read((*c.buf)[c.w:])
+		c.w += n
+		if err != nil {
+			// net/http gets the bytes, then the error again.
+			c.through = true
+			return nil
+		}
+	}
+}
+
+// waitRequest waits for the first bytes of the next request, at most
+// parkAfter; when none come, the connection is to be parked.
+func (c *parkConn) waitRequest() error {
+	c.mu.Lock()
+	deadline := c.deadline
+	c.mu.Unlock()
+	grace := time.Now().Add(parkAfter)
+	canPark := deadline.IsZero() || grace.Before(deadline)
+	if canPark {
+		c.Conn.SetReadDeadline(grace)
+	}
+	c.buf = c.parker.getBuffer()
+	n, err := c.Conn.Read(*c.buf)
+	if canPark {
+		c.Conn.SetReadDeadline(deadline)
+	}
+	c.r, c.w = 0, n
+	if n > 0 {
+		return nil
+	}
+	c.releaseIfEmpty()
+	if canPark && isTimeout(err) {
+		c.mu.Lock()
+		c.parkNext = !c.closed
+		c.mu.Unlock()
+		return io.EOF // net/http closes its side quietly; Close parks
+	}
+	return err
+}
+
+func (c *parkConn) releaseIfEmpty() {
+	if c.buf != nil && c.r == c.w {
+		c.parker.putBuffer(c.buf)
+		c.buf, c.r, c.w = nil, 0, 0
+	}
+}
+
+// idle is called when net/http is done with a request and will read the
+// next one.
+func (c *parkConn) idle() {
+	if c.through {
+		return
+	}
+	if c.phase != phaseRequest {
+		// net/http did not read the whole framed head: let it have the
+		// rest as it likes, never parked.
+		c.through = true
+		return
+	}
+	c.phase = phaseNext
+}
+
+// Close parks the connection when its last read found no request;
+// otherwise it closes it.
+func (c *parkConn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.parkNext {
+		c.parkNext = false
+		c.mu.Unlock()
+		if c.parker.park(c) == nil {
+			return nil
+		}
+		c.mu.Lock()
+	}
+	c.closed = true
+	c.mu.Unlock()
+	if c.parker != nil {
+		c.parker.forget(c)
+	}
+	c.uncount()
+	return c.Conn.Close()
+}
+
+// uncount takes the connection out of the listener's count of open
+// connections, once: when it closes, or when a handler takes it over.
+func (c *parkConn) uncount() {
+	c.mu.Lock()
+	counted := c.counted
+	c.counted = false
+	c.mu.Unlock()
+	if counted {
+		c.open.Add(-1)
+	}
+}
+
+func (c *parkConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *parkConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+// expiry is when a parked connection is closed: the read deadline
+// net/http set for the request it waited for (its header timeout for a
+// new connection, its idle timeout between requests).
+func (c *parkConn) expiry() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deadline.IsZero() {
+		return time.Now().Add(idleTimeout)
+	}
+	return c.deadline
+}
+
+// headEnd returns the length of the request head at the start of b, up
+// to and including the empty line that ends it, or -1 if b does not hold
+// a whole head. Lines end in LF with an optional CR before it, as
+// net/http reads them.
+func headEnd(b []byte) int {
+	i := 0
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// plainHead reports whether head is the head of an HTTP/1.1 request that
+// ends with its head: no body, no upgrade, nothing net/http would read
+// more bytes for. Anything it is not sure of is not plain.
+func plainHead(head []byte) bool {
+	line, rest, _ := bytes.Cut(head, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	method, _, _ := bytes.Cut(line, []byte(" "))
+	if len(method) == 0 || !bytes.HasSuffix(line, []byte(" HTTP/1.1")) ||
+		string(method) == "PRI" || string(method) == "CONNECT" {
+		return false
+	}
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			return false // obsolete line folding
+		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		for _, h := range [...]string{"Content-Length", "Transfer-Encoding", "Upgrade", "Expect"} {
+			if bytes.EqualFold(bytes.TrimSpace(name), []byte(h)) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// parkingProxy is a proxy with one plain listener in front of a backend
+// that echoes request bodies, and that listener.
+func parkingProxy(t *testing.T) (*Proxy, *listener) {
+	t.Helper()
+	be := newBackend(t, "blue", func(mux *http.ServeMux) {
+		mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(w, r.Body)
+		})
+	})
+	p := startProxy(t, oneListener(forward("blue", 1), group("blue", be.addr)))
+	l := p.listeners["web"]
+	if l.parker == nil {
+		t.Fatal("the plain listener does not park its idle connections")
+	}
+	return p, l
+}
+
+// rawClient is one client connection written to by hand.
+type rawClient struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, p *Proxy) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", p.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawClient) send(s string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, s); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// response reads one response and returns its status and body.
+func (rc *rawClient) response(method string) (int, string) {
+	rc.t.Helper()
+	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	if err != nil {
+		rc.t.Fatalf("reading a response: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		rc.t.Fatalf("reading a response body: %v", err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func (rc *rawClient) expect(method, want string) {
+	rc.t.Helper()
+	if code, body := rc.response(method); code != 200 || body != want {
+		rc.t.Fatalf("got %d %q, want 200 %q", code, body, want)
+	}
+}
+
+func waitParked(t *testing.T, l *listener, n int) {
+	t.Helper()
+	eventually(t, "parked connections", func() bool { return l.parker.parkedCount() == n })
+}
+
+const getRoot = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+func TestIdleConnectionIsParkedAndServedAgain(t *testing.T) {
+	p, l := parkingProxy(t)
+	rc := dialRaw(t, p)
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+	waitParked(t, l, 1)
+	if n := l.conns.Load(); n != 1 {
+		t.Fatalf("open connections = %d while one is parked, want 1", n)
+	}
+
+	// The same connection serves again, each kind of request.
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+	waitParked(t, l, 1)
+	rc.send("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
+	rc.expect("HEAD", "")
+	waitParked(t, l, 1)
+	rc.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	rc.expect("POST", "hello")
+	// Pipelined requests are answered in order; net/http then keeps the
+	// connection (it holds a byte of the next request) and it is not
+	// parked again.
+	rc.send("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	rc.expect("GET", "blue")
+	rc.expect("GET", "blue")
+	rc.expect("GET", "blue")
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+}
+
+func TestParkedConnectionGetsAHeadInPieces(t *testing.T) {
+	p, l := parkingProxy(t)
+	rc := dialRaw(t, p)
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+	waitParked(t, l, 1)
+	rc.send("GET / HT")
+	waitParked(t, l, 0)
+	time.Sleep(3 * parkAfter) // the rest comes later than a park would wait
+	rc.send("TP/1.1\r\nHost: a\r\n\r\n")
+	rc.expect("GET", "blue")
+	// A body sent in pieces after its head, on a parked connection.
+	waitParked(t, l, 1)
+	rc.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nab")
+	time.Sleep(3 * parkAfter)
+	rc.send("cdef")
+	rc.expect("POST", "abcdef")
+}
+
+func TestParkedConnectionClosedByItsClient(t *testing.T) {
+	p, l := parkingProxy(t)
+	rc := dialRaw(t, p)
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+	waitParked(t, l, 1)
+	rc.c.Close()
+	eventually(t, "the listener to count no connection", func() bool { return l.conns.Load() == 0 })
+	if n := l.parker.parkedCount(); n != 0 {
+		t.Fatalf("%d connections parked after the client closed", n)
+	}
+}
+
+func TestParkedConnectionsExpire(t *testing.T) {
+	p, l := parkingProxy(t)
+	fresh := dialRaw(t, p) // sends nothing: parked until its header timeout
+	used := dialRaw(t, p)
+	used.send(getRoot)
+	used.expect("GET", "blue")
+	waitParked(t, l, 2)
+
+	l.parker.sweep(time.Now().Add(readHeaderTimeout + time.Second))
+	assertClosed(t, fresh.c)
+	if n := l.parker.parkedCount(); n != 1 {
+		t.Fatalf("%d connections parked after the header timeout, want the used one", n)
+	}
+	l.parker.sweep(time.Now().Add(idleTimeout + time.Second))
+	assertClosed(t, used.c)
+	eventually(t, "the listener to count no connection", func() bool { return l.conns.Load() == 0 })
+}
+
+func TestShutdownClosesParkedConnections(t *testing.T) {
+	p, l := parkingProxy(t)
+	rc := dialRaw(t, p)
+	rc.send(getRoot)
+	rc.expect("GET", "blue")
+	waitParked(t, l, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	assertClosed(t, rc.c)
+}
+
+func assertClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || (err != io.EOF && !strings.Contains(err.Error(), "reset")) {
+		t.Fatalf("read on a connection the proxy closed: %d bytes, %v", n, err)
+	}
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync/atomic"
+)
+
+// parker parks idle connections on Linux only (park_linux.go); elsewhere
+// a listener's connections stay with net/http between requests.
+type parker struct {
+	net.Listener
+	accepting chan struct{}
+}
+
+func newParker(net.Listener, *atomic.Int64, *slog.Logger) (*parker, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func (p *parker) parkedCount() int { return 0 }
