@@ -81,14 +81,15 @@ func (p *parker) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops serving: parked connections are closed, woken ones are no
-// longer handed over. The accept loop stops when ln is closed.
+// Close stops serving: it closes ln, parked connections are closed and
+// woken ones are no longer handed over.
 func (p *parker) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
+	p.ln.Close() // a listener handed over is closed already
 	p.closed = true
 	parked := p.parked
 	p.parked = nil

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -23,6 +24,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -82,11 +85,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	stopTarget, err := startChild(o.targetCPU, self, "-serve", target)
+	tgt, err := startChild(o.targetCPU, self, "-serve", target)
 	if err != nil {
 		return err
 	}
-	defer stopTarget()
+	defer tgt.stop()
 	lb := fmt.Sprintf(`admin: %s
 listeners:
   - {name: grpc, address: "%s", forward: app}
@@ -99,22 +102,22 @@ target_groups:
 	if err := os.WriteFile(filepath.Join(work, "lb.yaml"), []byte(lb), 0o600); err != nil {
 		return err
 	}
-	stopProxy, err := startChild(o.proxyCPU, o.cutover, "proxy", "--config", filepath.Join(work, "lb.yaml"), "--log-level", "warn")
+	proxy, err := startChild(o.proxyCPU, o.cutover, "proxy", "--config", filepath.Join(work, "lb.yaml"), "--log-level", "warn")
 	if err != nil {
 		return err
 	}
-	defer stopProxy()
+	defer proxy.stop()
 
 	if err := waitServing(target, front); err != nil {
 		return err
 	}
 	fmt.Printf("grpcbench: %d workers, %d connection(s), %s per path, %d-byte unary calls\n", o.concurrency, o.connections, o.duration, o.size)
-	direct, err := measure(o, target)
+	direct, err := measure(o, target, tgt)
 	if err != nil {
 		return err
 	}
 	fmt.Println("direct:  " + direct.String())
-	proxied, err := measure(o, front)
+	proxied, err := measure(o, front, proxy)
 	if err != nil {
 		return err
 	}
@@ -124,9 +127,36 @@ target_groups:
 	return nil
 }
 
+// child is a process the benchmark started.
+type child struct{ cmd *exec.Cmd }
+
+func (c child) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+}
+
+// cpuTime is the CPU time the process used so far (user and system), from
+// /proc; 0 where there is no /proc. taskset execs the program, so the pid
+// is the program's.
+func (c child) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // startChild starts a process with GOMAXPROCS=1, pinned to cpus when
-// given, and returns how to stop it.
-func startChild(cpus, bin string, args ...string) (stop func(), err error) {
+// given.
+func startChild(cpus, bin string, args ...string) (child, error) {
 	if cpus != "" {
 		args = append([]string{"-c", cpus, bin}, args...)
 		bin = "taskset"
@@ -135,12 +165,9 @@ func startChild(cpus, bin string, args ...string) (stop func(), err error) {
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return child{}, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	return func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}, nil
+	return child{cmd}, nil
 }
 
 // waitServing waits until calls to each address succeed: the target is
@@ -177,6 +204,9 @@ type result struct {
 	elapsed       time.Duration
 	latencies     []time.Duration // sorted
 	firstErr      error
+	// serverCPU is the CPU time of the process answering the calls (the
+	// target directly, or cutover) while they ran; 0 if unknown.
+	serverCPU time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
@@ -191,6 +221,9 @@ func (r result) p(q float64) time.Duration {
 func (r result) String() string {
 	s := fmt.Sprintf("%d calls, %.0f calls/s, p50 %.2f ms, p99 %.2f ms, %d errors",
 		r.calls, r.rate(), ms(r.p(0.5)), ms(r.p(0.99)), r.errors)
+	if r.serverCPU > 0 && r.calls > 0 {
+		s += fmt.Sprintf(", %.1f µs server CPU per call", float64(r.serverCPU.Microseconds())/float64(r.calls))
+	}
 	if r.firstErr != nil {
 		s += fmt.Sprintf(" (first: %v)", r.firstErr)
 	}
@@ -200,8 +233,8 @@ func (r result) String() string {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // measure runs the workers against addr for the warm-up, then for the
-// measured duration.
-func measure(o options, addr string) (result, error) {
+// measured duration, and notes the CPU time server used meanwhile.
+func measure(o options, addr string, server child) (result, error) {
 	var clients []grpc_testing.TestServiceClient
 	for range o.connections {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -213,13 +246,19 @@ func measure(o options, addr string) (result, error) {
 	}
 	req := &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: make([]byte, o.size)}}
 	load(clients, req, o.concurrency, o.warmup)
-	return load(clients, req, o.concurrency, o.duration), nil
+	cpu := server.cpuTime()
+	r := load(clients, req, o.concurrency, o.duration)
+	r.serverCPU = server.cpuTime() - cpu
+	return r, nil
 }
 
-// load runs workers for d and collects every call's latency.
+// load runs workers for d and collects every call's latency. The calls
+// carry no deadline (a deadline would travel as grpc-timeout, and the
+// calls cut by its end would count as errors); the last ones are
+// cancelled.
 func load(clients []grpc_testing.TestServiceClient, req *grpc_testing.SimpleRequest, workers int, d time.Duration) result {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer time.AfterFunc(d, cancel).Stop()
 	var mu sync.Mutex
 	var r result
 	var wg sync.WaitGroup
