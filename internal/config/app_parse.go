@@ -384,7 +384,7 @@ func (w *walker) appHealth(n *yaml.Node, protocol string) health.Config {
 		Matcher:            DefaultHealthMatcher,
 		Protocol:           protocol,
 	}
-	if health.SpeaksGRPC(protocol) {
+	if protocol == health.ProtocolGRPC {
 		hc.Matcher = health.DefaultGRPCMatcher
 	}
 	if n == nil {

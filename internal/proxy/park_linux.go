@@ -81,15 +81,14 @@ func (p *parker) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops serving: it closes ln, parked connections are closed and
-// woken ones are no longer handed over.
+// Close stops serving: parked connections are closed, woken ones are no
+// longer handed over. The accept loop stops when ln is closed.
 func (p *parker) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
-	p.ln.Close() // a listener handed over is closed already
 	p.closed = true
 	parked := p.parked
 	p.parked = nil

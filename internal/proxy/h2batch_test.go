@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"testing/synctest"
+)
+
+// readN reads exactly n bytes from c.
+func readN(t *testing.T, c net.Conn, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c, b); err != nil {
+		t.Fatalf("reading %d bytes: %v", n, err)
+	}
+	return string(b)
+}
+
+func TestBatchConnSendsWhatQueuedWhileWritingInOneWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		near, far := net.Pipe()
+		defer far.Close()
+		b := newBatchConn(near)
+		defer b.Close()
+
+		b.Write([]byte("HEADERS"))
+		synctest.Wait() // the writer is blocked writing HEADERS: net.Pipe has no buffer
+		for _, frame := range []string{"DATA", "END"} {
+			if n, err := b.Write([]byte(frame)); n != len(frame) || err != nil {
+				t.Fatalf("Write(%q) = %d, %v while the writer is busy; want it queued", frame, n, err)
+			}
+		}
+		if got := readN(t, far, 7); got != "HEADERS" {
+			t.Fatalf("first write = %q, want HEADERS", got)
+		}
+		// One pipe write carries everything queued meanwhile: a read with
+		// room for more returns both frames at once.
+		buf := make([]byte, 64)
+		n, err := far.Read(buf)
+		if got := string(buf[:n]); err != nil || got != "DATAEND" {
+			t.Fatalf("second write = %q, %v; want DATAEND in one write", got, err)
+		}
+	})
+}
+
+func TestBatchConnKeepsOrderAcrossWriters(t *testing.T) {
+	near, far := net.Pipe()
+	b := newBatchConn(near)
+	var want bytes.Buffer
+	for i := range 1000 {
+		frame := []byte{byte(i), byte(i >> 8), 'x'}
+		want.Write(frame)
+		if _, err := b.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(far)
+		got <- b
+	}()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; !bytes.Equal(g, want.Bytes()) {
+		t.Fatalf("read %d bytes, want the %d written, in order", len(g), want.Len())
+	}
+}
+
+func TestBatchConnCloseSendsWhatIsQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		near, far := net.Pipe()
+		b := newBatchConn(near)
+		b.Write([]byte("one"))
+		synctest.Wait()
+		b.Write([]byte("GOAWAY")) // queued while "one" is being written
+		closed := make(chan error)
+		go func() { closed <- b.Close() }()
+		got, _ := io.ReadAll(far)
+		if string(got) != "oneGOAWAY" {
+			t.Errorf("the peer read %q before the close, want oneGOAWAY", got)
+		}
+		if err := <-closed; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if _, err := b.Write([]byte("late")); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Write after Close: %v, want net.ErrClosed", err)
+		}
+	})
+}
+
+func TestBatchConnWriteFailsAfterAFailedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		near, far := net.Pipe()
+		b := newBatchConn(near)
+		defer b.Close()
+		far.Close() // the target went away
+		b.Write([]byte("HEADERS"))
+		synctest.Wait() // the writer tried and failed
+		if _, err := b.Write([]byte("DATA")); err == nil {
+			t.Fatal("Write after the connection failed succeeded")
+		}
+		if _, err := near.Read(make([]byte, 1)); err == nil {
+			t.Fatal("the connection is still open for reading after a failed write; the HTTP/2 client would wait for a response")
+		}
+	})
+}
+
+func TestBatchConnWriteWaitsWhenTheQueueIsFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		near, far := net.Pipe()
+		defer far.Close()
+		b := newBatchConn(near)
+		defer b.Close()
+		b.Write([]byte("x"))
+		synctest.Wait() // the writer is blocked: nobody reads far
+		b.Write(make([]byte, maxBatch))
+		done := make(chan struct{})
+		go func() {
+			b.Write([]byte("y"))
+			close(done)
+		}()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatalf("Write returned with %d bytes queued and a peer that reads nothing", maxBatch)
+		default:
+		}
+		go io.Copy(io.Discard, far)
+		<-done
+	})
+}
