@@ -67,7 +67,8 @@ type Service struct {
 	Port int
 	// Protocol is what the app speaks on Port, and so the protocol of its
 	// target groups: proxy.ProtocolHTTP1 (""), ProtocolHTTP2 (TLS),
-	// ProtocolH2C or ProtocolGRPC. Health checks speak it too.
+	// ProtocolH2C, ProtocolGRPC or ProtocolGRPCS (TLS). Health checks
+	// speak it too.
 	Protocol    string
 	Count       int // desired tasks; default 1
 	Env         map[string]string

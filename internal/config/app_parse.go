@@ -384,7 +384,7 @@ func (w *walker) appHealth(n *yaml.Node, protocol string) health.Config {
 		Matcher:            DefaultHealthMatcher,
 		Protocol:           protocol,
 	}
-	if protocol == health.ProtocolGRPC {
+	if health.SpeaksGRPC(protocol) {
 		hc.Matcher = health.DefaultGRPCMatcher
 	}
 	if n == nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // protocol reads a target group protocol (lb.yaml target_groups[].protocol,
-// cutover.yaml service.protocol): http1, http2, h2c or grpc.
+// cutover.yaml service.protocol): http1, http2, h2c, grpc or grpcs.
 func (w *walker) protocol(n *yaml.Node, path string) string {
 	p := w.str(n, path)
 	if !slices.Contains(proxy.Protocols, p) {

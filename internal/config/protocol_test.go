@@ -39,13 +39,13 @@ func TestParseProtocolErrors(t *testing.T) {
 		name, file, yaml, want string
 	}{
 		{"lb unknown protocol", "lb.yaml", lbHead + "  - {name: a, protocol: spdy}\n",
-			`lb.yaml:3:25: target_groups[0].protocol: "spdy" is not a protocol; valid: http1, http2, h2c, grpc`},
+			`lb.yaml:3:25: target_groups[0].protocol: "spdy" is not a protocol; valid: http1, http2, h2c, grpc, grpcs`},
 		{"lb http matcher on grpc", "lb.yaml", lbHead + "  - name: a\n    protocol: grpc\n    health_check: {matcher: \"200\"}\n",
 			`lb.yaml:5:29: target_groups[0].health_check.matcher: "200" is invalid for a grpc target group; valid: a gRPC status code 0-99`},
 		{"lb grpc_service on http1", "lb.yaml", lbHead + "  - name: a\n    health_check: {grpc_service: x}\n",
-			`lb.yaml:4:34: target_groups[0].health_check.grpc_service: applies to grpc target groups only`},
+			`lb.yaml:4:34: target_groups[0].health_check.grpc_service: applies to grpc and grpcs target groups only`},
 		{"app unknown protocol", "cutover.yaml", appHead + "service: {command: x, port: 80, protocol: http3}\n",
-			`cutover.yaml:3:43: service.protocol: "http3" is not a protocol; valid: http1, http2, h2c, grpc`},
+			`cutover.yaml:3:43: service.protocol: "http3" is not a protocol; valid: http1, http2, h2c, grpc, grpcs`},
 		{"app grpc with http matcher", "cutover.yaml", appHead + "service: {command: x, port: 80, protocol: grpc}\nhealth: {matcher: 200-299}\n",
 			`cutover.yaml:4:19: health.matcher: "200-299" is invalid for a grpc target group`},
 	}

@@ -234,7 +234,7 @@ func (c *Checker) check(ctx context.Context, addr string) outcome {
 	case !c.matcher.Match(code):
 		o.reason = ReasonResponseCodeMismatch
 		what := "response code"
-		if c.cfg.Protocol == ProtocolGRPC {
+		if SpeaksGRPC(c.cfg.Protocol) {
 			what = "gRPC status"
 		}
 		o.err = fmt.Errorf("health check of %s: %s %d does not match %q", addr, what, code, c.cfg.Matcher)

@@ -27,17 +27,20 @@ type Config struct {
 	// Default 2. Range 2-10.
 	UnhealthyThreshold int
 	// Matcher lists the success codes: "200", "200,202", "200-299".
-	// Codes must lie in 200-499. Default "200". For ProtocolGRPC they are
+	// Codes must lie in 200-499. Default "200". For ProtocolGRPC and
+	// ProtocolGRPCS they are
 	// gRPC status codes, 0-99, default "0" (DefaultGRPCMatcher).
 	Matcher string
 	// Protocol is how the check speaks to the target, that of its target
 	// group: ProtocolHTTP1 (or empty, the default) sends an HTTP/1.1 GET, ProtocolHTTP2
 	// and ProtocolH2C an HTTP/2 GET (over TLS, in cleartext), ProtocolGRPC
-	// calls grpc.health.v1.Health/Check over h2c and passes when the gRPC
-	// status is in Matcher and the serving status is SERVING.
+	// and ProtocolGRPCS call grpc.health.v1.Health/Check (over h2c, over
+	// TLS) and pass when the gRPC status is in Matcher and the serving
+	// status is SERVING.
 	Protocol string
 	// GRPCService is the service asked about in the gRPC health check;
-	// empty asks about the server as a whole. ProtocolGRPC only.
+	// empty asks about the server as a whole. ProtocolGRPC and
+	// ProtocolGRPCS only.
 	GRPCService string
 	// Disabled turns active checks off: every registered target is
 	// treated as healthy.
@@ -85,7 +88,7 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Matcher == "" {
 		c.Matcher = DefaultMatcher
-		if c.Protocol == ProtocolGRPC {
+		if SpeaksGRPC(c.Protocol) {
 			c.Matcher = DefaultGRPCMatcher
 		}
 	}
@@ -94,7 +97,7 @@ func (c Config) WithDefaults() Config {
 
 // parseMatcher parses Matcher as HTTP or gRPC codes, by Protocol.
 func (c Config) parseMatcher() (Matcher, error) {
-	if c.Protocol == ProtocolGRPC {
+	if SpeaksGRPC(c.Protocol) {
 		return ParseGRPCMatcher(c.Matcher)
 	}
 	return ParseMatcher(c.Matcher)

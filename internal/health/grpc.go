@@ -20,7 +20,14 @@ const (
 	ProtocolHTTP2 = "http2" // HTTP/2 GET over TLS, certificate not verified
 	ProtocolH2C   = "h2c"   // HTTP/2 GET in cleartext, prior knowledge
 	ProtocolGRPC  = "grpc"  // grpc.health.v1.Health/Check over h2c
+	ProtocolGRPCS = "grpcs" // grpc.health.v1.Health/Check over TLS, certificate not verified
 )
+
+// SpeaksGRPC reports whether protocol p is gRPC, in cleartext or over TLS:
+// checks call grpc.health.v1 and match gRPC status codes.
+func SpeaksGRPC(p string) bool {
+	return p == ProtocolGRPC || p == ProtocolGRPCS
+}
 
 // Matcher ranges and default of gRPC checks: gRPC status codes, as ALB's
 // Matcher.GrpcCode.
@@ -44,7 +51,7 @@ const maxGRPCResponse = 4 << 10
 
 // probeFor returns the probe that speaks cfg.Protocol.
 func probeFor(cfg Config) probeFunc {
-	if cfg.Protocol == ProtocolGRPC {
+	if SpeaksGRPC(cfg.Protocol) {
 		return newGRPCProbe(cfg).probe
 	}
 	return newHTTPProbe(cfg).probe
@@ -60,7 +67,7 @@ func transportFor(protocol string) *http.Transport {
 	}
 	var p http.Protocols
 	switch protocol {
-	case ProtocolHTTP2:
+	case ProtocolHTTP2, ProtocolGRPCS:
 		p.SetHTTP2(true)
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // as ALB: targets' certificates are not checked
 	case ProtocolH2C, ProtocolGRPC:
@@ -77,13 +84,19 @@ func transportFor(protocol string) *http.Transport {
 // needs no gRPC library in the data plane.
 type grpcProbe struct {
 	client  *http.Client
+	scheme  string // "http://" (h2c) or "https://"
 	port    int
 	request []byte // the framed HealthCheckRequest
 }
 
 func newGRPCProbe(cfg Config) *grpcProbe {
+	scheme := "http://"
+	if cfg.Protocol == ProtocolGRPCS {
+		scheme = "https://"
+	}
 	return &grpcProbe{
-		client:  &http.Client{Transport: transportFor(ProtocolGRPC)},
+		client:  &http.Client{Transport: transportFor(cfg.Protocol)},
+		scheme:  scheme,
 		port:    cfg.Port,
 		request: grpcFrame(healthCheckRequest(cfg.GRPCService)),
 	}
@@ -112,7 +125,7 @@ func grpcFrame(msg []byte) []byte {
 // that succeeds but reports a serving status other than SERVING fails
 // with an error.
 func (p *grpcProbe) probe(ctx context.Context, target string) (int, error) {
-	url := "http://" + portOverride(target, p.port) + grpcHealthPath
+	url := p.scheme + portOverride(target, p.port) + grpcHealthPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(p.request))
 	if err != nil {
 		return 0, err

@@ -55,21 +55,21 @@ func (c Config) Validate() error {
 // validateProtocol checks the fields that depend on Protocol.
 func (c Config) validateProtocol(add func(string, string, ...any)) {
 	switch c.Protocol {
-	case "", ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC:
+	case "", ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC, ProtocolGRPCS:
 	default:
-		add("protocol", "%q is invalid; valid: %s, %s, %s, %s", c.Protocol, ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC)
+		add("protocol", "%q is invalid; valid: %s, %s, %s, %s, %s", c.Protocol, ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC, ProtocolGRPCS)
 		return
 	}
-	if c.Protocol == ProtocolGRPC {
+	if SpeaksGRPC(c.Protocol) {
 		if _, err := ParseGRPCMatcher(c.Matcher); err != nil {
-			add("matcher", "%q is invalid for a grpc target group; valid: a gRPC status code 0-99, a list \"0,5\" or a range \"0-99\"", c.Matcher)
+			add("matcher", "%q is invalid for a %s target group; valid: a gRPC status code 0-99, a list \"0,5\" or a range \"0-99\"", c.Matcher, c.Protocol)
 		}
 	} else if _, err := ParseMatcher(c.Matcher); err != nil {
 		add("matcher", "%q is invalid; valid: a code 200-499, a list \"200,202\" or a range \"200-299\"", c.Matcher)
 	}
 	switch {
-	case c.GRPCService != "" && c.Protocol != ProtocolGRPC:
-		add("grpc_service", "applies to grpc target groups only")
+	case c.GRPCService != "" && !SpeaksGRPC(c.Protocol):
+		add("grpc_service", "applies to grpc and grpcs target groups only")
 	case len(c.GRPCService) > 200 || strings.ContainsFunc(c.GRPCService, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		add("grpc_service", "%q is invalid; valid: a service name such as \"mypackage.MyService\", at most 200 characters, no spaces", c.GRPCService)
 	}

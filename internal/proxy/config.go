@@ -113,8 +113,9 @@ type TargetGroupConfig struct {
 	// Algorithm is RoundRobin (default) or LeastOutstandingRequests.
 	Algorithm string
 	// Protocol is how the proxy speaks to the targets: ProtocolHTTP1
-	// (default), ProtocolHTTP2 (over TLS), ProtocolH2C or ProtocolGRPC
-	// (see h2target.go). The health check speaks it too.
+	// (default), ProtocolHTTP2 (over TLS), ProtocolH2C, ProtocolGRPC (h2c)
+	// or ProtocolGRPCS (over TLS); see h2target.go. The health check
+	// speaks it too.
 	Protocol    string
 	HealthCheck health.Config
 	// DeregistrationDelay is how long a removed target may finish its

@@ -85,10 +85,12 @@
 // new connection only when that is safe (it was not fully written, or it
 // is replayable). A target's pool is closed when the target drains.
 //
-// Groups with Protocol http2, h2c or grpc forward over HTTP/2
-// (h2target.go): each target keeps its own x/net/http2 connections, so a
-// draining target's connections can get GOAWAY and close after their
-// last stream instead of being cut. The fast path never takes them. On a
+// Groups with Protocol http2, h2c, grpc or grpcs forward over HTTP/2
+// (h2target.go; http2 and grpcs over TLS): each target keeps its own
+// x/net/http2 connections, so a draining target's connections can get
+// GOAWAY and close after their last stream instead of being cut. Their
+// writes are gathered (h2batch.go): the frames of a call go out in one
+// write instead of one per frame. The fast path never takes them. On a
 // gRPC request, an error the proxy answers (or a target's non-gRPC HTTP
 // error) becomes a trailers-only gRPC response (grpcerrors.go).
 //

@@ -23,15 +23,22 @@ const (
 	ProtocolHTTP2 = health.ProtocolHTTP2 // HTTP/2 over TLS; target certificates are not verified, as on ALB
 	ProtocolH2C   = health.ProtocolH2C   // HTTP/2 in cleartext, with prior knowledge
 	ProtocolGRPC  = health.ProtocolGRPC  // gRPC: h2c, plus gRPC health checks and errors
+	ProtocolGRPCS = health.ProtocolGRPCS // gRPC over TLS (HTTP/2 over TLS), certificates not verified
 )
 
 // Protocols lists the valid TargetGroupConfig.Protocol values.
-var Protocols = []string{ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC}
+var Protocols = []string{ProtocolHTTP1, ProtocolHTTP2, ProtocolH2C, ProtocolGRPC, ProtocolGRPCS}
 
 // speaksHTTP2 reports whether requests of a group with protocol p go over
 // HTTP/2 connections.
 func speaksHTTP2(p string) bool {
-	return p == ProtocolHTTP2 || p == ProtocolH2C || p == ProtocolGRPC
+	return p == ProtocolHTTP2 || p == ProtocolH2C || health.SpeaksGRPC(p)
+}
+
+// speaksTLS reports whether a group with protocol p speaks TLS to its
+// targets.
+func speaksTLS(p string) bool {
+	return p == ProtocolHTTP2 || p == ProtocolGRPCS
 }
 
 // HTTP/2 connection tuning: a connection that sends nothing for
@@ -78,7 +85,7 @@ func (pt *protocolTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if isUpgrade(req) {
 		return nil, errUpgradeOverHTTP2
 	}
-	if x.group.settings.Load().protocol == ProtocolHTTP2 {
+	if speaksTLS(x.group.settings.Load().protocol) {
 		u := *req.URL
 		u.Scheme = "https"
 		r2 := *req
@@ -108,7 +115,7 @@ func (p *targetConnPool) GetClientConn(req *http.Request, _ string) (*http2.Clie
 	if x == nil {
 		return nil, errors.New("HTTP/2 request without a target")
 	}
-	useTLS := x.group.settings.Load().protocol == ProtocolHTTP2
+	useTLS := speaksTLS(x.group.settings.Load().protocol)
 	return x.target.h2.get(req.Context(), func(ctx context.Context) (*http2.ClientConn, error) {
 		return p.dial(ctx, x.target.addr, useTLS)
 	})
