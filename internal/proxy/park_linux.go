@@ -81,14 +81,15 @@ func (p *parker) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops serving: parked connections are closed, woken ones are no
-// longer handed over. The accept loop stops when ln is closed.
+// Close stops serving: it closes ln, parked connections are closed and
+// woken ones are no longer handed over.
 func (p *parker) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil
 	}
+	p.ln.Close() // a listener handed over is closed already
 	p.closed = true
 	parked := p.parked
 	p.parked = nil
@@ -242,8 +243,11 @@ func (p *parker) sweep(now time.Time) {
 	}
 }
 
-// parkedCount is the number of connections parked now.
+// parkedCount is the number of connections parked now; 0 for nil.
 func (p *parker) parkedCount() int {
+	if p == nil {
+		return 0
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.parked)

@@ -91,6 +91,9 @@ func TestIdleConnectionIsParkedAndServedAgain(t *testing.T) {
 	if n := l.conns.Load(); n != 1 {
 		t.Fatalf("open connections = %d while one is parked, want 1", n)
 	}
+	if want := `cutover_listener_parked_connections{listener="web"} 1`; !strings.Contains(scrape(t, p), want) {
+		t.Errorf("metrics lack %s", want)
+	}
 
 	// The same connection serves again, each kind of request.
 	rc.send(getRoot)
@@ -170,10 +173,16 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 	waitParked(t, l, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	addr := p.Addr("web").String()
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	assertClosed(t, rc.c)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the listener's address is still taken after Close: %v", err)
+	}
+	ln.Close()
 }
 
 func assertClosed(t *testing.T, c net.Conn) {

@@ -122,6 +122,7 @@ func (p *Proxy) connections() []metrics.ListenerConns {
 	for name, l := range p.listeners {
 		out = append(out, metrics.ListenerConns{
 			Listener: name, Open: l.lim.open.Load(), Max: l.lim.max.Load(), Waits: l.lim.waits.Load(),
+			Parked: int64(l.parker.parkedCount()),
 		})
 	}
 	slices.SortFunc(out, func(a, b metrics.ListenerConns) int { return strings.Compare(a.Listener, b.Listener) })

@@ -11,6 +11,7 @@ type ListenerConns struct {
 	Open     int64 // open now, upgraded ones included
 	Max      int64 // the listener's cap
 	Waits    int64 // accepts that waited for a free slot, since the listener was bound
+	Parked   int64 // idle keep-alive connections parked now, among Open
 }
 
 // SetConnections names the function WritePrometheus asks for the
@@ -29,6 +30,10 @@ func (r *Registry) writeConnections(bw *bufio.Writer) {
 	family(bw, "cutover_listener_connections", "gauge", "Client connections open.")
 	for _, l := range ls {
 		sample(bw, "cutover_listener_connections", []string{"listener", l.Listener}, "", "", strconv.FormatInt(l.Open, 10))
+	}
+	family(bw, "cutover_listener_parked_connections", "gauge", "Idle client connections parked without a goroutine or buffers, among those open.")
+	for _, l := range ls {
+		sample(bw, "cutover_listener_parked_connections", []string{"listener", l.Listener}, "", "", strconv.FormatInt(l.Parked, 10))
 	}
 	family(bw, "cutover_listener_max_connections", "gauge", "Client connections a listener keeps open at most (max_connections).")
 	for _, l := range ls {
