@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,7 @@ func (x *exchange) unbind() {
 // finish records the request once it is over, also when the Forwarder
 // panicked with http.ErrAbortHandler.
 func (x *exchange) finish() {
+	x.body.end()
 	status := x.status
 	if status == 0 {
 		status = x.w.status
@@ -159,6 +161,13 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWrite
 // With a limit (the group's MaxBodySize), a body that grows past it ends
 // with errBodyTooLarge instead of its next bytes: a body of unknown
 // length (chunked) is cut there, and handleError answers 413.
+//
+// The transport may go on reading after the response is complete (an
+// HTTP/2 target may answer before the request body ended), when the
+// handler has returned: the deadline is then no longer moved, since the
+// ResponseWriter it is set through is gone (net/http's HTTP/2 server
+// panics, in a goroutine that takes the process down; on HTTP/1 it would
+// cut the connection's next request).
 type countingBody struct {
 	rc          io.ReadCloser
 	n           atomic.Int64
@@ -169,13 +178,20 @@ type countingBody struct {
 	ended       bool         // a Read returned an error; touched by the reader only
 	deadline    atomic.Int64 // of the Read in progress, Unix ns; 0 once ended
 	timedOut    atomic.Bool  // the client sent nothing for timeout
+
+	mu   sync.Mutex // orders setDeadline before end
+	over bool       // the exchange is over: setDeadline may not be called
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	if b.timeout > 0 && !b.ended {
 		d := time.Now().Add(b.timeout)
 		b.deadline.Store(d.UnixNano())
-		b.setDeadline(d)
+		b.mu.Lock()
+		if !b.over {
+			b.setDeadline(d)
+		}
+		b.mu.Unlock()
 	}
 	n, err := b.rc.Read(p)
 	if total := b.n.Add(int64(n)); b.limit > 0 && total > b.limit {
@@ -205,6 +221,14 @@ func (b *countingBody) expired() bool {
 }
 
 func (b *countingBody) Close() error { return nil }
+
+// end is called when the exchange is over, before the handler returns:
+// from then on Read sets no deadline.
+func (b *countingBody) end() {
+	b.mu.Lock()
+	b.over = true
+	b.mu.Unlock()
+}
 
 // errBodyTooLarge ends a request body that went past its group's
 // MaxBodySize.
