@@ -28,10 +28,13 @@ import (
 // reads: it reads the request head itself and gives net/http that head
 // and not a byte more. A request that can have more (a body, an upgrade,
 // h2c, HTTP/1.0, a head larger than the buffer), a read past the head
-// that net/http makes for its own reasons, or a pipelined request that
-// net/http's one-byte background read takes the first byte of, switches
+// that net/http makes for its own reasons, or pipelined requests switch
 // the connection to pass-through: net/http reads the socket as it always
-// does and the connection is never parked again.
+// does and the connection is never parked again. The one read past the
+// head that is expected is net/http's one-byte background read, which
+// watches for the client going away while a request is served; when it
+// gets the first byte of the next request instead, the parkConn notes
+// the byte and frames that request without it.
 
 // parkAfter is how long a connection waits for its next request before
 // it is parked. A client sending requests back to back keeps its
@@ -72,10 +75,13 @@ type parkConn struct {
 
 	// Read side, owned by the reading goroutine.
 	through  bool // pass-through: net/http reads the socket directly
+	fresh    bool // net/http has not served a request on it since it got it
 	phase    readPhase
 	buf      *[]byte // from the parker's pool while it holds bytes
 	r, w     int     // the bytes read but not given to net/http: (*buf)[r:w]
 	headLeft int     // bytes of the framed head net/http has not read
+	held     byte    // the byte net/http's background read took, if holding
+	holding  bool
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
@@ -87,7 +93,7 @@ type parkConn struct {
 
 func newParkConn(c net.Conn, p connParker, fd int, open *atomic.Int64) *parkConn {
 	open.Add(1)
-	return &parkConn{Conn: c, parker: p, fd: fd, open: open, counted: true, through: p == nil}
+	return &parkConn{Conn: c, parker: p, fd: fd, open: open, counted: true, through: p == nil, fresh: true}
 }
 
 // Read gives net/http the connection's bytes: framed heads, or in
@@ -116,10 +122,10 @@ func (c *parkConn) Read(p []byte) (int, error) {
 	// is its background read, which notices a client going away while the
 	// request is served; a byte it gets is the start of a pipelined
 	// request that net/http now holds.
-	if len(p) == 1 && c.buf == nil {
+	if len(p) == 1 && c.buf == nil && !c.holding {
 		n, err := c.Conn.Read(p)
 		if n > 0 {
-			c.through = true
+			c.held, c.holding = p[0], true
 		}
 		return n, err
 	}
@@ -142,11 +148,31 @@ func (c *parkConn) readThrough(p []byte) (int, error) {
 // net/http gets it: framed, or in pass-through. It returns io.EOF after
 // arranging for the connection to be parked when no request came.
 func (c *parkConn) nextHead() error {
-	if c.buf == nil {
+	switch {
+	case c.holding:
+		// net/http has the head's first byte already: frame the head
+		// with it, give net/http the rest.
+		c.buf = c.parker.getBuffer()
+		(*c.buf)[0] = c.held
+		c.r, c.w = 0, 1
+		defer func() {
+			c.holding = false
+			c.r++
+			c.headLeft--
+			c.releaseIfEmpty()
+		}()
+	case c.buf == nil:
 		if err := c.waitRequest(); err != nil {
 			return err
 		}
 	}
+	c.frame()
+	return nil
+}
+
+// frame reads until the buffer holds a whole head, and frames it if it
+// is plain; otherwise the connection goes to pass-through.
+func (c *parkConn) frame() {
 	for {
 		b := (*c.buf)[c.r:c.w]
 		if n := headEnd(b); n >= 0 {
@@ -155,7 +181,7 @@ func (c *parkConn) nextHead() error {
 			} else {
 				c.through = true
 			}
-			return nil
+			return
 		}
 		if c.r > 0 {
 			c.w = copy(*c.buf, b)
@@ -163,26 +189,29 @@ func (c *parkConn) nextHead() error {
 		}
 		if c.w == len(*c.buf) {
 			c.through = true // a head this large is net/http's to read and judge
-			return nil
+			return
 		}
 		n, err := c.Conn.Read((*c.buf)[c.w:])
 		c.w += n
 		if err != nil {
 			// net/http gets the bytes, then the error again.
 			c.through = true
-			return nil
+			return
 		}
 	}
 }
 
 // waitRequest waits for the first bytes of the next request, at most
-// parkAfter; when none come, the connection is to be parked.
+// parkAfter; when none come, the connection is to be parked. A
+// connection net/http has just got is not parked before its first
+// request: net/http reads it first to look for h2c's preface and goes on
+// after an error there, so an io.EOF would not end its turn.
 func (c *parkConn) waitRequest() error {
 	c.mu.Lock()
 	deadline := c.deadline
 	c.mu.Unlock()
 	grace := time.Now().Add(parkAfter)
-	canPark := deadline.IsZero() || grace.Before(deadline)
+	canPark := !c.fresh && (deadline.IsZero() || grace.Before(deadline))
 	if canPark {
 		c.Conn.SetReadDeadline(grace)
 	}
@@ -215,6 +244,7 @@ func (c *parkConn) releaseIfEmpty() {
 // idle is called when net/http is done with a request and will read the
 // next one.
 func (c *parkConn) idle() {
+	c.fresh = false
 	if c.through {
 		return
 	}

@@ -216,6 +216,7 @@ func (p *parker) loop() {
 				return
 			}
 			if c := p.unpark(int(ev.Fd)); c != nil {
+				c.fresh = true // it has bytes or an end of stream to read
 				p.hand(c)
 			}
 		}
