@@ -10,6 +10,10 @@ import (
 // as it would on a full socket buffer.
 const maxBatch = 256 << 10
 
+// maxSpare is the largest write buffer a batchConn keeps for its next
+// batch; one grown by a burst of body data is left to the GC.
+const maxSpare = 32 << 10
+
 // batchCloseWait is how long Close waits for queued bytes (a GOAWAY, a
 // TLS close_notify) to be written before it closes the connection anyway.
 const batchCloseWait = time.Second
@@ -17,11 +21,14 @@ const batchCloseWait = time.Second
 // batchConn gathers the writes to a target's HTTP/2 connection and sends
 // them from one goroutine. x/net/http2 flushes after every frame: a gRPC
 // call is a HEADERS frame, a DATA frame and an empty DATA frame that ends
-// the stream, three writes and three packets. Here Write only queues; the
-// writer goroutine runs once the goroutine that wrote yields (it waits
-// for the next body bytes or for the response), and sends everything
-// queued by then in one write. A stream's frames are thus sent as soon as
-// the proxy has nothing more to add, as gRPC's own transport does.
+// the stream, three writes and three packets. Here Write only queues and
+// wakes the writer goroutine, which the scheduler runs next on the same
+// P, once the goroutine that wrote yields (it waits for the next body
+// bytes or for the response); the writer sends everything queued by then
+// in one write. A stream's frames are thus sent as soon as the proxy has
+// nothing more to add, as gRPC's own transport does. Another P may pick
+// the writer up sooner; the batch is then smaller. The wait is bounded:
+// past maxBatch queued bytes Write blocks until the writer has run.
 //
 // Write reports success once its bytes are queued. A failed write closes
 // the connection, so the HTTP/2 client sees the error on its next read,
@@ -101,7 +108,7 @@ func (b *batchConn) flush() bool {
 		b.mu.Unlock()
 		_, err := b.Conn.Write(out)
 		b.mu.Lock()
-		if cap(out) <= maxBatch {
+		if cap(out) <= maxSpare {
 			b.spare = out[:0]
 		}
 		if err != nil {
