@@ -120,8 +120,8 @@ func (c *parkConn) Read(p []byte) (int, error) {
 	}
 	// net/http reads past the head. A one-byte read with nothing buffered
 	// is its background read, which notices a client going away while the
-	// request is served; a byte it gets is the start of a pipelined
-	// request that net/http now holds.
+	// request is served; a byte it gets is the start of the next request,
+	// which net/http now holds and nextHead frames without.
 	if len(p) == 1 && c.buf == nil && !c.holding {
 		n, err := c.Conn.Read(p)
 		if n > 0 {
