@@ -4,7 +4,10 @@
 // time. It runs its own target (grpc.testing.TestService, in a child
 // process with GOMAXPROCS=1) and `cutover proxy` in front of it with a
 // protocol: grpc target group, and measures the target directly and
-// through cutover in one run. The last line is
+// through cutover in one run. Each path's line also gives the CPU time
+// the answering process (the target directly, cutover through it) spent
+// per call, from /proc: on a shared machine it varies much less than the
+// rates do. The last line is
 //
 //	cutover/direct throughput ratio: X.XX p99 ratio: Y.YY
 //
