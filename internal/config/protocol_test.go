@@ -74,3 +74,26 @@ func TestParseAppGRPCDefaults(t *testing.T) {
 		t.Errorf("service protocol %q, health %+v; want grpc, matcher 0, service shop.Orders", app.Service.Protocol, hc)
 	}
 }
+
+// grpcs is gRPC over TLS: the same gRPC health check defaults as grpc.
+func TestParseGRPCS(t *testing.T) {
+	app, err := ParseApp("cutover.yaml", []byte("name: a\nservice: {command: x, port: 80, protocol: grpcs}\nlisteners: {production: ':1'}\nhealth: {grpc_service: shop.Orders}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := app.Health
+	if app.Service.Protocol != proxy.ProtocolGRPCS || hc.Protocol != health.ProtocolGRPCS || hc.Matcher != "0" || hc.GRPCService != "shop.Orders" {
+		t.Errorf("service protocol %q, health %+v; want grpcs, matcher 0, service shop.Orders", app.Service.Protocol, hc)
+	}
+	lb, err := ParseLB("lb.yaml", []byte(`
+listeners: [{name: p, address: ":80", forward: api}]
+target_groups:
+  - name: api
+    protocol: grpcs
+    targets: [127.0.0.1:9001]
+    health_check: {matcher: "200"}
+`))
+	if err == nil || !strings.Contains(err.Error(), `"200" is invalid for a grpcs target group`) {
+		t.Errorf("lb.yaml with an HTTP matcher on a grpcs group: %v, lb %+v; want the matcher refused", err, lb)
+	}
+}
