@@ -45,6 +45,13 @@ type exchange struct {
 	// Outcome, written by the Forwarder.
 	status         int // set when the proxy answers itself
 	upstreamStatus int
+
+	// An upgraded connection is relayed after the handler returns
+	// (upgrade.go); the relay finishes the exchange.
+	relays   *relays         // the listener's; nil where upgrades are not relayed
+	base     context.Context // the listener's base context: its end cuts relays
+	inFlight *atomic.Int64   // the listener's requests and upgraded connections
+	detached bool            // a relay took the exchange over
 }
 
 func exchangeOf(ctx context.Context) *exchange {
@@ -63,6 +70,14 @@ func (x *exchange) unbind() {
 	x.stopCut()
 	x.metricsDone()
 	x.group.release(x.target)
+}
+
+// end finishes the exchange when its handler returns, unless a relay
+// took it over.
+func (x *exchange) end() {
+	if !x.detached {
+		x.finish()
+	}
 }
 
 // finish records the request once it is over, also when the Forwarder

@@ -59,10 +59,12 @@ func fastPathEligible(r *http.Request) bool {
 }
 
 // Forward sends r to its target on the fast path when it can, else
-// through next.
+// through next. Upgrades take the fast path where the listener can relay
+// them without goroutines (relay_linux.go).
 func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 	x := exchangeOf(r.Context())
-	if x == nil || !fastPathEligible(r) || speaksHTTP2(x.group.settings.Load().protocol) {
+	if x == nil || speaksHTTP2(x.group.settings.Load().protocol) ||
+		!fastPathEligible(r) && !(x.relays != nil && upgradeEligible(r)) {
 		f.next.Forward(w, r)
 		return
 	}
@@ -87,6 +89,10 @@ func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		handleError(w, r, err)
+		return
+	}
+	if res.head.status == http.StatusSwitchingProtocols {
+		f.switchProtocols(x, r, w, res)
 		return
 	}
 	f.copyResponse(x, r, w, res)
@@ -180,6 +186,9 @@ func (f *fastForwarder) exchangeHead(x *exchange, r *http.Request, w http.Respon
 			break
 		}
 		if head.status == http.StatusSwitchingProtocols {
+			if r.Header["Upgrade"] != nil {
+				break // the upgrade the client asked for (upgrade.go)
+			}
 			return head, true, true, errUnexpected101
 		}
 		if n1xx == max1xxResponses {
@@ -437,6 +446,11 @@ func writeRequest(bw *bufio.Writer, r *http.Request, x *exchange) {
 		bw.WriteString("X-Forwarded-Proto: https\r\n")
 	}
 	writeField(bw, "X-Request-Id", x.requestID)
+	if up := r.Header["Upgrade"]; up != nil {
+		// Hop-by-hop, but the point of an upgrade request (upgrade.go).
+		bw.WriteString("Connection: Upgrade\r\n")
+		writeField(bw, "Upgrade", up[0])
+	}
 	bw.WriteString("\r\n")
 }
 

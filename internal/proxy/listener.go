@@ -33,6 +33,7 @@ type listener struct {
 	ln       net.Listener
 	lim      *limitListener // ln with the connection cap; accepted from
 	parker   *parker        // parks idle connections; nil on TLS listeners and off Linux
+	relays   *relays        // relays upgraded connections; nil like parker
 	srv      *http.Server
 	log      *slog.Logger
 	metrics  *metrics.Registry
@@ -129,6 +130,9 @@ func (l *listener) configure(lc ListenerConfig) {
 func (l *listener) serve(name string) {
 	if !l.tls {
 		p, err := newParker(l.lim, &l.conns, l.log)
+		if err == nil {
+			l.relays, err = newRelays(l.log)
+		}
 		if err != nil {
 			l.log.Debug("idle connections are not parked", "listener", name, "err", err)
 		}
@@ -211,6 +215,9 @@ func (l *listener) shutdown(ctx context.Context) error {
 	l.cancelBase()
 	l.srv.Close()
 	<-l.served
+	if l.relays != nil {
+		l.relays.close()
+	}
 	l.log.Info("listener down", "listener", name, "address", l.ln.Addr().String())
 	return err
 }
@@ -274,7 +281,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.w.close = mustClose
 	x.bind(g, t)
 	x.body.limit = g.settings.Load().maxBodySize
-	defer x.finish()
+	defer x.end()
 	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
 }
 
@@ -299,7 +306,8 @@ func (l *listener) noTarget(w http.ResponseWriter, act *action, name string, sta
 // request's Expect is dropped: RFC 9110 says to ignore 100-continue from
 // HTTP/1.0 clients, which must not get a 1xx response.
 func (l *listener) newExchange(w http.ResponseWriter, r *http.Request, name string, act *action, start time.Time) *exchange {
-	x := &exchange{listener: name, metrics: l.metrics, act: act, start: start}
+	x := &exchange{listener: name, metrics: l.metrics, act: act, start: start,
+		relays: l.relays, base: l.baseCtx, inFlight: &l.inFlight}
 	x.ctx, x.cancel = context.WithCancelCause(r.Context())
 	x.w.ResponseWriter = w
 	if r.ProtoMajor == 1 {

@@ -52,6 +52,8 @@ type connParker interface {
 	park(c *parkConn) error
 	// forget drops c if it is parked; c is about to be closed.
 	forget(c *parkConn)
+	// hand gives c, woken, to the server.
+	hand(c *parkConn)
 	getBuffer() *[]byte
 	putBuffer(*[]byte)
 }
@@ -239,6 +241,29 @@ func (c *parkConn) releaseIfEmpty() {
 		c.parker.putBuffer(c.buf)
 		c.buf, c.r, c.w = nil, 0, 0
 	}
+}
+
+// ready is called by the poller when the parked connection is readable:
+// its next request, or its end, has come.
+func (c *parkConn) ready() {
+	c.fresh = true
+	c.parker.hand(c)
+}
+
+// expired is called by the poller when the parked connection's deadline
+// passed, or when the parker closes.
+func (c *parkConn) expired() { c.Close() }
+
+// takeBuffered returns the bytes read and not yet given to net/http, and
+// drops them: a relay sends them on before it reads the socket itself.
+func (c *parkConn) takeBuffered() []byte {
+	if c.buf == nil {
+		return nil
+	}
+	b := bytes.Clone((*c.buf)[c.r:c.w])
+	c.r = c.w
+	c.releaseIfEmpty()
+	return b
 }
 
 // idle is called when net/http is done with a request and will read the

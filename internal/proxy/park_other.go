@@ -21,3 +21,16 @@ func newParker(net.Listener, *atomic.Int64, *slog.Logger) (*parker, error) {
 }
 
 func (p *parker) parkedCount() int { return 0 }
+
+// relays relay upgraded connections without goroutines on Linux only
+// (relay_linux.go); elsewhere upgrades go through httputil.ReverseProxy.
+type relays struct{}
+
+func newRelays(*slog.Logger) (*relays, error) { return nil, errors.ErrUnsupported }
+
+func (*relays) start(_ *exchange, client, target net.Conn) {
+	client.Close()
+	target.Close()
+}
+
+func (*relays) close() {}

@@ -1,0 +1,212 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller watches sockets that nothing reads now, without a goroutine per
+// socket: one goroutine waits in epoll_wait on all of them and wakes the
+// watcher of a socket that became readable (or was closed by its peer).
+// A parked keep-alive connection (park.go) and an idle upgraded connection
+// (relay_linux.go) are each only their socket and a map entry here.
+//
+// Sockets are registered level-triggered and removed when they wake, so
+// bytes that arrive while a socket is being registered are not missed and
+// a watcher is woken once per watch. Once a second the loop expires the
+// entries whose deadline has passed.
+type poller struct {
+	log  *slog.Logger
+	epfd int
+	wake int // an eventfd in the epoll set; written to stop the loop
+
+	mu      sync.Mutex
+	closed  bool
+	entries map[int]pollEntry // by socket
+}
+
+// watcher is told when its socket is readable, or when its deadline
+// passed. Both are called from the poller's goroutine and must not block.
+type watcher interface {
+	ready()
+	expired()
+}
+
+type pollEntry struct {
+	w       watcher
+	expires int64 // Unix ns; 0: never
+}
+
+var errPollerClosed = errors.New("poller closed")
+
+func newPoller(log *slog.Logger) (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating an epoll instance: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("creating an eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, fmt.Errorf("adding the eventfd to epoll: %w", err)
+	}
+	p := &poller{log: log, epfd: epfd, wake: wake, entries: make(map[int]pollEntry)}
+	go p.loop()
+	return p, nil
+}
+
+// watch registers fd until it is readable or expires (zero: never).
+func (p *poller) watch(fd int, w watcher, expires time.Time) error {
+	var ns int64
+	if !expires.IsZero() {
+		ns = expires.UnixNano()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("watching socket %d: %w", fd, err)
+	}
+	p.entries[fd] = pollEntry{w: w, expires: ns}
+	return nil
+}
+
+// forget drops fd if w watches it; its socket is about to be closed.
+func (p *poller) forget(fd int, w watcher) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.entries[fd]; ok && e.w == w {
+		p.removeLocked(fd)
+	}
+}
+
+func (p *poller) removeLocked(fd int) {
+	delete(p.entries, fd)
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+// take removes fd's entry and returns its watcher, if any.
+func (p *poller) take(fd int) watcher {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.entries[fd]
+	if !ok {
+		return nil
+	}
+	p.removeLocked(fd)
+	return e.w
+}
+
+// count is the number of sockets watched now; 0 for nil.
+func (p *poller) count() int {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.entries)
+}
+
+// close stops the loop and returns the watchers it had, for the caller to
+// close.
+func (p *poller) close() []watcher {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	ws := make([]watcher, 0, len(p.entries))
+	for fd, e := range p.entries {
+		ws = append(ws, e.w)
+		delete(p.entries, fd)
+	}
+	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	return ws
+}
+
+// loop wakes watchers until close.
+func (p *poller) loop() {
+	defer unix.Close(p.wake)
+	defer unix.Close(p.epfd)
+	events := make([]unix.EpollEvent, 256)
+	nextSweep := time.Now().Add(time.Second)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, 1000)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			p.log.Error("epoll_wait failed; watched connections are closed", "err", err)
+			for _, w := range p.close() {
+				w.expired()
+			}
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			if int(ev.Fd) == p.wake {
+				return
+			}
+			if w := p.take(int(ev.Fd)); w != nil {
+				w.ready()
+			}
+		}
+		if now := time.Now(); now.After(nextSweep) {
+			p.sweep(now)
+			nextSweep = now.Add(time.Second)
+		}
+	}
+}
+
+// sweep expires the entries whose deadline has passed.
+func (p *poller) sweep(now time.Time) {
+	var expired []watcher
+	p.mu.Lock()
+	for fd, e := range p.entries {
+		if e.expires != 0 && e.expires <= now.UnixNano() {
+			p.removeLocked(fd)
+			expired = append(expired, e.w)
+		}
+	}
+	p.mu.Unlock()
+	for _, w := range expired {
+		w.expired()
+	}
+}
+
+// socketOf returns the descriptor of a TCP connection under the proxy's
+// wrappers, or -1.
+func socketOf(c net.Conn) int {
+	raw := rawConnOf(c)
+	if raw == nil {
+		return -1
+	}
+	fd := -1
+	raw.Control(func(s uintptr) { fd = int(s) })
+	return fd
+}
+
+// unwrapConn returns the connection under the proxy's wrappers.
+func unwrapConn(c net.Conn) net.Conn {
+	for {
+		switch w := c.(type) {
+		case *parkConn:
+			c = w.Conn
+		case *limitedConn:
+			c = w.Conn
+		default:
+			return c
+		}
+	}
+}
