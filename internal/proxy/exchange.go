@@ -95,7 +95,9 @@ func (x *exchange) finish() {
 		status = statusClientClosed
 	}
 	x.unbind()
-	x.cancel(nil)
+	if x.cancel != nil { // nil once a relay let go of the request's context
+		x.cancel(nil)
+	}
 	x.metrics.Observe(metrics.Observation{
 		Listener:    x.listener,
 		TargetGroup: x.group.name,

@@ -75,6 +75,10 @@ func (rs *relays) start(x *exchange, client, target net.Conn) {
 	x.detached = true
 	x.inFlight.Add(1)
 	x.stopCut()
+	// The request is over for net/http: its context goes, and with it
+	// the chain of contexts it holds.
+	x.cancel(nil)
+	x.ctx, x.cancel = nil, nil
 	r.mu.Lock()
 	r.stops = []func() bool{
 		context.AfterFunc(x.target.cut, r.end),
@@ -86,7 +90,11 @@ func (rs *relays) start(x *exchange, client, target net.Conn) {
 			r.end()
 			return
 		}
-		go r.halves[i].pump()
+	}
+	// Both start waiting: the poller wakes a half at once if its source
+	// has bytes already, and a quiet one never takes a goroutine.
+	for i := range r.halves {
+		r.wait(&r.halves[i])
 	}
 }
 

@@ -57,6 +57,9 @@ func (f *fastForwarder) switchProtocols(x *exchange, r *http.Request, w http.Res
 	f.bufs.putReader(c.br)
 	f.bufs.putWriter(c.bw)
 	c.br, c.bw = nil, nil
+	// The exchange lives as long as the relay: let go of net/http's
+	// response, which holds the request and the hijacked buffers.
+	x.w.ResponseWriter = nil
 	x.relays.start(x, client, target)
 }
 
