@@ -30,11 +30,11 @@ func upgradeEligible(r *http.Request) bool {
 // relay does.
 func (f *fastForwarder) switchProtocols(x *exchange, r *http.Request, w http.ResponseWriter, res upstreamResponse) {
 	c, head := res.c, &res.head
-	x.upstreamStatus = http.StatusSwitchingProtocols
 	if !res.stop() {
-		f.discard(c) // the client went away meanwhile
+		f.discard(c) // the client went away meanwhile: a 499
 		return
 	}
+	x.upstreamStatus = http.StatusSwitchingProtocols
 	if got := headValue(head, "Upgrade"); !strings.EqualFold(got, r.Header.Get("Upgrade")) {
 		f.discard(c)
 		x.status = http.StatusBadGateway
