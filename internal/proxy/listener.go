@@ -129,14 +129,12 @@ func (l *listener) configure(lc ListenerConfig) {
 // crypto/tls reads through a blocking connection.
 func (l *listener) serve(name string) {
 	if !l.tls {
-		p, err := newParker(l.lim, &l.conns, l.log)
-		if err == nil {
-			l.relays, err = newRelays(l.log)
-		}
-		if err != nil {
+		var err error
+		if l.parker, err = newParker(l.lim, &l.conns, l.log); err != nil {
 			l.log.Debug("idle connections are not parked", "listener", name, "err", err)
+		} else if l.relays, err = newRelays(l.log); err != nil {
+			l.log.Debug("upgraded connections are relayed by the reverse proxy", "listener", name, "err", err)
 		}
-		l.parker = p
 	}
 	l.log.Info("listener up", "listener", name, "address", l.ln.Addr().String(), "tls", l.tls)
 	go func() {

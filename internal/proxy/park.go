@@ -168,13 +168,23 @@ func (c *parkConn) nextHead() error {
 			return err
 		}
 	}
-	c.frame()
-	return nil
+	return c.frame()
 }
 
 // frame reads until the buffer holds a whole head, and frames it if it
-// is plain; otherwise the connection goes to pass-through.
-func (c *parkConn) frame() {
+// is plain; otherwise the connection goes to pass-through. A head that
+// does not come within net/http's header timeout is an error, which
+// net/http takes for one and closes the connection.
+func (c *parkConn) frame() error {
+	extended := false
+	defer func() {
+		if extended {
+			c.mu.Lock()
+			deadline := c.deadline
+			c.mu.Unlock()
+			c.Conn.SetReadDeadline(deadline)
+		}
+	}()
 	for {
 		b := (*c.buf)[c.r:c.w]
 		if n := headEnd(b); n >= 0 {
@@ -183,7 +193,7 @@ func (c *parkConn) frame() {
 			} else {
 				c.through = true
 			}
-			return
+			return nil
 		}
 		if c.r > 0 {
 			c.w = copy(*c.buf, b)
@@ -191,14 +201,24 @@ func (c *parkConn) frame() {
 		}
 		if c.w == len(*c.buf) {
 			c.through = true // a head this large is net/http's to read and judge
-			return
+			return nil
+		}
+		if !extended {
+			// The request has begun: the rest of its head has net/http's
+			// header timeout from now, as net/http gives it once a
+			// request's first bytes are in, whatever it waited under.
+			c.Conn.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			extended = true
 		}
 		n, err := c.Conn.Read((*c.buf)[c.w:])
 		c.w += n
 		if err != nil {
+			if isTimeout(err) {
+				return err
+			}
 			// net/http gets the bytes, then the error again.
 			c.through = true
-			return
+			return nil
 		}
 	}
 }

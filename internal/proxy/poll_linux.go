@@ -32,7 +32,9 @@ type poller struct {
 }
 
 // watcher is told when its socket is readable, or when its deadline
-// passed. Both are called from the poller's goroutine and must not block.
+// passed. Both are called from the poller's goroutine, which wakes no
+// other watcher meanwhile: they hand the work on and return (a parked
+// connection waits only for its server's accept loop to take it).
 type watcher interface {
 	ready()
 	expired()

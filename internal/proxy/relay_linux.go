@@ -20,10 +20,12 @@ import (
 // idle WebSocket costs its two sockets and two poller entries, not two
 // goroutines with 32 KiB buffers and the handler's goroutine.
 //
-// A relay ends, closing both connections, when either side closes or
-// fails (as httputil.ReverseProxy's upgrade copy does), when its target's
-// deregistration delay is over, or when the listener's base context ends
-// at the end of a shutdown. Until then it counts as a request in flight
+// When one side ends its stream, the relay passes the end on
+// (shutdown(SHUT_WR) of the other side's socket) and goes on in the
+// other direction, as httputil.ReverseProxy's upgrade copy does. It
+// ends, closing both connections, when both directions have ended, on
+// an error, when its target's deregistration delay is over, or when the
+// listener's base context ends at the end of a shutdown. Until then it counts as a request in flight
 // on its target and its listener.
 type relays struct {
 	poll *poller
@@ -59,11 +61,12 @@ type relay struct {
 }
 
 type relayHalf struct {
-	r   *relay
-	src net.Conn
-	dst net.Conn
-	raw syscall.RawConn // src's
-	fd  int             // src's
+	r     *relay
+	src   net.Conn
+	dst   net.Conn
+	raw   syscall.RawConn // src's
+	fd    int             // src's
+	ended bool            // src ended its stream; guarded by r.mu
 }
 
 // start takes over x: it ends when the relay does.
@@ -113,7 +116,10 @@ func (h *relayHalf) pump() {
 		case errors.Is(err, unix.EAGAIN):
 			h.r.wait(h)
 			return
-		default: // the end of the stream, or an error
+		case errors.Is(err, io.EOF):
+			h.r.halfEnded(h)
+			return
+		default:
 			h.r.end()
 			return
 		}
@@ -149,6 +155,23 @@ func (r *relay) wait(h *relayHalf) {
 	}
 	if err := r.rs.poll.watch(h.fd, h, time.Time{}); err != nil {
 		go r.end()
+	}
+}
+
+// halfEnded passes the end of h's stream on to its destination, and
+// ends the relay once both directions have ended.
+func (r *relay) halfEnded(h *relayHalf) {
+	cw, ok := unwrapConn(h.dst).(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		r.end()
+		return
+	}
+	r.mu.Lock()
+	h.ended = true
+	both := r.halves[0].ended && r.halves[1].ended
+	r.mu.Unlock()
+	if both {
+		r.end()
 	}
 }
 

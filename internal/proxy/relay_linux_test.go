@@ -184,3 +184,44 @@ func TestShutdownEndsRelays(t *testing.T) {
 		t.Fatalf("the WebSocket is still open after the proxy closed (read: %v)", err)
 	}
 }
+
+// A side that ends its stream half-closes the relay: the other
+// direction goes on, as a tunnel whose target answers only after the
+// client's end needs.
+func TestUpgradeKeepsAHalfClosedConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: tunnel\r\nConnection: Upgrade\r\n\r\n")
+		got, _ := io.ReadAll(br) // until the client's end
+		io.WriteString(c, "got:"+string(got))
+	}()
+	p := startProxy(t, oneListener(forward("app", 1), group("app", ln.Addr().String())))
+	rc := dialRaw(t, p)
+	rc.send("GET /t HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: tunnel\r\n\r\n")
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answer: %v %v", resp, err)
+	}
+	rc.send("hello")
+	time.Sleep(3 * parkAfter)
+	if err := rc.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(rc.br)
+	if err != nil || string(rest) != "got:hello" {
+		t.Fatalf("after the client's end: %q, %v; want the target's answer", rest, err)
+	}
+}

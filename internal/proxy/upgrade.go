@@ -48,7 +48,14 @@ func (f *fastForwarder) switchProtocols(x *exchange, r *http.Request, w http.Res
 		writeError(w, http.StatusInternalServerError, "500 Internal Server Error: cannot switch protocols on this connection\n")
 		return
 	}
-	if err := f.greet(brw, c, head); err != nil || sendEarly(client, brw.Reader, c.conn) != nil {
+	if err := f.greet(brw, c, head); err != nil {
+		x.status = statusClientClosed
+		f.discard(c)
+		client.Close()
+		return
+	}
+	if err := sendEarly(client, brw.Reader, c.conn); err != nil {
+		x.status = http.StatusBadGateway
 		f.discard(c)
 		client.Close()
 		return
