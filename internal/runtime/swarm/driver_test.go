@@ -263,3 +263,26 @@ func assertNoService(t *testing.T, e *testEngine, id string) {
 		t.Errorf("service %s exists; want it removed", serviceName(id))
 	}
 }
+
+// The die event carries the exit code Stop reports when Swarm deleted
+// the task before a poll read it.
+func TestExitWatchReadsTheDieEvent(t *testing.T) {
+	t.Parallel()
+	e := requireEngine(t)
+	d := e.newDriver(t, Options{})
+	spec := e.spec(t, "a", nil)
+	t.Cleanup(func() { remove(t, d, spec.ID) })
+	start(t, d, spec)
+	_, obs, err := d.observe(t.Context(), serviceName(spec.ID))
+	if err != nil || obs.task.Status.ContainerStatus == nil {
+		t.Fatalf("observing the task: %v, %+v", err, obs.task.Status)
+	}
+	died := d.watchExit(t.Context(), obs.task.Status.ContainerStatus.ContainerID)
+	defer died.stop()
+	if _, err := d.Stop(t.Context(), spec.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := died.code(30 * time.Second); !ok || code != 0 {
+		t.Errorf("die event: code %d, %v; want 0 (the task exits on SIGTERM)", code, ok)
+	}
+}

@@ -45,10 +45,16 @@ func (d *Driver) Stop(ctx context.Context, id string, timeout time.Duration) (ru
 	}
 
 	begin := time.Now()
+	var containerID string
+	if cs := obs.task.Status.ContainerStatus; cs != nil {
+		containerID = cs.ContainerID
+	}
+	died := d.watchExit(ctx, containerID)
+	defer died.stop()
 	if err := d.scaleToZero(ctx, name); err != nil {
 		return runtime.Exit{}, fmt.Errorf("stopping task %s: %w", id, notFound(id, err))
 	}
-	exit, err := d.waitShutdown(ctx, obs.task.ID, grace)
+	exit, err := d.waitShutdown(ctx, obs.task.ID, grace, died)
 	if err != nil {
 		return runtime.Exit{}, fmt.Errorf("stopping task %s: %w", id, err)
 	}
@@ -119,8 +125,10 @@ func isOutOfSequence(err error) bool {
 
 // waitShutdown polls task taskID until it has shut down and returns how
 // it ended. Swarm deletes a scaled-down task once it is shut down; when
-// that happens between two polls, the exit code is lost.
-func (d *Driver) waitShutdown(ctx context.Context, taskID string, grace time.Duration) (runtime.Exit, error) {
+// that happens between two polls, the exit code comes from the
+// container's die event (died), or is lost when there is none (a task
+// on another node).
+func (d *Driver) waitShutdown(ctx context.Context, taskID string, grace time.Duration, died *exitWatch) (runtime.Exit, error) {
 	if taskID == "" {
 		return runtime.Exit{Code: -1, Reason: "stopped before Swarm scheduled it", At: time.Now()}, nil
 	}
@@ -129,6 +137,9 @@ func (d *Driver) waitShutdown(ctx context.Context, taskID string, grace time.Dur
 	for {
 		inspected, err := d.client.TaskInspect(ctx, taskID, client.TaskInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
+			if code, ok := died.code(2 * time.Second); ok {
+				return exitFromCode(code, time.Now()), nil
+			}
 			return runtime.Exit{Code: -1, Reason: "stopped (Swarm deleted the task before its exit code was read)", At: time.Now()}, nil
 		}
 		if err != nil {
