@@ -70,8 +70,9 @@
 //
 // # Forwarding
 //
-// Bodiless HTTP/1.x requests that ask for nothing special (no Upgrade,
-// Expect, TE or trailers) take a fast path: cutover's own HTTP/1.1 client
+// Bodiless HTTP/1.x requests that ask for nothing special (no Expect, TE
+// or trailers; an Upgrade only on a listener that relays them) take a
+// fast path: cutover's own HTTP/1.1 client
 // with a pool of keep-alive connections per target (fastforward.go). It
 // sends the same request head httputil.ReverseProxy would, and follows
 // the same rules for retries, timeouts, errors and outlier accounting.
@@ -93,6 +94,20 @@
 // write instead of one per frame. The fast path never takes them. On a
 // gRPC request, an error the proxy answers (or a target's non-gRPC HTTP
 // error) becomes a trailers-only gRPC response (grpcerrors.go).
+//
+// # Idle connections
+//
+// On plain listeners on Linux, a keep-alive client connection that waits
+// for its next request is parked (park.go): its goroutine ends and its
+// socket waits in an epoll poller (poll_linux.go) until the request
+// comes, when it is served by net/http again. A connection reads each
+// request head itself and gives net/http exactly that head, so net/http
+// never holds an unread byte of a parked connection; anything unusual
+// goes to net/http as before and is never parked. Upgraded connections
+// on those listeners take the fast path and are relayed the same way
+// (upgrade.go, relay_linux.go): a direction with nothing to send holds no
+// goroutine and no buffer. TLS listeners and other platforms serve every
+// connection with net/http throughout.
 //
 // # Front-end limits
 //
