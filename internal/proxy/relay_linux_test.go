@@ -19,25 +19,7 @@ import (
 // echo target, and that listener.
 func wsEchoProxy(t *testing.T) (*Proxy, *listener) {
 	t.Helper()
-	echo := newBackend(t, "echo", func(mux *http.ServeMux) {
-		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.CloseNow()
-			c.SetReadLimit(-1)
-			for {
-				typ, msg, err := c.Read(r.Context())
-				if err != nil {
-					return
-				}
-				if err := c.Write(r.Context(), typ, msg); err != nil {
-					return
-				}
-			}
-		})
-	})
+	echo := newWSEchoBackend(t)
 	p := startProxy(t, oneListener(forward("app", 1), group("app", echo.addr)))
 	l := p.listeners["web"]
 	if l.relays == nil {

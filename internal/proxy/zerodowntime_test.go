@@ -145,14 +145,18 @@ func TestLongRequestOnDeregisteredTargetCompletes(t *testing.T) {
 	}
 }
 
-func TestWebSocketDrainsUntilDeregistrationDelay(t *testing.T) {
-	echo := newBackend(t, "echo", func(mux *http.ServeMux) {
+// newWSEchoBackend is a backend whose /ws echoes WebSocket messages of
+// any size.
+func newWSEchoBackend(t *testing.T) *backend {
+	t.Helper()
+	return newBackend(t, "echo", func(mux *http.ServeMux) {
 		mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, nil)
 			if err != nil {
 				return
 			}
 			defer c.CloseNow()
+			c.SetReadLimit(-1)
 			for {
 				typ, msg, err := c.Read(r.Context())
 				if err != nil {
@@ -164,6 +168,10 @@ func TestWebSocketDrainsUntilDeregistrationDelay(t *testing.T) {
 			}
 		})
 	})
+}
+
+func TestWebSocketDrainsUntilDeregistrationDelay(t *testing.T) {
+	echo := newWSEchoBackend(t)
 	other := newBackend(t, "other", nil)
 	const delay = 2 * time.Second
 	g := group("app", echo.addr)
