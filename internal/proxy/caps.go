@@ -101,15 +101,16 @@ func bodyTooLarge(w http.ResponseWriter, x *exchange) {
 
 // full reports whether the action found no target because its targets
 // are at their connection cap: a group with a cap has a healthy target
-// that is full.
+// that is not draining. pick passes over such a target only when it is
+// full; whether it still is, is not asked again, since a slot it found
+// taken may be free by now.
 func (a *action) full() bool {
 	for _, wg := range a.groups {
-		s := wg.group.settings.Load()
-		if s.maxConns == 0 {
+		if wg.group.settings.Load().maxConns == 0 {
 			continue
 		}
 		for _, t := range *wg.group.active.Load() {
-			if t.healthStatus() == health.StatusHealthy && t.full(s) {
+			if t.healthStatus() == health.StatusHealthy && !t.draining.Load() {
 				return true
 			}
 		}
