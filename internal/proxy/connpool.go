@@ -151,7 +151,7 @@ func (c *upstreamConn) alive() bool {
 type bufferPools struct {
 	readers sync.Pool
 	writers sync.Pool
-	copies  sync.Pool // *[]byte of copyBufferSize, for large bodies
+	copies  *bufferPool // of copyBufferSize, for large bodies
 }
 
 func (b *bufferPools) getReader(r io.Reader) *bufio.Reader {

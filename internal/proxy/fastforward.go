@@ -46,6 +46,7 @@ func newFastForwarder(next Forwarder) *fastForwarder {
 	return &fastForwarder{
 		next:   next,
 		dialer: &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		bufs:   bufferPools{copies: newBufferPool(copyBufferSize)},
 	}
 }
 
@@ -271,7 +272,7 @@ func (f *fastForwarder) copyBody(w io.Writer, fr *flushingReader, br *bufio.Read
 	var big *[]byte
 	defer func() {
 		if big != nil {
-			f.bufs.copies.Put(big)
+			f.bufs.copies.put(big)
 		}
 	}()
 	for n != 0 {
@@ -279,11 +280,7 @@ func (f *fastForwarder) copyBody(w io.Writer, fr *flushingReader, br *bufio.Read
 		var readErr error
 		if br.Buffered() == 0 && (n < 0 || n >= upstreamReadBuffer) {
 			if big == nil {
-				big, _ = f.bufs.copies.Get().(*[]byte)
-				if big == nil {
-					big = new([]byte)
-					*big = make([]byte, copyBufferSize)
-				}
+				big = f.bufs.copies.get()
 			}
 			b = *big
 			if n > 0 && int64(len(b)) > n {

@@ -54,7 +54,7 @@ func newReverseProxyForwarder(log *slog.Logger) *reverseProxyForwarder {
 		Rewrite:        rewrite,
 		Transport:      &retryTransport{base: newProtocolTransport(transport)},
 		FlushInterval:  -1, // stream: server-sent events must not wait in a buffer
-		BufferPool:     newBufferPool(),
+		BufferPool:     newBufferPool(copyBufferSize),
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		ErrorHandler:   handleError,
 		ModifyResponse: modifyResponse,
@@ -186,12 +186,16 @@ func isUpgrade(req *http.Request) bool {
 	return req.Header.Get("Upgrade") != ""
 }
 
-// bufferPool hands ReverseProxy 32 KiB copy buffers.
+// bufferPool recycles byte buffers of one size: ReverseProxy's copy
+// buffers (Get and Put, its BufferPool), and the proxy's own, which keep
+// the pointer get returns so that put allocates nothing.
 type bufferPool struct{ pool sync.Pool }
 
-func newBufferPool() *bufferPool {
-	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}}
+func newBufferPool(size int) *bufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, size); return &b }}}
 }
 
-func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) get() *[]byte  { return p.pool.Get().(*[]byte) }
+func (p *bufferPool) put(b *[]byte) { p.pool.Put(b) }
+func (p *bufferPool) Get() []byte   { return *p.get() }
+func (p *bufferPool) Put(b []byte)  { p.put(&b) }

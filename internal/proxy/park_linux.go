@@ -20,7 +20,7 @@ type parker struct {
 	poll  *poller
 	ready chan net.Conn // to Accept
 	done  chan struct{} // closed by Close
-	bufs  sync.Pool     // *[]byte of parkBufferSize
+	bufs  *bufferPool   // of parkBufferSize
 
 	// accepting is closed when the accept loop has stopped.
 	accepting chan struct{}
@@ -35,6 +35,7 @@ func newParker(ln net.Listener, open *atomic.Int64, log *slog.Logger) (*parker, 
 	}
 	p := &parker{
 		ln: ln, open: open, log: log, poll: poll,
+		bufs:      newBufferPool(parkBufferSize),
 		ready:     make(chan net.Conn),
 		done:      make(chan struct{}),
 		accepting: make(chan struct{}),
@@ -59,9 +60,7 @@ func (p *parker) Close() error {
 	p.closing.Do(func() {
 		p.ln.Close() // a listener handed over is closed already
 		close(p.done)
-		for _, w := range p.poll.close() {
-			w.expired()
-		}
+		p.poll.close()
 	})
 	return nil
 }
@@ -118,12 +117,5 @@ func (p *parker) parkedCount() int {
 // sweep closes the connections parked past their deadline at now.
 func (p *parker) sweep(now time.Time) { p.poll.sweep(now) }
 
-func (p *parker) getBuffer() *[]byte {
-	if b, ok := p.bufs.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, parkBufferSize)
-	return &b
-}
-
-func (p *parker) putBuffer(b *[]byte) { p.bufs.Put(b) }
+func (p *parker) getBuffer() *[]byte  { return p.bufs.get() }
+func (p *parker) putBuffer(b *[]byte) { p.bufs.put(b) }

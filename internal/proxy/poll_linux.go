@@ -123,13 +123,13 @@ func (p *poller) count() int {
 	return len(p.entries)
 }
 
-// close stops the loop and returns the watchers it had, for the caller to
-// close.
-func (p *poller) close() []watcher {
+// close stops the loop and expires the watchers it had, which close
+// their connections.
+func (p *poller) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
-		return nil
+		p.mu.Unlock()
+		return
 	}
 	p.closed = true
 	ws := make([]watcher, 0, len(p.entries))
@@ -138,7 +138,10 @@ func (p *poller) close() []watcher {
 		delete(p.entries, fd)
 	}
 	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	return ws
+	p.mu.Unlock()
+	for _, w := range ws {
+		w.expired()
+	}
 }
 
 // loop wakes watchers until close.
@@ -151,9 +154,7 @@ func (p *poller) loop() {
 		n, err := unix.EpollWait(p.epfd, events, 1000)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			p.log.Error("epoll_wait failed; watched connections are closed", "err", err)
-			for _, w := range p.close() {
-				w.expired()
-			}
+			p.close()
 			return
 		}
 		for _, ev := range events[:max(n, 0)] {

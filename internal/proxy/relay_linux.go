@@ -29,7 +29,7 @@ import (
 // on its target and its listener.
 type relays struct {
 	poll *poller
-	bufs sync.Pool // *[]byte of relayBufferSize
+	bufs *bufferPool // of relayBufferSize
 }
 
 const relayBufferSize = 16 << 10
@@ -39,15 +39,11 @@ func newRelays(log *slog.Logger) (*relays, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &relays{poll: poll}, nil
+	return &relays{poll: poll, bufs: newBufferPool(relayBufferSize)}, nil
 }
 
 // close ends the relays still running.
-func (rs *relays) close() {
-	for _, w := range rs.poll.close() {
-		w.expired()
-	}
-}
+func (rs *relays) close() { rs.poll.close() }
 
 type relay struct {
 	rs     *relays
@@ -103,8 +99,8 @@ func (rs *relays) start(x *exchange, client, target net.Conn) {
 
 // pump copies what src has to dst, then waits in the poller for more.
 func (h *relayHalf) pump() {
-	bp := h.r.rs.getBuffer()
-	defer h.r.rs.bufs.Put(bp)
+	bp := h.r.rs.bufs.get()
+	defer h.r.rs.bufs.put(bp)
 	for {
 		n, err := h.readNow(*bp)
 		switch {
@@ -196,14 +192,6 @@ func (r *relay) end() {
 	}
 	r.x.finish()
 	r.x.inFlight.Add(-1)
-}
-
-func (rs *relays) getBuffer() *[]byte {
-	if b, ok := rs.bufs.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, relayBufferSize)
-	return &b
 }
 
 // rawConnOf returns the syscall.RawConn of a TCP connection under the
