@@ -130,7 +130,7 @@ func (l *listener) configure(lc ListenerConfig) {
 func (l *listener) serve(name string) {
 	if !l.tls {
 		var err error
-		if l.parker, err = newParker(l.lim, &l.conns, l.log); err != nil {
+		if l.parker, err = newParker(l.lim, &l.conns, l.log, l, context.WithValue(l.baseCtx, http.ServerContextKey, l.srv)); err != nil {
 			l.log.Debug("idle connections are not parked", "listener", name, "err", err)
 		} else if l.relays, err = newRelays(l.log); err != nil {
 			l.log.Debug("upgraded connections are relayed by the reverse proxy", "listener", name, "err", err)
@@ -209,6 +209,9 @@ func (l *listener) shutdown(ctx context.Context) error {
 	err := l.srv.Shutdown(ctx)
 	if err == nil {
 		err = waitIdle(ctx, &l.inFlight)
+	}
+	if err == nil && l.parker != nil {
+		err = waitIdle(ctx, &l.parker.busy)
 	}
 	l.cancelBase()
 	l.srv.Close()

@@ -1,41 +1,55 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // parker is a listener's parking lot for idle connections (see
-// park.go) and the net.Listener its http.Server serves: Accept returns
-// new connections and parked ones whose next request has come. Parked
+// park.go), its own server of plain requests (h1server_linux.go), and
+// the net.Listener its http.Server serves: Accept returns the
+// connections the own server hands over. New connections, and parked
+// ones whose next request has come, go to the own server first. Parked
 // connections wait in a poller of their own.
 type parker struct {
-	ln    net.Listener // the limited listener accepted from
-	open  *atomic.Int64
-	log   *slog.Logger
-	poll  *poller
-	ready chan net.Conn // to Accept
-	done  chan struct{} // closed by Close
-	bufs  *bufferPool   // of parkBufferSize
+	ln      net.Listener // the limited listener accepted from
+	open    *atomic.Int64
+	log     *slog.Logger
+	handler http.Handler    // the listener's, for the own server
+	base    context.Context // the parent of the own server's request contexts
+	poll    *poller
+	ready   chan net.Conn // to Accept
+	done    chan struct{} // closed by Close
+	bufs    *bufferPool   // of parkBufferSize
+	writers sync.Pool     // *bufio.Writer for the own server's responses
+	date    dateCache
+	// busy counts the requests the own server is serving; a shutdown
+	// waits for them as http.Server.Shutdown does for its own.
+	busy atomic.Int64
 
 	// accepting is closed when the accept loop has stopped.
 	accepting chan struct{}
 	closing   sync.Once
 }
 
-// newParker starts accepting on ln and a poller for the parked.
-func newParker(ln net.Listener, open *atomic.Int64, log *slog.Logger) (*parker, error) {
+// newParker starts accepting on ln and a poller for the parked; plain
+// requests are served by handler with contexts from base.
+func newParker(ln net.Listener, open *atomic.Int64, log *slog.Logger, handler http.Handler, base context.Context) (*parker, error) {
 	poll, err := newPoller(log)
 	if err != nil {
 		return nil, err
 	}
 	p := &parker{
-		ln: ln, open: open, log: log, poll: poll,
+		ln: ln, open: open, log: log, handler: handler, base: base, poll: poll,
 		bufs:      newBufferPool(parkBufferSize),
+		writers:   sync.Pool{New: func() any { return bufio.NewWriterSize(nil, parkBufferSize) }},
 		ready:     make(chan net.Conn),
 		done:      make(chan struct{}),
 		accepting: make(chan struct{}),
@@ -85,20 +99,41 @@ func (p *parker) accept() {
 		}
 		delay = 0
 		fd := socketOf(c)
-		var cp connParker
-		if fd >= 0 {
-			cp = p
+		if fd < 0 {
+			p.toHTTP(newParkConn(c, nil, fd, p.open))
+			continue
 		}
-		p.hand(newParkConn(c, cp, fd, p.open))
+		go p.serveOwn(newParkConn(c, p, fd, p.open))
 	}
 }
 
-// hand gives c to the server, or closes it once the server has stopped.
+// hand gives c, woken, to the own server.
 func (p *parker) hand(c *parkConn) {
+	if p.closed() {
+		c.Close()
+		return
+	}
+	go p.serveOwn(c)
+}
+
+// toHTTP gives c to the listener's http.Server, or closes it once the
+// server has stopped.
+func (p *parker) toHTTP(c *parkConn) {
+	c.fresh = true
 	select {
 	case p.ready <- c:
 	case <-p.done:
 		c.Close()
+	}
+}
+
+// closed reports whether Close was called: the listener shuts down.
+func (p *parker) closed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -3,9 +3,11 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -14,9 +16,10 @@ import (
 type parker struct {
 	net.Listener
 	accepting chan struct{}
+	busy      atomic.Int64
 }
 
-func newParker(net.Listener, *atomic.Int64, *slog.Logger) (*parker, error) {
+func newParker(net.Listener, *atomic.Int64, *slog.Logger, http.Handler, context.Context) (*parker, error) {
 	return nil, errors.ErrUnsupported
 }
 

@@ -29,6 +29,7 @@ type poller struct {
 	mu      sync.Mutex
 	closed  bool
 	entries map[int]pollEntry // by socket
+	serving int               // entries of connections being served (watchGone)
 }
 
 // watcher is told when its socket is readable, or when its deadline
@@ -43,6 +44,7 @@ type watcher interface {
 type pollEntry struct {
 	w       watcher
 	expires int64 // Unix ns; 0: never
+	serving bool  // watched for its end only (watchGone)
 }
 
 var errPollerClosed = errors.New("poller closed")
@@ -87,6 +89,23 @@ func (p *poller) watch(fd int, w watcher, expires time.Time) error {
 	return nil
 }
 
+// watchGone registers fd until its peer closes or resets it: a
+// connection being served, whose client may go away meanwhile.
+func (p *poller) watchGone(fd int, w watcher) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("watching socket %d: %w", fd, err)
+	}
+	p.entries[fd] = pollEntry{w: w, serving: true}
+	p.serving++
+	return nil
+}
+
 // forget drops fd if w watches it; its socket is about to be closed.
 func (p *poller) forget(fd int, w watcher) {
 	p.mu.Lock()
@@ -97,6 +116,9 @@ func (p *poller) forget(fd int, w watcher) {
 }
 
 func (p *poller) removeLocked(fd int) {
+	if p.entries[fd].serving {
+		p.serving--
+	}
 	delete(p.entries, fd)
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 }
@@ -113,14 +135,15 @@ func (p *poller) take(fd int) watcher {
 	return e.w
 }
 
-// count is the number of sockets watched now; 0 for nil.
+// count is the number of sockets watched now, not counting connections
+// being served; 0 for nil.
 func (p *poller) count() int {
 	if p == nil {
 		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.entries)
+	return len(p.entries) - p.serving
 }
 
 // close stops the loop and expires the watchers it had, which close
@@ -137,6 +160,7 @@ func (p *poller) close() {
 		ws = append(ws, e.w)
 		delete(p.entries, fd)
 	}
+	p.serving = 0
 	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 	p.mu.Unlock()
 	for _, w := range ws {

@@ -1,0 +1,361 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// h1response is the own server's http.ResponseWriter (h1server.go). It
+// writes what net/http's server would write for the same calls: the
+// same status line, header fields (sorted, with Date, and Content-Type
+// sniffed when missing), framing (a Content-Length computed when the
+// handler ends within the first 2 KiB of body, else chunked), trailers,
+// and the same rules for closing the connection after the response. It
+// writes into the connection's buffered writer, which is flushed when
+// the handler flushes and when the response ends.
+type h1response struct {
+	bw      *bufio.Writer // the connection's
+	req     *http.Request
+	cancel  func()      // the request's context, cancelled when a write fails
+	closing func() bool // the server shuts down: the connection closes after the response
+	date    *dateCache
+	isHEAD  bool
+
+	header http.Header
+	// held is the header as of the final WriteHeader while the head
+	// waits for the body's first bytes or its end; nil once written or
+	// when the head was written at once.
+	held        http.Header
+	status      int  // 0 until the final WriteHeader
+	headWritten bool // the final head is in the writer
+	done        bool // the handler has returned
+
+	contentLength int64 // as declared or computed; -1: none
+	written       int64
+	chunking      bool
+	pending       []byte // body written while the head waits
+	closeAfter    bool   // the connection closes after the response
+	err           error  // the first write error; the response is lost
+}
+
+// pendingMax is how much body waits for the handler to end before the
+// head is written, as net/http's 2 KiB response buffer.
+const pendingMax = 2 << 10
+
+func newH1Response(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache) *h1response {
+	return &h1response{
+		bw: bw, req: r, cancel: cancel, closing: closing, date: date, isHEAD: r.Method == http.MethodHead,
+		header: make(http.Header, 8), contentLength: -1, closeAfter: r.Close,
+	}
+}
+
+func (w *h1response) Header() http.Header { return w.header }
+
+func (w *h1response) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.writeInterim(code)
+		return
+	}
+	w.status = code
+	// The head waits for the body when the body could change it: a
+	// length to compute, or a Content-Type to sniff. It then has the
+	// header as it is now, as under net/http (an invalid Content-Length
+	// included, which makes the response chunked).
+	cl := w.header.Get("Content-Length")
+	if cl != "" {
+		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
+			w.contentLength = v
+		}
+	}
+	typed := w.header["Content-Type"] != nil || w.header.Get("Content-Encoding") != ""
+	if !bodyAllowedForStatus(code) || w.contentLength >= 0 && typed {
+		w.writeHead()
+		return
+	}
+	w.held = w.header.Clone()
+	if cl != "" && w.contentLength < 0 {
+		w.header.Del("Content-Length")
+	}
+}
+
+// writeInterim writes a 1xx response with the current header, which
+// stays for the final response (RFC 8297).
+func (w *h1response) writeInterim(code int) {
+	bw := w.bw
+	writeStatusLine(bw, code)
+	writeFields(bw, w.header, func(k string) bool { return k == "Content-Length" || k == "Transfer-Encoding" })
+	bw.WriteString("\r\n")
+	w.flushWriter()
+}
+
+func (w *h1response) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !bodyAllowedForStatus(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(len(p))
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !w.headWritten {
+		if len(w.pending)+len(p) <= pendingMax {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.writeHead()
+	}
+	w.writeBody(p)
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+func (w *h1response) writeBody(p []byte) {
+	if w.isHEAD || len(p) == 0 {
+		return
+	}
+	bw := w.bw
+	if w.chunking {
+		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		bw.WriteString("\r\n")
+	} else {
+		bw.Write(p)
+	}
+}
+
+// Flush sends what is written so far; a response of unknown length is
+// chunked from here on.
+func (w *h1response) Flush() {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headWritten {
+		w.writeHead()
+	}
+	w.flushWriter()
+}
+
+func (w *h1response) FlushError() error {
+	w.Flush()
+	return w.err
+}
+
+func (w *h1response) flushWriter() {
+	if err := w.bw.Flush(); err != nil && w.err == nil {
+		w.err = err
+		w.cancel() // as net/http: a client that cannot be written to is gone
+	}
+}
+
+// finish ends the response after the handler returned.
+func (w *h1response) finish() {
+	w.done = true
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headWritten {
+		w.writeHead()
+	}
+	bw := w.bw
+	if w.chunking {
+		bw.WriteString("0\r\n")
+		if t := w.trailers(); t != nil {
+			t.Write(bw)
+		}
+		bw.WriteString("\r\n")
+	}
+	w.flushWriter()
+	if w.contentLength != -1 && w.written != w.contentLength && !w.isHEAD && bodyAllowedForStatus(w.status) {
+		w.closeAfter = true // the body is not what the head said
+	}
+}
+
+// writeHead writes the final head and what body was pending, deciding
+// the framing as net/http's chunkWriter.writeHeader does.
+func (w *h1response) writeHead() {
+	w.headWritten = true
+	h := w.header
+	if w.held != nil {
+		h = w.held
+		w.held = nil
+	}
+	var ex excluded
+	var extra [4][2]string
+	n := 0
+	add := func(k, v string) { extra[n] = [2]string{k, v}; n++ }
+
+	te := h.Get("Transfer-Encoding")
+	hasTE := te != ""
+	bodyAllowed := bodyAllowedForStatus(w.status)
+	if w.done && !hasTrailers(h) && !hasTE && bodyAllowed && h["Content-Length"] == nil && (!w.isHEAD || len(w.pending) > 0) {
+		w.contentLength = int64(len(w.pending))
+		add("Content-Length", strconv.Itoa(len(w.pending)))
+	}
+	if h.Get("Connection") == "close" || w.closing() {
+		w.closeAfter = true
+	}
+	if bodyAllowed {
+		if h["Content-Type"] == nil && h.Get("Content-Encoding") == "" && !hasTE && len(w.pending) > 0 {
+			add("Content-Type", http.DetectContentType(w.pending))
+		}
+	} else {
+		ex.add("Content-Length", "Transfer-Encoding")
+		if w.status == http.StatusNotModified {
+			ex.add("Content-Type")
+		}
+	}
+	if h["Date"] == nil {
+		add("Date", w.date.now())
+	}
+	hasCL := w.contentLength != -1
+	if hasCL && hasTE && te != "identity" {
+		ex.add("Content-Length")
+		hasCL = false
+	}
+	switch {
+	case w.isHEAD || !bodyAllowed || hasCL:
+		ex.add("Transfer-Encoding")
+	case te == "identity":
+		w.closeAfter = true
+		ex.add("Transfer-Encoding")
+	default:
+		w.chunking = true
+		add("Transfer-Encoding", "chunked")
+		if te == "chunked" {
+			ex.add("Transfer-Encoding")
+		}
+	}
+	if w.chunking {
+		ex.add("Content-Length")
+	}
+	if w.closeAfter && !listedIn(h["Connection"], "close") {
+		ex.add("Connection")
+		add("Connection", "close")
+	}
+
+	bw := w.bw
+	writeStatusLine(bw, w.status)
+	writeFields(bw, h, ex.has)
+	for _, kv := range extra[:n] {
+		writeField(bw, kv[0], kv[1])
+	}
+	bw.WriteString("\r\n")
+	w.writeBody(w.pending)
+	w.pending = nil
+}
+
+// trailers returns the trailer fields set by the handler: those named in
+// the Trailer field, and those set with http.TrailerPrefix.
+func (w *h1response) trailers() http.Header {
+	var t http.Header
+	set := func(k string, vs []string) {
+		if t == nil {
+			t = make(http.Header)
+		}
+		t[k] = vs
+	}
+	for k, vs := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			set(name, vs)
+		}
+	}
+	for _, v := range w.header["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if vs, ok := w.header[name]; ok && name != "" {
+				set(name, vs)
+			}
+		}
+	}
+	return t
+}
+
+func hasTrailers(h http.Header) bool {
+	if len(h["Trailer"]) > 0 {
+		return true
+	}
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// excluded is a small set of header keys not to write.
+type excluded struct {
+	keys [4]string
+	n    int
+}
+
+func (e *excluded) add(keys ...string) {
+	for _, k := range keys {
+		if !e.has(k) && e.n < len(e.keys) {
+			e.keys[e.n] = k
+			e.n++
+		}
+	}
+}
+
+func (e *excluded) has(k string) bool { return slices.Contains(e.keys[:e.n], k) }
+
+func writeStatusLine(bw *bufio.Writer, code int) {
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(code))
+	if text := http.StatusText(code); text != "" {
+		bw.WriteString(" ")
+		bw.WriteString(text)
+	} else {
+		bw.WriteString(" status code ")
+		bw.WriteString(strconv.Itoa(code))
+	}
+	bw.WriteString("\r\n")
+}
+
+// writeFields writes h's fields sorted by key, as http.Header.Write
+// does: invalid keys and TrailerPrefix keys are left out, line breaks
+// in values become spaces, and values are trimmed.
+func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
+	var store [32]string
+	keys := store[:0]
+	for k := range h {
+		if !skip(k) && !strings.HasPrefix(k, http.TrailerPrefix) && httpguts.ValidHeaderFieldName(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+			}
+			writeField(bw, k, strings.Trim(v, " \t"))
+		}
+	}
+}
+
+// bodyAllowedForStatus is net/http's rule: no body on 1xx, 204 and 304.
+func bodyAllowedForStatus(status int) bool { return bodyAllowed(http.MethodGet, status) }

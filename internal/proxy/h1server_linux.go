@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/http"
+)
+
+// The parker's own HTTP/1.1 server. On a parking listener (park.go) every
+// connection is read by a loop of this file first: a plain request (an
+// HTTP/1.1 head with no body, no upgrade, nothing unusual, and strictly
+// well-formed) is parsed here and given to the listener's handler with
+// the ResponseWriter of h1response.go. Anything else hands the connection
+// to the listener's http.Server with that request's head unread, and
+// net/http serves it, and every request after it until the connection is
+// parked, as it always did: bodies, upgrades, h2c, HTTP/1.0, and each
+// request net/http refuses, with net/http's own error.
+//
+// Why: per request, net/http's server costs more than the rest of the
+// proxy (its response and chunk writers, a goroutine that watches the
+// client while the request is served, deadlines set and reset around
+// it; bench/RESULTS.md). This server does only what a plain request
+// needs. It watches the client through the parker's poller instead: the
+// connection is registered for EPOLLRDHUP while the loop serves it, and a
+// client that closes or resets it cancels the request being served, as
+// net/http's background read does.
+//
+// The loop keeps a connection while requests come back to back; one that
+// sends nothing for parkAfter is parked, as under net/http.
+
+// errClientGone is the cause of a request's context when its client
+// closed the connection while the request was served.
+var errClientGone = errors.New("client closed the connection")
+
+// h1conn is a connection the own server is serving. Its context is the
+// parent of each request's: the client going away, or a write to it
+// failing, ends the connection, so cancelling the connection's context
+// is what cancels the request being served.
+type h1conn struct {
+	p      *parker
+	c      *parkConn
+	remote string // c.RemoteAddr().String(), for every request
+	bw     *bufio.Writer
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// ready is called by the poller when the client closed or reset the
+// connection (EPOLLRDHUP, EPOLLHUP, EPOLLERR) while the loop serves it.
+func (s *h1conn) ready() { s.cancel() }
+
+// expired is called when the poller closes: the request being served
+// goes on; the loop closes the connection after it.
+func (s *h1conn) expired() {}
+
+// serveOwn serves c's plain requests until it is parked, closed, or
+// handed to net/http.
+func (p *parker) serveOwn(c *parkConn) {
+	s := &h1conn{p: p, c: c}
+	if addr := c.RemoteAddr(); addr != nil {
+		s.remote = addr.String()
+	}
+	s.ctx, s.cancel = context.WithCancel(context.WithValue(p.base, http.LocalAddrContextKey, c.LocalAddr()))
+	watched := p.poll.watchGone(c.fd, s) == nil
+	toHTTP := s.loop()
+	if watched {
+		p.poll.forget(c.fd, s) // before c is parked or closed, when its fd can be reused
+	}
+	s.cancel()
+	if s.bw != nil {
+		s.bw.Reset(nil)
+		p.writers.Put(s.bw)
+	}
+	if toHTTP {
+		p.toHTTP(c)
+	} else {
+		c.Close() // parks it when its last wait found no request
+	}
+}
+
+// loop serves requests until one is not plain (true: net/http is to
+// serve it) or the connection is to be parked or closed (false).
+func (s *h1conn) loop() (toHTTP bool) {
+	c := s.c
+	c.fresh = false
+	for {
+		if err := c.nextHead(); err != nil {
+			return false
+		}
+		if c.through || c.phase != phaseHead {
+			return true
+		}
+		r, ok := parseRequest(s.ctx, (*c.buf)[c.r:c.r+c.headLeft], s.remote)
+		if !ok {
+			return true
+		}
+		c.r += c.headLeft
+		c.headLeft, c.phase = 0, phaseNext
+		c.releaseIfEmpty()
+		if !s.serve(r) {
+			return false
+		}
+	}
+}
+
+// serve answers one request; it reports whether the connection stays
+// open for the next.
+func (s *h1conn) serve(r *http.Request) (keep bool) {
+	s.p.busy.Add(1) // before the check: a shutdown that missed it sees closed
+	defer s.p.busy.Add(-1)
+	if s.p.closed() || s.ctx.Err() != nil {
+		return false // as net/http closes the idle connections it shuts down
+	}
+	if s.bw == nil {
+		s.bw = s.p.writers.Get().(*bufio.Writer)
+		s.bw.Reset(s.c)
+	}
+	w := newH1Response(s.bw, r, s.cancel, s.p.closed, &s.p.date)
+	if !s.handle(w, r) {
+		return false
+	}
+	w.finish()
+	return w.err == nil && !w.closeAfter && !s.p.closed()
+}
+
+// handle runs the handler; a panic ends the connection without finishing
+// the response, as in net/http (http.ErrAbortHandler is how a handler
+// says the response must not look complete).
+func (s *h1conn) handle(w *h1response, r *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				s.p.log.Error("panic serving a request", "remote", s.remote, "panic", v)
+			}
+			ok = false
+		}
+	}()
+	s.p.handler.ServeHTTP(w, r)
+	return true
+}
