@@ -100,10 +100,15 @@
 // On plain listeners on Linux, a keep-alive client connection that waits
 // for its next request is parked (park.go): its goroutine ends and its
 // socket waits in an epoll poller (poll_linux.go) until the request
-// comes, when it is served by net/http again. A connection reads each
-// request head itself and gives net/http exactly that head, so net/http
-// never holds an unread byte of a parked connection; anything unusual
-// goes to net/http as before and is never parked. Upgraded connections
+// comes. Requests on those listeners are read by the listener's own
+// HTTP/1.1 server first (h1server_linux.go): a plain request (no body, no
+// upgrade, strictly well-formed) it serves itself, with a ResponseWriter
+// that writes what net/http's would (h1response.go) and without net/http's
+// per-request costs; anything else it hands to net/http with the head
+// unread. A connection reads each request head itself and gives net/http
+// exactly that head, so net/http never holds an unread byte of a parked
+// connection; anything unusual goes to net/http as before and is never
+// parked. Upgraded connections
 // on those listeners take the fast path and are relayed the same way
 // (upgrade.go, relay_linux.go): a direction with nothing to send holds no
 // goroutine and no buffer. TLS listeners and other platforms serve every

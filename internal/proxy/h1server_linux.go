@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // The parker's own HTTP/1.1 server. On a parking listener (park.go) every
@@ -84,6 +85,9 @@ func (p *parker) serveOwn(c *parkConn) {
 func (s *h1conn) loop() (toHTTP bool) {
 	c := s.c
 	c.fresh = false
+	// A parked connection is closed at its deadline: net/http's header
+	// timeout before the first request, its idle timeout after each.
+	c.expireAt(time.Now().Add(readHeaderTimeout))
 	for {
 		if err := c.nextHead(); err != nil {
 			return false
@@ -101,6 +105,7 @@ func (s *h1conn) loop() (toHTTP bool) {
 		if !s.serve(r) {
 			return false
 		}
+		c.expireAt(time.Now().Add(idleTimeout))
 	}
 }
 

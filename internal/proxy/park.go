@@ -13,13 +13,15 @@ import (
 // between two requests a connection holds no goroutine and no buffer,
 // only its socket and a parkConn registered with the listener's parker
 // (an epoll loop on Linux, park_linux.go). When the client sends its next
-// request, the parker hands the connection back to the listener's
-// http.Server as a new one, so every request is still served by net/http
-// with all it does (framing, 1xx, HEAD, chunking, hijacking for
-// upgrades, timeouts) and the proxy's handler sees no difference.
+// request, the parker hands the connection to its own server
+// (h1server_linux.go), which serves plain requests itself and gives the
+// connection to the listener's http.Server for anything else; net/http
+// then serves it with all it does (framing, 1xx, HEAD, chunking,
+// hijacking for upgrades, timeouts) until it is parked again.
 //
-// The invariant that makes this safe: net/http holds no unread byte of a
-// connection when it is parked. A connection is parked only when
+// The own server reads through the same framing as net/http below and
+// parks a connection the same way. The invariant that makes this safe:
+// net/http holds no unread byte of a connection when it is parked. A connection is parked only when
 // net/http, between requests, asks for the next request's bytes and none
 // has come within parkAfter; then net/http closes its side (its buffers
 // go back to its pools, its goroutine ends) and the parkConn's Close
@@ -351,6 +353,15 @@ func (c *parkConn) SetReadDeadline(t time.Time) error {
 	c.deadline = t
 	c.mu.Unlock()
 	return c.Conn.SetReadDeadline(t)
+}
+
+// expireAt sets when the connection is closed if it is parked, without
+// touching the socket's deadline: the own server's loop does not read
+// under one between requests, except the wait before parking.
+func (c *parkConn) expireAt(t time.Time) {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
 }
 
 // expiry is when a parked connection is closed: the read deadline
