@@ -45,8 +45,16 @@ const (
 	upstreamWriteBuffer = 4 << 10
 )
 
-// get returns an idle connection that still looks alive, or nil.
-func (p *connPool) get() *upstreamConn {
+// recentlyIdle is how long a connection may have been idle and still
+// carry a replayable request without the liveness check (see get).
+const recentlyIdle = time.Millisecond
+
+// get returns an idle connection that still looks alive, or nil. With
+// replayable set, a connection idle for less than recentlyIdle is taken
+// without the check (a system call): a replayable request that finds
+// it closed is sent again on a new one (fastForwarder.roundTrip), and
+// under load most connections come back within microseconds.
+func (p *connPool) get(replayable bool) *upstreamConn {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -58,7 +66,8 @@ func (p *connPool) get() *upstreamConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if time.Since(c.idleSince) < idleConnTimeout && c.alive() {
+		idle := time.Since(c.idleSince)
+		if idle < idleConnTimeout && (replayable && idle < recentlyIdle || c.alive()) {
 			c.reused = true
 			return c
 		}
