@@ -194,6 +194,23 @@ func TestParkedConnectionsExpire(t *testing.T) {
 	eventually(t, "the listener to count no connection", func() bool { return l.conns.Load() == 0 })
 }
 
+func TestNewConnectionIsParkedUntilTheHeaderTimeout(t *testing.T) {
+	p, l := parkingProxy(t)
+	quiet := dialRaw(t, p)
+	waitParked(t, l, 1)
+	l.parker.sweep(time.Now().Add(readHeaderTimeout - time.Second))
+	if n := l.parker.parkedCount(); n != 1 {
+		t.Fatalf("%d connections parked before the header timeout, want 1", n)
+	}
+	l.parker.sweep(time.Now().Add(readHeaderTimeout + time.Second))
+	assertClosed(t, quiet.c)
+
+	late := dialRaw(t, p)
+	waitParked(t, l, 1)
+	late.send(getRoot)
+	late.expect("GET", "blue")
+}
+
 func TestShutdownClosesParkedConnections(t *testing.T) {
 	p, l := parkingProxy(t)
 	rc := dialRaw(t, p)
