@@ -49,9 +49,18 @@ type h1response struct {
 const pendingMax = 2 << 10
 
 func newH1Response(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache) *h1response {
-	return &h1response{
+	w := new(h1response)
+	w.reset(bw, r, cancel, closing, date, make(http.Header))
+	return w
+}
+
+// reset makes w a new response to r, writing header, which it clears:
+// the own server reuses one response and its header map per connection.
+func (w *h1response) reset(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache, header http.Header) {
+	clear(header)
+	*w = h1response{
 		bw: bw, req: r, cancel: cancel, closing: closing, date: date, isHEAD: r.Method == http.MethodHead,
-		header: make(http.Header, 8), contentLength: -1, closeAfter: r.Close,
+		header: header, contentLength: -1, closeAfter: r.Close,
 	}
 }
 

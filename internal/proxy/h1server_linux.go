@@ -45,6 +45,10 @@ type h1conn struct {
 	bw     *bufio.Writer
 	ctx    context.Context
 	cancel context.CancelFunc
+	// The response being written, and its header map, reused for each
+	// request: nothing keeps either once the handler has returned.
+	w      h1response
+	header http.Header
 }
 
 // ready is called by the poller when the client closed or reset the
@@ -64,7 +68,9 @@ func (p *parker) serveOwn(c *parkConn) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithValue(p.base, http.LocalAddrContextKey, c.LocalAddr()))
 	watched := p.poll.watchGone(c.fd, s) == nil
+	c.own = true
 	toHTTP := s.loop()
+	c.own = false
 	if watched {
 		p.poll.forget(c.fd, s) // before c is parked or closed, when its fd can be reused
 	}
@@ -121,7 +127,11 @@ func (s *h1conn) serve(r *http.Request) (keep bool) {
 		s.bw = s.p.writers.Get().(*bufio.Writer)
 		s.bw.Reset(s.c)
 	}
-	w := newH1Response(s.bw, r, s.cancel, s.p.closed, &s.p.date)
+	if s.header == nil {
+		s.header = make(http.Header)
+	}
+	w := &s.w
+	w.reset(s.bw, r, s.cancel, s.p.closed, &s.p.date, s.header)
 	if !s.handle(w, r) {
 		return false
 	}

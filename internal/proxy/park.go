@@ -78,6 +78,7 @@ type parkConn struct {
 	open     *atomic.Int64 // the listener's count of open connections
 
 	// Read side, owned by the reading goroutine.
+	own      bool // the own server reads it (h1server_linux.go), not net/http
 	through  bool // pass-through: net/http reads the socket directly
 	fresh    bool // net/http has not served a request on it since it got it
 	phase    readPhase
@@ -241,7 +242,9 @@ func (c *parkConn) waitRequest() error {
 	}
 	c.buf = c.parker.getBuffer()
 	n, err := c.Conn.Read(*c.buf)
-	if canPark {
+	if canPark && !c.own {
+		// net/http reads on under the deadline it set; the own server
+		// reads nothing until the next wait, which sets its own.
 		c.Conn.SetReadDeadline(deadline)
 	}
 	c.r, c.w = 0, n
