@@ -202,8 +202,7 @@ func (w *h1response) finish() {
 	}
 }
 
-// writeHead writes the final head and what body was pending, deciding
-// the framing as net/http's chunkWriter.writeHeader does.
+// writeHead writes the final head and what body was pending.
 func (w *h1response) writeHead() {
 	w.headWritten = true
 	h := w.header
@@ -211,69 +210,81 @@ func (w *h1response) writeHead() {
 		h = w.held
 		w.held = nil
 	}
-	var ex excluded
-	var extra [4][2]string
-	n := 0
-	add := func(k, v string) { extra[n] = [2]string{k, v}; n++ }
+	skip, extra := w.frame(h)
+	bw := w.bw
+	writeStatusLine(bw, w.status)
+	writeFields(bw, h, skip.has)
+	for _, kv := range extra.kv[:extra.n] {
+		writeField(bw, kv[0], kv[1])
+	}
+	bw.WriteString("\r\n")
+	w.writeBody(w.pending)
+	w.pending = nil
+}
 
+// frame decides the framing of the response with header h as net/http's
+// chunkWriter.writeHeader does: the fields of h to leave out, and those
+// to add (Content-Length, Content-Type, Date, Transfer-Encoding,
+// Connection).
+func (w *h1response) frame(h http.Header) (skip excluded, extra fieldList) {
 	te := h.Get("Transfer-Encoding")
 	hasTE := te != ""
 	bodyAllowed := bodyAllowedForStatus(w.status)
 	if w.done && !hasTrailers(h) && !hasTE && bodyAllowed && h["Content-Length"] == nil && (!w.isHEAD || len(w.pending) > 0) {
 		w.contentLength = int64(len(w.pending))
-		add("Content-Length", strconv.Itoa(len(w.pending)))
+		extra.add("Content-Length", strconv.Itoa(len(w.pending)))
 	}
 	if h.Get("Connection") == "close" || w.closing() {
 		w.closeAfter = true
 	}
 	if bodyAllowed {
 		if h["Content-Type"] == nil && h.Get("Content-Encoding") == "" && !hasTE && len(w.pending) > 0 {
-			add("Content-Type", http.DetectContentType(w.pending))
+			extra.add("Content-Type", http.DetectContentType(w.pending))
 		}
 	} else {
-		ex.add("Content-Length", "Transfer-Encoding")
+		skip.add("Content-Length", "Transfer-Encoding")
 		if w.status == http.StatusNotModified {
-			ex.add("Content-Type")
+			skip.add("Content-Type")
 		}
 	}
 	if h["Date"] == nil {
-		add("Date", w.date.now())
+		extra.add("Date", w.date.now())
 	}
 	hasCL := w.contentLength != -1
 	if hasCL && hasTE && te != "identity" {
-		ex.add("Content-Length")
+		skip.add("Content-Length")
 		hasCL = false
 	}
 	switch {
 	case w.isHEAD || !bodyAllowed || hasCL:
-		ex.add("Transfer-Encoding")
+		skip.add("Transfer-Encoding")
 	case te == "identity":
 		w.closeAfter = true
-		ex.add("Transfer-Encoding")
+		skip.add("Transfer-Encoding")
 	default:
 		w.chunking = true
-		add("Transfer-Encoding", "chunked")
+		extra.add("Transfer-Encoding", "chunked")
+		skip.add("Content-Length")
 		if te == "chunked" {
-			ex.add("Transfer-Encoding")
+			skip.add("Transfer-Encoding")
 		}
 	}
-	if w.chunking {
-		ex.add("Content-Length")
-	}
 	if w.closeAfter && !listedIn(h["Connection"], "close") {
-		ex.add("Connection")
-		add("Connection", "close")
+		skip.add("Connection")
+		extra.add("Connection", "close")
 	}
+	return skip, extra
+}
 
-	bw := w.bw
-	writeStatusLine(bw, w.status)
-	writeFields(bw, h, ex.has)
-	for _, kv := range extra[:n] {
-		writeField(bw, kv[0], kv[1])
-	}
-	bw.WriteString("\r\n")
-	w.writeBody(w.pending)
-	w.pending = nil
+// fieldList is a few header fields, in the order added.
+type fieldList struct {
+	kv [5][2]string
+	n  int
+}
+
+func (l *fieldList) add(key, value string) {
+	l.kv[l.n] = [2]string{key, value}
+	l.n++
 }
 
 // trailers returns the trailer fields set by the handler: those named in
@@ -316,7 +327,7 @@ func hasTrailers(h http.Header) bool {
 
 // excluded is a small set of header keys not to write.
 type excluded struct {
-	keys [4]string
+	keys [5]string
 	n    int
 }
 
