@@ -45,16 +45,8 @@ const (
 	upstreamWriteBuffer = 4 << 10
 )
 
-// recentlyIdle is how long a connection may have been idle and still
-// carry a replayable request without the liveness check (see get).
-const recentlyIdle = time.Millisecond
-
-// get returns an idle connection that still looks alive, or nil. With
-// replayable set, a connection idle for less than recentlyIdle is taken
-// without the check (a system call): a replayable request that finds
-// it closed is sent again on a new one (fastForwarder.roundTrip), and
-// under load most connections come back within microseconds.
-func (p *connPool) get(replayable bool) *upstreamConn {
+// get returns an idle connection that still looks alive, or nil.
+func (p *connPool) get() *upstreamConn {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -66,8 +58,7 @@ func (p *connPool) get(replayable bool) *upstreamConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		idle := time.Since(c.idleSince)
-		if idle < idleConnTimeout && (replayable && idle < recentlyIdle || c.alive()) {
+		if time.Since(c.idleSince) < idleConnTimeout && c.alive() {
 			c.reused = true
 			return c
 		}

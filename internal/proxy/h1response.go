@@ -39,9 +39,11 @@ type h1response struct {
 	contentLength int64 // as declared or computed; -1: none
 	written       int64
 	chunking      bool
-	pending       []byte // body written while the head waits
-	closeAfter    bool   // the connection closes after the response
-	err           error  // the first write error; the response is lost
+	pending       []byte   // body written while the head waits
+	overflow      []byte   // the write that ends the wait, while the head is decided
+	declared      []string // trailer names the head declared
+	closeAfter    bool     // the connection closes after the response
+	err           error    // the first write error; the response is lost
 }
 
 // pendingMax is how much body waits for the handler to end before the
@@ -131,7 +133,9 @@ func (w *h1response) Write(p []byte) (int, error) {
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
+		w.overflow = p // the head is decided on the first bytes, as net/http's full buffer
 		w.writeHead()
+		w.overflow = nil
 	}
 	w.writeBody(p)
 	if w.err != nil {
@@ -145,13 +149,24 @@ func (w *h1response) writeBody(p []byte) {
 		return
 	}
 	bw := w.bw
+	var err error
 	if w.chunking {
 		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
 		bw.WriteString("\r\n")
 		bw.Write(p)
-		bw.WriteString("\r\n")
+		_, err = bw.WriteString("\r\n")
 	} else {
-		bw.Write(p)
+		_, err = bw.Write(p)
+	}
+	w.failed(err)
+}
+
+// failed notes the first write error: the client cannot be written to,
+// so it is gone, and its request is cancelled, as under net/http.
+func (w *h1response) failed(err error) {
+	if err != nil && w.err == nil {
+		w.err = err
+		w.cancel()
 	}
 }
 
@@ -172,12 +187,7 @@ func (w *h1response) FlushError() error {
 	return w.err
 }
 
-func (w *h1response) flushWriter() {
-	if err := w.bw.Flush(); err != nil && w.err == nil {
-		w.err = err
-		w.cancel() // as net/http: a client that cannot be written to is gone
-	}
-}
+func (w *h1response) flushWriter() { w.failed(w.bw.Flush()) }
 
 // finish ends the response after the handler returned.
 func (w *h1response) finish() {
@@ -211,6 +221,7 @@ func (w *h1response) writeHead() {
 		w.held = nil
 	}
 	skip, extra := w.frame(h)
+	w.declareTrailers(h)
 	bw := w.bw
 	writeStatusLine(bw, w.status)
 	writeFields(bw, h, skip.has)
@@ -238,8 +249,8 @@ func (w *h1response) frame(h http.Header) (skip excluded, extra fieldList) {
 		w.closeAfter = true
 	}
 	if bodyAllowed {
-		if h["Content-Type"] == nil && h.Get("Content-Encoding") == "" && !hasTE && len(w.pending) > 0 {
-			extra.add("Content-Type", http.DetectContentType(w.pending))
+		if h["Content-Type"] == nil && h.Get("Content-Encoding") == "" && !hasTE && len(w.pending)+len(w.overflow) > 0 {
+			extra.add("Content-Type", http.DetectContentType(w.sniffable()))
 		}
 	} else {
 		skip.add("Content-Length", "Transfer-Encoding")
@@ -276,6 +287,21 @@ func (w *h1response) frame(h http.Header) (skip excluded, extra fieldList) {
 	return skip, extra
 }
 
+// sniffable returns the body's first bytes, as many as
+// http.DetectContentType reads.
+func (w *h1response) sniffable() []byte {
+	const n = 512
+	if len(w.pending) >= n || len(w.overflow) == 0 {
+		return w.pending
+	}
+	if len(w.pending) == 0 {
+		return w.overflow
+	}
+	b := make([]byte, 0, n)
+	b = append(b, w.pending...)
+	return append(b, w.overflow[:min(len(w.overflow), n-len(b))]...)
+}
+
 // fieldList is a few header fields, in the order added.
 type fieldList struct {
 	kv [5][2]string
@@ -287,30 +313,40 @@ func (l *fieldList) add(key, value string) {
 	l.n++
 }
 
-// trailers returns the trailer fields set by the handler: those named in
-// the Trailer field, and those set with http.TrailerPrefix.
+// trailers returns the trailer fields set by the handler, as net/http's
+// finalTrailers: those set with http.TrailerPrefix, and those the head
+// declared in its Trailer field.
 func (w *h1response) trailers() http.Header {
 	var t http.Header
-	set := func(k string, vs []string) {
-		if t == nil {
-			t = make(http.Header)
-		}
-		t[k] = vs
-	}
 	for k, vs := range w.header {
 		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
-			set(name, vs)
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[name] = vs
 		}
 	}
-	for _, v := range w.header["Trailer"] {
-		for name := range strings.SplitSeq(v, ",") {
-			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
-			if vs, ok := w.header[name]; ok && name != "" {
-				set(name, vs)
+	for _, name := range w.declared {
+		for _, v := range w.header[name] {
+			if t == nil {
+				t = make(http.Header)
 			}
+			t.Add(name, v)
 		}
 	}
 	return t
+}
+
+// declareTrailers notes the trailer names the head declares.
+func (w *h1response) declareTrailers(h http.Header) {
+	for _, v := range h["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if name != "" && httpguts.ValidTrailerHeader(name) {
+				w.declared = append(w.declared, name)
+			}
+		}
+	}
 }
 
 func hasTrailers(h http.Header) bool {

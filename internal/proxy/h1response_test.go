@@ -118,6 +118,30 @@ func TestResponseWriterMatchesNetHTTP(t *testing.T) {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "short")
 		}},
+		{"long first write, type sniffed", "GET", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<html>"+big)
+		}},
+		{"long first write with a length, type sniffed", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)+6))
+			io.WriteString(w, "<html>"+big)
+		}},
+		{"type sniffed across writes", "GET", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<ht")
+			io.WriteString(w, "ml>"+big)
+		}},
+		{"trailer declared after the head", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush()
+			w.Header().Set("Trailer", "X-Late")
+			w.Header().Set("X-Late", "1")
+		}},
+		{"declared trailer with two values", "GET", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "x-sum, Host")
+			w.WriteHeader(200)
+			w.Header().Add("X-Sum", "1")
+			w.Header().Add("X-Sum", "2")
+			w.Header().Set("Host", "h")
+			w.Header().Set(http.TrailerPrefix+"X-Sum", "3")
+		}},
 		{"identity encoding", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Transfer-Encoding", "identity")
 			io.WriteString(w, "abc")

@@ -3,8 +3,8 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -24,57 +24,60 @@ import (
 // it; bench/RESULTS.md). This server does only what a plain request
 // needs. It watches the client through the parker's poller instead: the
 // connection is registered for EPOLLRDHUP while the loop serves it, and a
-// client that closes or resets it cancels the request being served, as
-// net/http's background read does.
+// client that closes or resets it cancels the request in flight, as
+// net/http's background read does. A request read before that is still
+// served: a client that half-closes after sending gets its answer.
 //
 // The loop keeps a connection while requests come back to back; one that
 // sends nothing for parkAfter is parked, as under net/http.
 
-// errClientGone is the cause of a request's context when its client
-// closed the connection while the request was served.
-var errClientGone = errors.New("client closed the connection")
-
-// h1conn is a connection the own server is serving. Its context is the
-// parent of each request's: the client going away, or a write to it
-// failing, ends the connection, so cancelling the connection's context
-// is what cancels the request being served.
+// h1conn is a connection the own server is serving.
 type h1conn struct {
 	p      *parker
 	c      *parkConn
-	remote string // c.RemoteAddr().String(), for every request
+	remote string          // c.RemoteAddr().String(), for every request
+	base   context.Context // the parent of each request's context
 	bw     *bufio.Writer
-	ctx    context.Context
-	cancel context.CancelFunc
 	// The response being written, and its header map, reused for each
 	// request: nothing keeps either once the handler has returned.
 	w      h1response
 	header http.Header
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // the request in flight's; nil between requests
 }
 
 // ready is called by the poller when the client closed or reset the
-// connection (EPOLLRDHUP, EPOLLHUP, EPOLLERR) while the loop serves it.
-func (s *h1conn) ready() { s.cancel() }
+// connection (EPOLLRDHUP, EPOLLHUP, EPOLLERR) while the loop serves it:
+// the request in flight is cancelled. The poller watches a socket once.
+func (s *h1conn) ready() {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
 
 // expired is called when the poller closes: the request being served
 // goes on; the loop closes the connection after it.
 func (s *h1conn) expired() {}
 
 // serveOwn serves c's plain requests until it is parked, closed, or
-// handed to net/http.
-func (p *parker) serveOwn(c *parkConn) {
+// handed to net/http. isNew: c was just accepted, not woken.
+func (p *parker) serveOwn(c *parkConn, isNew bool) {
 	s := &h1conn{p: p, c: c}
 	if addr := c.RemoteAddr(); addr != nil {
 		s.remote = addr.String()
 	}
-	s.ctx, s.cancel = context.WithCancel(context.WithValue(p.base, http.LocalAddrContextKey, c.LocalAddr()))
+	s.base = context.WithValue(p.base, http.LocalAddrContextKey, c.LocalAddr())
 	watched := p.poll.watchGone(c.fd, s) == nil
 	c.own = true
-	toHTTP := s.loop()
+	toHTTP := s.loop(isNew)
 	c.own = false
 	if watched {
 		p.poll.forget(c.fd, s) // before c is parked or closed, when its fd can be reused
 	}
-	s.cancel()
 	if s.bw != nil {
 		s.bw.Reset(nil)
 		p.writers.Put(s.bw)
@@ -88,12 +91,16 @@ func (p *parker) serveOwn(c *parkConn) {
 
 // loop serves requests until one is not plain (true: net/http is to
 // serve it) or the connection is to be parked or closed (false).
-func (s *h1conn) loop() (toHTTP bool) {
+func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 	c := s.c
 	c.fresh = false
 	// A parked connection is closed at its deadline: net/http's header
 	// timeout before the first request, its idle timeout after each.
-	c.expireAt(time.Now().Add(readHeaderTimeout))
+	if isNew {
+		c.expireAt(time.Now().Add(readHeaderTimeout))
+	} else {
+		c.expireAt(time.Now().Add(idleTimeout))
+	}
 	for {
 		if err := c.nextHead(); err != nil {
 			return false
@@ -101,14 +108,18 @@ func (s *h1conn) loop() (toHTTP bool) {
 		if c.through || c.phase != phaseHead {
 			return true
 		}
-		r, ok := parseRequest(s.ctx, (*c.buf)[c.r:c.r+c.headLeft], s.remote)
+		ctx, cancel := context.WithCancel(s.base)
+		r, ok := parseRequest(ctx, (*c.buf)[c.r:c.r+c.headLeft], s.remote)
 		if !ok {
+			cancel()
 			return true
 		}
 		c.r += c.headLeft
 		c.headLeft, c.phase = 0, phaseNext
 		c.releaseIfEmpty()
-		if !s.serve(r) {
+		keep := s.serve(r, cancel)
+		cancel() // as net/http, when the handler has returned
+		if !keep {
 			return false
 		}
 		c.expireAt(time.Now().Add(idleTimeout))
@@ -117,12 +128,20 @@ func (s *h1conn) loop() (toHTTP bool) {
 
 // serve answers one request; it reports whether the connection stays
 // open for the next.
-func (s *h1conn) serve(r *http.Request) (keep bool) {
+func (s *h1conn) serve(r *http.Request, cancel context.CancelFunc) (keep bool) {
 	s.p.busy.Add(1) // before the check: a shutdown that missed it sees closed
 	defer s.p.busy.Add(-1)
-	if s.p.closed() || s.ctx.Err() != nil {
+	if s.p.closed() {
 		return false // as net/http closes the idle connections it shuts down
 	}
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.cancel = nil
+		s.mu.Unlock()
+	}()
 	if s.bw == nil {
 		s.bw = s.p.writers.Get().(*bufio.Writer)
 		s.bw.Reset(s.c)
@@ -131,7 +150,7 @@ func (s *h1conn) serve(r *http.Request) (keep bool) {
 		s.header = make(http.Header)
 	}
 	w := &s.w
-	w.reset(s.bw, r, s.cancel, s.p.closed, &s.p.date, s.header)
+	w.reset(s.bw, r, cancel, s.p.closed, &s.p.date, s.header)
 	if !s.handle(w, r) {
 		return false
 	}

@@ -103,7 +103,7 @@ func (p *parker) accept() {
 			p.toHTTP(newParkConn(c, nil, fd, p.open))
 			continue
 		}
-		go p.serveOwn(newParkConn(c, p, fd, p.open))
+		go p.serveOwn(newParkConn(c, p, fd, p.open), true)
 	}
 }
 
@@ -113,7 +113,7 @@ func (p *parker) hand(c *parkConn) {
 		c.Close()
 		return
 	}
-	go p.serveOwn(c)
+	go p.serveOwn(c, false)
 }
 
 // toHTTP gives c to the listener's http.Server, or closes it once the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // parkingProxy is a proxy with one plain listener in front of a backend
@@ -309,5 +312,86 @@ func TestSlowHeadOnAKeptConnectionTimesOut(t *testing.T) {
 	io.WriteString(rc.c, "TP/1.1\r\nHost: a\r\n\r\n") // may fail: the proxy closed
 	if resp, err := http.ReadResponse(rc.br, nil); err == nil {
 		t.Fatalf("a head that took %v to arrive was answered %s; want the connection closed", readHeaderTimeout+5*time.Second, resp.Status)
+	}
+}
+
+type recordingWatcher struct {
+	name  string
+	woken chan string
+}
+
+func (w *recordingWatcher) ready()   { w.woken <- w.name }
+func (w *recordingWatcher) expired() {}
+
+// TestStaleEventWakesNoNewConnection: an event the poller read for a
+// socket that was then forgotten and closed must not wake the watcher of
+// a new connection that got the same descriptor meanwhile.
+func TestStaleEventWakesNoNewConnection(t *testing.T) {
+	p, err := newPoller(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client1.Close()
+	server1, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := socketOf(server1)
+	woken := make(chan string, 2)
+	if err := p.watchGone(fd, &recordingWatcher{"old", woken}); err != nil {
+		t.Fatal(err)
+	}
+	client2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client2.Close()
+
+	// With the lock held, the loop reads the old socket's event and waits
+	// to take it while the socket is forgotten, closed, and its
+	// descriptor given to a new connection that is watched in turn.
+	p.mu.Lock()
+	client1.(*net.TCPConn).CloseWrite()
+	time.Sleep(50 * time.Millisecond)
+	p.removeLocked(fd)
+	server1.Close()
+	server2, err := ln.Accept()
+	if err != nil {
+		p.mu.Unlock()
+		t.Fatal(err)
+	}
+	defer server2.Close()
+	if socketOf(server2) != fd {
+		p.mu.Unlock()
+		t.Skip("the descriptor was not reused")
+	}
+	err = p.addLocked(fd, unix.EPOLLRDHUP, pollEntry{w: &recordingWatcher{"new", woken}, serving: true})
+	p.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case who := <-woken:
+		t.Fatalf("watcher %q woken by an event of the socket closed before it", who)
+	case <-time.After(300 * time.Millisecond):
+	}
+	client2.(*net.TCPConn).CloseWrite()
+	select {
+	case who := <-woken:
+		if who != "new" {
+			t.Fatalf("watcher %q woken, want the new one", who)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the new connection's own event woke no one")
 	}
 }

@@ -30,6 +30,8 @@ type poller struct {
 	closed  bool
 	entries map[int]pollEntry // by socket
 	serving int               // entries of connections being served (watchGone)
+	seq     uint32            // the last registration's number
+	stopped bool              // the loop was told to stop, or has: epfd and wake may be gone
 }
 
 // watcher is told when its socket is readable, or when its deadline
@@ -43,8 +45,9 @@ type watcher interface {
 
 type pollEntry struct {
 	w       watcher
-	expires int64 // Unix ns; 0: never
-	serving bool  // watched for its end only (watchGone)
+	expires int64  // Unix ns; 0: never
+	serving bool   // watched for its end only (watchGone)
+	seq     uint32 // of this registration: an event for an earlier one is stale
 }
 
 var errPollerClosed = errors.New("poller closed")
@@ -81,12 +84,7 @@ func (p *poller) watch(fd int, w watcher, expires time.Time) error {
 	if p.closed {
 		return errPollerClosed
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return fmt.Errorf("watching socket %d: %w", fd, err)
-	}
-	p.entries[fd] = pollEntry{w: w, expires: ns}
-	return nil
+	return p.addLocked(fd, unix.EPOLLIN|unix.EPOLLRDHUP, pollEntry{w: w, expires: ns})
 }
 
 // watchGone registers fd until its peer closes or resets it: a
@@ -97,12 +95,23 @@ func (p *poller) watchGone(fd int, w watcher) error {
 	if p.closed {
 		return errPollerClosed
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP, Fd: int32(fd)}
+	return p.addLocked(fd, unix.EPOLLRDHUP, pollEntry{w: w, serving: true})
+}
+
+// addLocked registers fd for events with e. The registration's number
+// travels with its events, so that an event read from epoll before fd was
+// closed, and taken after the descriptor was reused, wakes no one.
+func (p *poller) addLocked(fd int, events uint32, e pollEntry) error {
+	p.seq++
+	e.seq = p.seq
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(e.seq)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("watching socket %d: %w", fd, err)
 	}
-	p.entries[fd] = pollEntry{w: w, serving: true}
-	p.serving++
+	p.entries[fd] = e
+	if e.serving {
+		p.serving++
+	}
 	return nil
 }
 
@@ -120,15 +129,22 @@ func (p *poller) removeLocked(fd int) {
 		p.serving--
 	}
 	delete(p.entries, fd)
+	if p.stopped {
+		return // epfd is closed, or about to be
+	}
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	if p.closed && p.serving == 0 {
+		p.stopLocked()
+	}
 }
 
-// take removes fd's entry and returns its watcher, if any.
-func (p *poller) take(fd int) watcher {
+// take removes fd's entry and returns its watcher, if the entry is the
+// registration numbered seq.
+func (p *poller) take(fd int, seq uint32) watcher {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.entries[fd]
-	if !ok {
+	if !ok || e.seq != seq {
 		return nil
 	}
 	p.removeLocked(fd)
@@ -146,8 +162,10 @@ func (p *poller) count() int {
 	return len(p.entries) - p.serving
 }
 
-// close stops the loop and expires the watchers it had, which close
-// their connections.
+// close expires the parked watchers, which close their connections, and
+// refuses new ones. Connections being served stay watched, so that their
+// clients going away is still noticed while a shutdown lets them finish;
+// the loop stops when the last of them is forgotten.
 func (p *poller) close() {
 	p.mu.Lock()
 	if p.closed {
@@ -155,23 +173,39 @@ func (p *poller) close() {
 		return
 	}
 	p.closed = true
-	ws := make([]watcher, 0, len(p.entries))
+	var ws []watcher
 	for fd, e := range p.entries {
-		ws = append(ws, e.w)
-		delete(p.entries, fd)
+		if !e.serving {
+			ws = append(ws, e.w)
+			delete(p.entries, fd)
+		}
 	}
-	p.serving = 0
-	unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	if p.serving == 0 {
+		p.stopLocked()
+	}
 	p.mu.Unlock()
 	for _, w := range ws {
 		w.expired()
 	}
 }
 
+// stopLocked tells the loop to stop, once.
+func (p *poller) stopLocked() {
+	if !p.stopped {
+		p.stopped = true
+		unix.Write(p.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}
+}
+
 // loop wakes watchers until close.
 func (p *poller) loop() {
-	defer unix.Close(p.wake)
-	defer unix.Close(p.epfd)
+	defer func() {
+		p.mu.Lock()
+		p.stopped = true
+		p.mu.Unlock()
+		unix.Close(p.epfd)
+		unix.Close(p.wake)
+	}()
 	events := make([]unix.EpollEvent, 256)
 	nextSweep := time.Now().Add(time.Second)
 	for {
@@ -185,7 +219,7 @@ func (p *poller) loop() {
 			if int(ev.Fd) == p.wake {
 				return
 			}
-			if w := p.take(int(ev.Fd)); w != nil {
+			if w := p.take(int(ev.Fd), uint32(ev.Pad)); w != nil {
 				w.ready()
 			}
 		}
