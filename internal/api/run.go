@@ -122,16 +122,20 @@ func (h *Handler) streamTask(w http.ResponseWriter, r *http.Request, o OneOff, s
 	ctx, cancel := h.untilClosing(r.Context())
 	defer cancel()
 	inputDone := make(chan struct{})
-	if stdinW != nil {
-		rc.EnableFullDuplex()
-		go func() {
-			defer close(inputDone)
-			copyFrames(stdinW, stdin)
-			stdinW.Close()
-		}()
-	} else {
-		close(inputDone)
-	}
+	rc.EnableFullDuplex()
+	go func() {
+		defer close(inputDone)
+		if stdinW == nil {
+			// The request is read to its end even without input: only
+			// then does net/http watch the connection for the caller
+			// hanging up (the Connection: close below keeps it from
+			// reading the rest itself).
+			io.Copy(io.Discard, stdin)
+			return
+		}
+		copyFrames(stdinW, stdin)
+		stdinW.Close()
+	}()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// The connection ends with the task: a read of the input cut short
