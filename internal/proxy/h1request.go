@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -21,7 +19,7 @@ func parseRequest(ctx context.Context, head []byte, remote string) (*http.Reques
 	line = strings.TrimSuffix(line, "\r")
 	method, target, ok := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(target, " ")
-	if !ok || !ok2 || proto != "HTTP/1.1" || !validMethod(method) ||
+	if !ok || !ok2 || proto != "HTTP/1.1" ||
 		!strings.HasPrefix(target, "/") || !validTarget(target) {
 		return nil, false
 	}
@@ -31,7 +29,7 @@ func parseRequest(ctx context.Context, head []byte, remote string) (*http.Reques
 	if strings.Contains(target, "#") || strings.HasPrefix(target, "//") {
 		return nil, false
 	}
-	r, err := http.NewRequestWithContext(ctx, method, target, nil)
+	r, err := http.NewRequestWithContext(ctx, method, target, nil) // refuses a method that is not a token
 	if err != nil {
 		return nil, false
 	}
@@ -86,19 +84,6 @@ func parseFields(rest string) (h http.Header, host string, ok bool) {
 	return h, host, hosts == 1 && rest == ""
 }
 
-// validMethod reports whether m is a token, as net/http requires.
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if !httpguts.IsTokenRune(rune(m[i])) {
-			return false
-		}
-	}
-	return true
-}
-
 // validTarget reports whether the request target has only visible ASCII
 // characters; anything else is left to net/http's judgement.
 func validTarget(t string) bool {
@@ -108,21 +93,4 @@ func validTarget(t string) bool {
 		}
 	}
 	return true
-}
-
-// dateCache keeps the Date field value of the current second.
-type dateCache struct {
-	mu   sync.Mutex
-	unix int64
-	text string
-}
-
-func (d *dateCache) now() string {
-	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if now.Unix() != d.unix {
-		d.unix, d.text = now.Unix(), now.UTC().Format(http.TimeFormat)
-	}
-	return d.text
 }

@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
 
-// h1response is the own server's http.ResponseWriter (h1server.go). It
+// h1response is the own server's http.ResponseWriter (h1server_linux.go). It
 // writes what net/http's server would write for the same calls: the
 // same status line, header fields (sorted, with Date, and Content-Type
 // sniffed when missing), framing (a Content-Length computed when the
@@ -21,9 +23,8 @@ import (
 // the handler flushes and when the response ends.
 type h1response struct {
 	bw      *bufio.Writer // the connection's
-	req     *http.Request
-	cancel  func()      // the request's context, cancelled when a write fails
-	closing func() bool // the server shuts down: the connection closes after the response
+	cancel  func()        // the request's context, cancelled when a write fails
+	closing func() bool   // the server shuts down: the connection closes after the response
 	date    *dateCache
 	isHEAD  bool
 
@@ -50,18 +51,12 @@ type h1response struct {
 // head is written, as net/http's 2 KiB response buffer.
 const pendingMax = 2 << 10
 
-func newH1Response(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache) *h1response {
-	w := new(h1response)
-	w.reset(bw, r, cancel, closing, date, make(http.Header))
-	return w
-}
-
 // reset makes w a new response to r, writing header, which it clears:
 // the own server reuses one response and its header map per connection.
 func (w *h1response) reset(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache, header http.Header) {
 	clear(header)
 	*w = h1response{
-		bw: bw, req: r, cancel: cancel, closing: closing, date: date, isHEAD: r.Method == http.MethodHead,
+		bw: bw, cancel: cancel, closing: closing, date: date, isHEAD: r.Method == http.MethodHead,
 		header: header, contentLength: -1, closeAfter: r.Close,
 	}
 }
@@ -415,3 +410,20 @@ func writeFields(bw *bufio.Writer, h http.Header, skip func(string) bool) {
 
 // bodyAllowedForStatus is net/http's rule: no body on 1xx, 204 and 304.
 func bodyAllowedForStatus(status int) bool { return bodyAllowed(http.MethodGet, status) }
+
+// dateCache keeps the Date field value of the current second.
+type dateCache struct {
+	mu   sync.Mutex
+	unix int64
+	text string
+}
+
+func (d *dateCache) now() string {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if now.Unix() != d.unix {
+		d.unix, d.text = now.Unix(), now.UTC().Format(http.TimeFormat)
+	}
+	return d.text
+}

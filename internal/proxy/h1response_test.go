@@ -215,7 +215,8 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 	}
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	w := newH1Response(bw, r, func() {}, func() bool { return false }, &dateCache{})
+	w := new(h1response)
+	w.reset(bw, r, func() {}, func() bool { return false }, &dateCache{}, make(http.Header))
 	h.ServeHTTP(w, r)
 	w.finish()
 	return out.String(), w.closeAfter

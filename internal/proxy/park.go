@@ -21,8 +21,8 @@ import (
 //
 // The own server reads through the same framing as net/http below and
 // parks a connection the same way. The invariant that makes this safe:
-// net/http holds no unread byte of a connection when it is parked. A connection is parked only when
-// net/http, between requests, asks for the next request's bytes and none
+// net/http holds no unread byte of a connection when it is parked. A
+// connection is parked only when net/http, between requests, asks for the next request's bytes and none
 // has come within parkAfter; then net/http closes its side (its buffers
 // go back to its pools, its goroutine ends) and the parkConn's Close
 // parks the socket instead of closing it. To be sure net/http read
@@ -270,10 +270,7 @@ func (c *parkConn) releaseIfEmpty() {
 
 // ready is called by the poller when the parked connection is readable:
 // its next request, or its end, has come.
-func (c *parkConn) ready() {
-	c.fresh = true
-	c.parker.hand(c)
-}
+func (c *parkConn) ready() { c.parker.hand(c) }
 
 // expired is called by the poller when the parked connection's deadline
 // passed, or when the parker closes.

@@ -187,26 +187,27 @@ func TestParkedConnectionsExpire(t *testing.T) {
 	used.send(getRoot)
 	used.expect("GET", "blue")
 	waitParked(t, l, 1)
-
-	l.parker.sweep(time.Now().Add(idleTimeout - time.Second))
-	if n := l.parker.parkedCount(); n != 1 {
-		t.Fatalf("%d connections parked before the idle timeout, want 1", n)
-	}
-	l.parker.sweep(time.Now().Add(idleTimeout + time.Second))
-	assertClosed(t, used.c)
+	expectExpiry(t, l, used.c, idleTimeout)
 	eventually(t, "the listener to count no connection", func() bool { return l.conns.Load() == 0 })
+}
+
+// expectExpiry checks that l's one parked connection, c, is still parked
+// a second before timeout from now and closed a second after it.
+func expectExpiry(t *testing.T, l *listener, c net.Conn, timeout time.Duration) {
+	t.Helper()
+	l.parker.sweep(time.Now().Add(timeout - time.Second))
+	if n := l.parker.parkedCount(); n != 1 {
+		t.Fatalf("%d connections parked a second before the %v timeout, want 1", n, timeout)
+	}
+	l.parker.sweep(time.Now().Add(timeout + time.Second))
+	assertClosed(t, c)
 }
 
 func TestNewConnectionIsParkedUntilTheHeaderTimeout(t *testing.T) {
 	p, l := parkingProxy(t)
 	quiet := dialRaw(t, p)
 	waitParked(t, l, 1)
-	l.parker.sweep(time.Now().Add(readHeaderTimeout - time.Second))
-	if n := l.parker.parkedCount(); n != 1 {
-		t.Fatalf("%d connections parked before the header timeout, want 1", n)
-	}
-	l.parker.sweep(time.Now().Add(readHeaderTimeout + time.Second))
-	assertClosed(t, quiet.c)
+	expectExpiry(t, l, quiet.c, readHeaderTimeout)
 
 	late := dialRaw(t, p)
 	waitParked(t, l, 1)
