@@ -186,12 +186,10 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// Rollback: click, confirm, and the deployment ends RolledBack with
 	// production on v1.
-	do(t, b,
-		chromedp.Click(chromedp.CSS("#rollback")),
-		chromedp.WaitVisible(chromedp.CSS("#confirm")),
-		chromedp.Click(chromedp.CSS("#confirm")),
-		chromedp.WaitVisible(chromedp.CSS("#summary")),
-	)
+	click(t, b, "#rollback")
+	do(t, b, chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	click(t, b, "#confirm")
+	do(t, b, chromedp.WaitVisible(chromedp.CSS("#summary")))
 	waitEnded(t, ctx, st, d2.ID, store.DeploymentRolledBack)
 	waitText(t, b, "#summary .status", store.DeploymentRolledBack)
 	load.stop()
@@ -356,6 +354,33 @@ func run[T any](t *testing.T, b context.Context, a chromedp.Action[T]) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// click clicks the element sel as a user would. The page re-renders
+// live, so the node found may be replaced before the click reaches it;
+// then the click is tried again on the new one, as a user would.
+func click(t *testing.T, b context.Context, sel string) {
+	t.Helper()
+	var err error
+	for range 20 {
+		err = chromedp.Do(b, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil || !replaced(err) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("clicking %s: %v", sel, err)
+	}
+}
+
+// replaced reports whether err says the node went away between being
+// found and being used.
+func replaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "No node with given id") ||
+		strings.Contains(msg, "Could not compute box model") ||
+		strings.Contains(msg, "Node is detached")
 }
 
 // waitShare polls the chart's data-new-share attribute, which only the
