@@ -14,7 +14,10 @@ import (
 // response started: 502 when the target failed, 504 when it timed out.
 // A client that went away gets nothing.
 func handleError(w http.ResponseWriter, r *http.Request, err error) {
-	x := exchangeOf(r.Context())
+	x := exchangeFor(w)
+	if x == nil {
+		x = exchangeOf(r.Context())
+	}
 	cause := context.Cause(x.ctx)
 	switch {
 	case x.body.tooLarge.Load():

@@ -20,7 +20,9 @@ const statusClientClosed = 499
 type exchangeKey struct{}
 
 // exchange is the state of one proxied request: where it was routed, and
-// what came of it. The Forwarder finds it in the request context.
+// what came of it. The Forwarder finds it through the ResponseWriter it is
+// given, the exchange's responseRecorder (exchangeFor); the reverse proxy
+// path carries it on in the request context for its hooks (exchangeOf).
 type exchange struct {
 	listener string
 	metrics  *metrics.Registry
@@ -57,6 +59,24 @@ type exchange struct {
 func exchangeOf(ctx context.Context) *exchange {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
+}
+
+// exchangeFor returns the exchange w records, or nil when w is not an
+// exchange's (a Forwarder called directly).
+func exchangeFor(w http.ResponseWriter) *exchange {
+	if rec, ok := w.(*responseRecorder); ok {
+		return rec.x
+	}
+	return nil
+}
+
+// withExchange returns r with x in its context, for the hooks of the
+// reverse proxy path, which see only requests.
+func withExchange(r *http.Request, x *exchange) *http.Request {
+	if x == nil || exchangeOf(r.Context()) == x {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
 }
 
 // bind makes t, already acquired, the request's target.
@@ -114,6 +134,7 @@ func (x *exchange) finish() {
 // http.ResponseController reach Flush and Hijack underneath.
 type responseRecorder struct {
 	http.ResponseWriter
+	x      *exchange // the exchange this records
 	status int
 	bytes  int64
 	// draining, for an HTTP/1 client, is the listener's flag: once set,

@@ -63,7 +63,7 @@ func fastPathEligible(r *http.Request) bool {
 // through next. Upgrades take the fast path where the listener can relay
 // them without goroutines (relay_linux.go).
 func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
-	x := exchangeOf(r.Context())
+	x := exchangeFor(w)
 	if x == nil || speaksHTTP2(x.group.settings.Load().protocol) ||
 		!fastPathEligible(r) && !(x.relays != nil && upgradeEligible(r)) {
 		f.next.Forward(w, r)

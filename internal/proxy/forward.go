@@ -63,7 +63,7 @@ func newReverseProxyForwarder(log *slog.Logger) *reverseProxyForwarder {
 }
 
 func (f *reverseProxyForwarder) Forward(w http.ResponseWriter, r *http.Request) {
-	f.rp.ServeHTTP(w, r)
+	f.rp.ServeHTTP(w, withExchange(r, exchangeFor(w)))
 }
 
 // rewrite points the outbound request at the chosen target. The Host

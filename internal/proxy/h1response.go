@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -22,11 +23,11 @@ import (
 // writes into the connection's buffered writer, which is flushed when
 // the handler flushes and when the response ends.
 type h1response struct {
-	bw      *bufio.Writer // the connection's
-	cancel  func()        // the request's context, cancelled when a write fails
-	closing func() bool   // the server shuts down: the connection closes after the response
-	date    *dateCache
-	isHEAD  bool
+	bw     *bufio.Writer           // the connection's
+	cancel context.CancelCauseFunc // the request's context's; also the exchange's (listener.newExchange)
+	server shutter                 // closing: the connection closes after the response
+	date   *dateCache
+	isHEAD bool
 
 	header http.Header
 	// held is the header as of the final WriteHeader while the head
@@ -47,16 +48,21 @@ type h1response struct {
 	err           error    // the first write error; the response is lost
 }
 
+// shutter is the server a response is written for: it tells whether it
+// shuts down. (An interface rather than a method value, which would be
+// allocated for each response.)
+type shutter interface{ closed() bool }
+
 // pendingMax is how much body waits for the handler to end before the
 // head is written, as net/http's 2 KiB response buffer.
 const pendingMax = 2 << 10
 
 // reset makes w a new response to r, writing header, which it clears:
 // the own server reuses one response and its header map per connection.
-func (w *h1response) reset(bw *bufio.Writer, r *http.Request, cancel func(), closing func() bool, date *dateCache, header http.Header) {
+func (w *h1response) reset(bw *bufio.Writer, r *http.Request, cancel context.CancelCauseFunc, server shutter, date *dateCache, header http.Header) {
 	clear(header)
 	*w = h1response{
-		bw: bw, cancel: cancel, closing: closing, date: date, isHEAD: r.Method == http.MethodHead,
+		bw: bw, cancel: cancel, server: server, date: date, isHEAD: r.Method == http.MethodHead,
 		header: header, contentLength: -1, closeAfter: r.Close,
 	}
 }
@@ -161,7 +167,7 @@ func (w *h1response) writeBody(p []byte) {
 func (w *h1response) failed(err error) {
 	if err != nil && w.err == nil {
 		w.err = err
-		w.cancel()
+		w.cancel(nil)
 	}
 }
 
@@ -240,7 +246,7 @@ func (w *h1response) frame(h http.Header) (skip excluded, extra fieldList) {
 		w.contentLength = int64(len(w.pending))
 		extra.add("Content-Length", strconv.Itoa(len(w.pending)))
 	}
-	if h.Get("Connection") == "close" || w.closing() {
+	if h.Get("Connection") == "close" || w.server.closed() {
 		w.closeAfter = true
 	}
 	if bodyAllowed {

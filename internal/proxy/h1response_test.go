@@ -216,7 +216,7 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
 	w := new(h1response)
-	w.reset(bw, r, func() {}, func() bool { return false }, &dateCache{}, make(http.Header))
+	w.reset(bw, r, func(error) {}, open{}, &dateCache{}, make(http.Header))
 	h.ServeHTTP(w, r)
 	w.finish()
 	return out.String(), w.closeAfter
@@ -247,3 +247,8 @@ func joinChunks(t *testing.T, raw string) string {
 		rest = after[n+2:]
 	}
 }
+
+// open is a server that never shuts down.
+type open struct{}
+
+func (open) closed() bool { return false }

@@ -44,7 +44,7 @@ type h1conn struct {
 	header http.Header
 
 	mu     sync.Mutex
-	cancel context.CancelFunc // the request in flight's; nil between requests
+	cancel context.CancelCauseFunc // the request in flight's; nil between requests
 }
 
 // ready is called by the poller when the client closed or reset the
@@ -55,7 +55,7 @@ func (s *h1conn) ready() {
 	cancel := s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		cancel(nil)
 	}
 }
 
@@ -108,17 +108,17 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 		if c.through || c.phase != phaseHead {
 			return true
 		}
-		ctx, cancel := context.WithCancel(s.base)
+		ctx, cancel := context.WithCancelCause(s.base)
 		r, ok := parseRequest(ctx, (*c.buf)[c.r:c.r+c.headLeft], s.remote)
 		if !ok {
-			cancel()
+			cancel(nil)
 			return true
 		}
 		c.r += c.headLeft
 		c.headLeft, c.phase = 0, phaseNext
 		c.releaseIfEmpty()
 		keep := s.serve(r, cancel)
-		cancel() // as net/http, when the handler has returned
+		cancel(nil) // as net/http, when the handler has returned
 		if !keep {
 			return false
 		}
@@ -128,7 +128,7 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 
 // serve answers one request; it reports whether the connection stays
 // open for the next.
-func (s *h1conn) serve(r *http.Request, cancel context.CancelFunc) (keep bool) {
+func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bool) {
 	s.p.busy.Add(1) // before the check: a shutdown that missed it sees closed
 	defer s.p.busy.Add(-1)
 	if s.p.closed() {
@@ -150,7 +150,7 @@ func (s *h1conn) serve(r *http.Request, cancel context.CancelFunc) (keep bool) {
 		s.header = make(http.Header)
 	}
 	w := &s.w
-	w.reset(s.bw, r, cancel, s.p.closed, &s.p.date, s.header)
+	w.reset(s.bw, r, cancel, s.p, &s.p.date, s.header)
 	if !s.handle(w, r) {
 		return false
 	}

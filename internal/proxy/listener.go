@@ -283,7 +283,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.bind(g, t)
 	x.body.limit = g.settings.Load().maxBodySize
 	defer x.end()
-	l.fwd.Forward(&x.w, r.WithContext(context.WithValue(x.ctx, exchangeKey{}, x)))
+	if r.Context() != x.ctx {
+		r = r.WithContext(x.ctx)
+	}
+	l.fwd.Forward(&x.w, r)
 }
 
 // noTarget answers 503 when the action found no target for a request.
@@ -309,8 +312,14 @@ func (l *listener) noTarget(w http.ResponseWriter, act *action, name string, sta
 func (l *listener) newExchange(w http.ResponseWriter, r *http.Request, name string, act *action, start time.Time) *exchange {
 	x := &exchange{listener: name, metrics: l.metrics, act: act, start: start,
 		relays: l.relays, base: l.baseCtx, inFlight: &l.inFlight}
-	x.ctx, x.cancel = context.WithCancelCause(r.Context())
-	x.w.ResponseWriter = w
+	if own, ok := w.(*h1response); ok {
+		// The own server made the request's context for the exchange:
+		// nothing else uses it, and one context less per request counts.
+		x.ctx, x.cancel = r.Context(), own.cancel
+	} else {
+		x.ctx, x.cancel = context.WithCancelCause(r.Context())
+	}
+	x.w.ResponseWriter, x.w.x = w, x
 	if r.ProtoMajor == 1 {
 		x.w.draining = &l.draining
 		if r.ProtoMinor == 0 {
