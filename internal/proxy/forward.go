@@ -12,9 +12,10 @@ import (
 )
 
 // Forwarder sends a routed request to its target and copies the answer to
-// w. The routing decision travels in r's context (see exchangeOf);
-// ReverseProxy is the standard Forwarder, and a faster HTTP/1.1 path can
-// replace it later without touching routing, health or weights.
+// w. The routing decision travels in w, the exchange's recorder (see
+// exchangeFor); ReverseProxy is the standard Forwarder, and the fast
+// HTTP/1.1 path in front of it (fastforward.go) leaves routing, health and
+// weights alone.
 type Forwarder interface {
 	Forward(w http.ResponseWriter, r *http.Request)
 }
