@@ -396,3 +396,75 @@ func TestStaleEventWakesNoNewConnection(t *testing.T) {
 		t.Fatal("the new connection's own event woke no one")
 	}
 }
+
+// The poller's loop must wait in Go's netpoller, not in an epoll_wait
+// system call: a goroutine in a system call keeps the processor, and with
+// GOMAXPROCS=1 every request waited for the runtime to take it back
+// (10–20 ms each time the loop went back to waiting; bench/RESULTS.md).
+// Go's stack dump names the state: "IO wait" in the netpoller, "syscall"
+// in a system call.
+func TestPollerWaitsInGoNetpoller(t *testing.T) {
+	p, err := newPoller(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	state := ""
+	for range 100 {
+		time.Sleep(20 * time.Millisecond)
+		if state = pollerLoopState(); state == "IO wait" {
+			break
+		}
+	}
+	if state != "IO wait" {
+		t.Fatalf("the poller's loop waits in state %q, want %q", state, "IO wait")
+	}
+
+	// And it still wakes its watchers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	woken := make(chan string, 1)
+	if err := p.watch(socketOf(server), &recordingWatcher{"readable", woken}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	client.Write([]byte("x"))
+	select {
+	case who := <-woken:
+		if who != "readable" {
+			t.Fatalf("got %q", who)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a readable socket woke no watcher")
+	}
+}
+
+// pollerLoopState returns the state Go's stack dump gives the poller's
+// loop goroutine ("IO wait", "syscall", "running", ...), or "".
+func pollerLoopState() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if !strings.Contains(g, "(*poller).loop(") {
+			continue
+		}
+		head, _, _ := strings.Cut(g, "\n")
+		_, state, _ := strings.Cut(head, "[")
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",") // "IO wait, 2 minutes"
+		return state
+	}
+	return ""
+}

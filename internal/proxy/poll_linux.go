@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,10 +23,22 @@ import (
 // bytes that arrive while a socket is being registered are not missed and
 // a watcher is woken once per watch. Once a second the loop expires the
 // entries whose deadline has passed.
+//
+// The loop never blocks in epoll_wait: the epoll instance is itself
+// registered with Go's netpoller (an epoll descriptor is readable while
+// it has events), and the loop asks it for events without waiting, then
+// waits in Go's netpoller like any connection. A goroutine blocked in a
+// system call keeps Go's only processor (GOMAXPROCS=1, the data plane's
+// setting on one core) until the runtime's monitor takes it back, which
+// can take it 10–20 ms when it has long had nothing to do: every other
+// request waited that long each time the loop went back to epoll_wait
+// (bench/RESULTS.md).
 type poller struct {
 	log  *slog.Logger
 	epfd int
-	wake int // an eventfd in the epoll set; written to stop the loop
+	file *os.File        // epfd, registered with Go's netpoller
+	raw  syscall.RawConn // file's, to wait for events
+	wake int             // an eventfd in the epoll set; written to stop the loop
 
 	mu      sync.Mutex
 	closed  bool
@@ -69,8 +83,34 @@ func newPoller(log *slog.Logger) (*poller, error) {
 		return nil, fmt.Errorf("adding the eventfd to epoll: %w", err)
 	}
 	p := &poller{log: log, epfd: epfd, wake: wake, entries: make(map[int]pollEntry)}
+	if err := p.openFile(); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, err
+	}
 	go p.loop()
 	return p, nil
+}
+
+// openFile registers epfd with Go's netpoller, which takes a descriptor in
+// non-blocking mode only.
+func (p *poller) openFile() error {
+	if err := unix.SetNonblock(p.epfd, true); err != nil {
+		return fmt.Errorf("making the epoll instance non-blocking: %w", err)
+	}
+	p.file = os.NewFile(uintptr(p.epfd), "epoll")
+	raw, err := p.file.SyscallConn()
+	if err == nil {
+		// A deadline is how the loop wakes to sweep; a file the netpoller
+		// did not take would refuse it, and the loop would block for good.
+		err = p.file.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		p.file.Close()
+		return fmt.Errorf("registering the epoll instance with the netpoller: %w", err)
+	}
+	p.raw = raw
+	return nil
 }
 
 // watch registers fd until it is readable or expires (zero: never).
@@ -203,14 +243,14 @@ func (p *poller) loop() {
 		p.mu.Lock()
 		p.stopped = true
 		p.mu.Unlock()
-		unix.Close(p.epfd)
+		p.file.Close()
 		unix.Close(p.wake)
 	}()
 	events := make([]unix.EpollEvent, 256)
 	nextSweep := time.Now().Add(time.Second)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, 1000)
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		n, err := p.wait(events, nextSweep)
+		if err != nil && !errors.Is(err, unix.EINTR) && !errors.Is(err, os.ErrDeadlineExceeded) {
 			p.log.Error("epoll_wait failed; watched connections are closed", "err", err)
 			p.close()
 			return
@@ -228,6 +268,24 @@ func (p *poller) loop() {
 			nextSweep = now.Add(time.Second)
 		}
 	}
+}
+
+// wait returns the events ready, waiting for them in Go's netpoller until
+// deadline at the latest (os.ErrDeadlineExceeded).
+func (p *poller) wait(events []unix.EpollEvent, deadline time.Time) (int, error) {
+	if err := p.file.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	var n int
+	var werr error
+	err := p.raw.Read(func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n != 0 || werr != nil // nothing yet: wait for the descriptor to be readable
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // sweep expires the entries whose deadline has passed.
