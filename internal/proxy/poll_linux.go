@@ -14,7 +14,7 @@ import (
 )
 
 // poller watches sockets that nothing reads now, without a goroutine per
-// socket: one goroutine waits in epoll_wait on all of them and wakes the
+// socket: one goroutine waits on all of them, in an epoll set, and wakes the
 // watcher of a socket that became readable (or was closed by its peer).
 // A parked keep-alive connection (park.go) and an idle upgraded connection
 // (relay_linux.go) are each only their socket and a map entry here.
