@@ -14,10 +14,7 @@ import (
 // response started: 502 when the target failed, 504 when it timed out.
 // A client that went away gets nothing.
 func handleError(w http.ResponseWriter, r *http.Request, err error) {
-	x := exchangeFor(w)
-	if x == nil {
-		x = exchangeOf(r.Context())
-	}
+	x := exchangeFor(w) // ReverseProxy passes on the recorder it was given
 	cause := context.Cause(x.ctx)
 	switch {
 	case x.body.tooLarge.Load():

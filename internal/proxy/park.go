@@ -22,13 +22,13 @@ import (
 // The own server reads through the same framing as net/http below and
 // parks a connection the same way. The invariant that makes this safe:
 // net/http holds no unread byte of a connection when it is parked. A
-// connection is parked only when net/http, between requests, asks for the next request's bytes and none
-// has come within parkAfter; then net/http closes its side (its buffers
-// go back to its pools, its goroutine ends) and the parkConn's Close
-// parks the socket instead of closing it. To be sure net/http read
-// nothing beyond the request it served, a parkConn frames what net/http
-// reads: it reads the request head itself and gives net/http that head
-// and not a byte more. A request that can have more (a body, an upgrade,
+// connection is parked only when net/http, between requests, asks for
+// the next request's bytes and none has come within parkAfter; then
+// net/http closes its side (its buffers go back to its pools, its
+// goroutine ends) and the parkConn's Close parks the socket instead of
+// closing it. To be sure net/http read nothing beyond the request it
+// served, a parkConn frames what net/http reads: it reads the request
+// head itself and gives net/http that head and not a byte more. A request that can have more (a body, an upgrade,
 // h2c, HTTP/1.0, a head larger than the buffer), a read past the head
 // that net/http makes for its own reasons, or pipelined requests switch
 // the connection to pass-through: net/http reads the socket as it always
