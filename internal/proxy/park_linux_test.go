@@ -338,15 +338,7 @@ func TestStaleEventWakesNoNewConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client1, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client1.Close()
-	server1, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client1, server1 := dialPair(t, ln)
 	fd := socketOf(server1)
 	woken := make(chan string, 2)
 	if err := p.watchGone(fd, &recordingWatcher{"old", woken}); err != nil {
@@ -426,16 +418,7 @@ func TestPollerWaitsInGoNetpoller(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := dialPair(t, ln)
 	woken := make(chan string, 1)
 	if err := p.watch(socketOf(server), &recordingWatcher{"readable", woken}, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -449,6 +432,23 @@ func TestPollerWaitsInGoNetpoller(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a readable socket woke no watcher")
 	}
+}
+
+// dialPair connects to ln and returns both ends of the connection, closed
+// when the test ends.
+func dialPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }
 
 // pollerLoopState returns the state Go's stack dump gives the poller's
