@@ -111,8 +111,10 @@
 // parked. Upgraded connections
 // on those listeners take the fast path and are relayed the same way
 // (upgrade.go, relay_linux.go): a direction with nothing to send holds no
-// goroutine and no buffer. TLS listeners and other platforms serve every
-// connection with net/http throughout.
+// goroutine and no buffer. TLS listeners park and serve their HTTP/1.1
+// connections the same way, through crypto/tls (parktls_linux.go), and
+// leave HTTP/2 clients and upgrades to net/http and the reverse proxy.
+// Other platforms serve every connection with net/http throughout.
 //
 // # Front-end limits
 //

@@ -64,8 +64,11 @@ func exchangeOf(ctx context.Context) *exchange {
 // exchangeFor returns the exchange w records, or nil when w is not an
 // exchange's (a Forwarder called directly).
 func exchangeFor(w http.ResponseWriter) *exchange {
-	if rec, ok := w.(*responseRecorder); ok {
-		return rec.x
+	switch w := w.(type) {
+	case *responseRecorder:
+		return w.x
+	case earlyBytesKeeper:
+		return w.x
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,8 +67,41 @@ func newReverseProxyForwarder(log *slog.Logger) *reverseProxyForwarder {
 }
 
 func (f *reverseProxyForwarder) Forward(w http.ResponseWriter, r *http.Request) {
-	f.rp.ServeHTTP(w, withExchange(r, exchangeFor(w)))
+	x := exchangeFor(w)
+	if rec, ok := w.(*responseRecorder); ok && r.Header["Upgrade"] != nil {
+		w = earlyBytesKeeper{rec}
+	}
+	f.rp.ServeHTTP(w, withExchange(r, x))
 }
+
+// earlyBytesKeeper is the recorder of an upgrade request on the reverse
+// proxy path. ReverseProxy relays an upgraded connection from the
+// connection Hijack returns and ignores the reader beside it, which holds
+// what net/http read past the request: the first bytes a client sent
+// along with its upgrade request would be lost. Its Hijack puts them in
+// front of the connection.
+type earlyBytesKeeper struct{ *responseRecorder }
+
+func (w earlyBytesKeeper) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.responseRecorder).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		brw.Reader.Discard(n)
+		c = &prefixedConn{Conn: c, r: io.MultiReader(bytes.NewReader(bytes.Clone(early)), c)}
+	}
+	return c, brw, nil
+}
+
+// prefixedConn reads r, bytes read already and then the connection.
+type prefixedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // rewrite points the outbound request at the chosen target. The Host
 // header stays the client's, as on ALB.

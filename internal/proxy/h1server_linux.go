@@ -114,6 +114,7 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 			cancel(nil)
 			return true
 		}
+		r.TLS = c.tlsState
 		c.r += c.headLeft
 		c.headLeft, c.phase = 0, phaseNext
 		c.releaseIfEmpty()

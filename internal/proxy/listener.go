@@ -32,8 +32,8 @@ type listener struct {
 	tls      bool
 	ln       net.Listener
 	lim      *limitListener // ln with the connection cap; accepted from
-	parker   *parker        // parks idle connections; nil on TLS listeners and off Linux
-	relays   *relays        // relays upgraded connections; nil like parker
+	parker   *parker        // parks idle connections; nil off Linux
+	relays   *relays        // relays upgraded connections; nil on TLS listeners and off Linux
 	srv      *http.Server
 	log      *slog.Logger
 	metrics  *metrics.Registry
@@ -124,15 +124,22 @@ func (l *listener) configure(lc ListenerConfig) {
 	l.lim.setMax(lc.MaxConnections)
 }
 
-// serve starts accepting connections. A plain listener parks its idle
-// connections (park.go); a TLS one leaves them to net/http, since
-// crypto/tls reads through a blocking connection.
+// serve starts accepting connections. A listener parks its idle
+// connections (park.go); a TLS one does its handshakes there too
+// (parktls_linux.go). Only a plain listener relays upgraded connections
+// itself (relay_linux.go): a relay moves bytes between sockets, not
+// through crypto/tls.
 func (l *listener) serve(name string) {
-	if !l.tls {
-		var err error
-		if l.parker, err = newParker(l.lim, &l.conns, l.log, l, context.WithValue(l.baseCtx, http.ServerContextKey, l.srv)); err != nil {
-			l.log.Debug("idle connections are not parked", "listener", name, "err", err)
-		} else if l.relays, err = newRelays(l.log); err != nil {
+	var tlsConf *tls.Config
+	if l.tls {
+		// A copy: Serve adds to the server's config when it starts.
+		tlsConf = l.srv.TLSConfig.Clone()
+	}
+	var err error
+	if l.parker, err = newParker(l.lim, &l.conns, l.log, l, context.WithValue(l.baseCtx, http.ServerContextKey, l.srv), tlsConf); err != nil {
+		l.log.Debug("idle connections are not parked", "listener", name, "err", err)
+	} else if !l.tls {
+		if l.relays, err = newRelays(l.log); err != nil {
 			l.log.Debug("upgraded connections are relayed by the reverse proxy", "listener", name, "err", err)
 		}
 	}
@@ -141,10 +148,10 @@ func (l *listener) serve(name string) {
 		defer close(l.served)
 		var err error
 		switch {
-		case l.tls:
-			err = l.srv.ServeTLS(l.lim, "", "")
 		case l.parker != nil:
 			err = l.srv.Serve(l.parker)
+		case l.tls:
+			err = l.srv.ServeTLS(l.lim, "", "")
 		default:
 			err = l.srv.Serve(l.lim)
 		}
@@ -167,7 +174,7 @@ func (p *Proxy) listen(address string) (net.Listener, error) {
 // connState counts the listener's open connections; a parkConn counts
 // itself, since net/http sees it open and close once per parking.
 func (l *listener) connState(c net.Conn, s http.ConnState) {
-	if pc, ok := c.(*parkConn); ok {
+	if pc := parkConnOf(c); pc != nil {
 		switch s {
 		case http.StateIdle:
 			pc.idle()

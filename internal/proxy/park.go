@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -9,7 +10,8 @@ import (
 	"time"
 )
 
-// Idle keep-alive connections of plain HTTP/1.1 listeners are parked:
+// Idle HTTP/1.1 keep-alive connections are parked (on TLS listeners
+// too, through crypto/tls: parktls_linux.go):
 // between two requests a connection holds no goroutine and no buffer,
 // only its socket and a parkConn registered with the listener's parker
 // (an epoll loop on Linux, park_linux.go). When the client sends its next
@@ -76,6 +78,9 @@ type parkConn struct {
 	parker   connParker    // nil: never parked
 	fd       int           // the socket, for the parker
 	open     *atomic.Int64 // the listener's count of open connections
+	// tlsState is the handshake's outcome when Conn is a *tls.Conn
+	// (parktls_linux.go); nil on a plain listener.
+	tlsState *tls.ConnectionState
 
 	// Read side, owned by the reading goroutine.
 	own      bool // the own server reads it (h1server_linux.go), not net/http
@@ -273,8 +278,42 @@ func (c *parkConn) releaseIfEmpty() {
 func (c *parkConn) ready() { c.parker.hand(c) }
 
 // expired is called by the poller when the parked connection's deadline
-// passed, or when the parker closes.
-func (c *parkConn) expired() { c.Close() }
+// passed, or when the parker closes. Closing a TLS connection sends an
+// alert, which can wait up to 5 s for a client that does not read: not
+// in the poller's goroutine.
+func (c *parkConn) expired() {
+	if c.tlsState != nil {
+		go c.Close()
+		return
+	}
+	c.Close()
+}
+
+// forHTTP is the connection as the listener's http.Server gets it.
+func (c *parkConn) forHTTP() net.Conn {
+	if c.tlsState != nil {
+		return tlsParkConn{c}
+	}
+	return c
+}
+
+// tlsParkConn is a parkConn over TLS as net/http sees it: net/http takes
+// the TLS state of a connection that is not a *tls.Conn from its
+// ConnectionState method, for Request.TLS.
+type tlsParkConn struct{ *parkConn }
+
+func (c tlsParkConn) ConnectionState() tls.ConnectionState { return *c.tlsState }
+
+// parkConnOf returns the parkConn that c is, or nil.
+func parkConnOf(c net.Conn) *parkConn {
+	switch c := c.(type) {
+	case *parkConn:
+		return c
+	case tlsParkConn:
+		return c.parkConn
+	}
+	return nil
+}
 
 // takeBuffered returns the bytes read and not yet given to net/http, and
 // drops them: a relay sends them on before it reads the socket itself.

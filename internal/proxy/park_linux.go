@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ type parker struct {
 	log     *slog.Logger
 	handler http.Handler    // the listener's, for the own server
 	base    context.Context // the parent of the own server's request contexts
+	tls     *tls.Config     // nil on a plain listener (parktls_linux.go)
 	poll    *poller
 	ready   chan net.Conn // to Accept
 	done    chan struct{} // closed by Close
@@ -40,14 +42,15 @@ type parker struct {
 }
 
 // newParker starts accepting on ln and a poller for the parked; plain
-// requests are served by handler with contexts from base.
-func newParker(ln net.Listener, open *atomic.Int64, log *slog.Logger, handler http.Handler, base context.Context) (*parker, error) {
+// requests are served by handler with contexts from base. With a TLS
+// config, connections are TLS: the parker does their handshakes.
+func newParker(ln net.Listener, open *atomic.Int64, log *slog.Logger, handler http.Handler, base context.Context, tlsConf *tls.Config) (*parker, error) {
 	poll, err := newPoller(log)
 	if err != nil {
 		return nil, err
 	}
 	p := &parker{
-		ln: ln, open: open, log: log, handler: handler, base: base, poll: poll,
+		ln: ln, open: open, log: log, handler: handler, base: base, poll: poll, tls: tlsConf,
 		bufs:      newBufferPool(parkBufferSize),
 		writers:   sync.Pool{New: func() any { return bufio.NewWriterSize(nil, parkBufferSize) }},
 		ready:     make(chan net.Conn),
@@ -99,6 +102,10 @@ func (p *parker) accept() {
 		}
 		delay = 0
 		fd := socketOf(c)
+		if p.tls != nil && fd >= 0 {
+			go p.serveTLS(c, fd)
+			continue
+		}
 		if fd < 0 {
 			p.toHTTP(newParkConn(c, nil, fd, p.open))
 			continue
@@ -110,7 +117,7 @@ func (p *parker) accept() {
 // hand gives c, woken, to the own server.
 func (p *parker) hand(c *parkConn) {
 	if p.closed() {
-		c.Close()
+		c.expired() // closes it without holding up the poller
 		return
 	}
 	go p.serveOwn(c, false)
@@ -120,6 +127,11 @@ func (p *parker) hand(c *parkConn) {
 // server has stopped.
 func (p *parker) toHTTP(c *parkConn) {
 	c.fresh = true
+	p.toHTTPConn(c.forHTTP())
+}
+
+// toHTTPConn gives c to the listener's http.Server as it is.
+func (p *parker) toHTTPConn(c net.Conn) {
 	select {
 	case p.ready <- c:
 	case <-p.done:

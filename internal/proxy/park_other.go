@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,7 +20,7 @@ type parker struct {
 	busy      atomic.Int64
 }
 
-func newParker(net.Listener, *atomic.Int64, *slog.Logger, http.Handler, context.Context) (*parker, error) {
+func newParker(net.Listener, *atomic.Int64, *slog.Logger, http.Handler, context.Context, *tls.Config) (*parker, error) {
 	return nil, errors.ErrUnsupported
 }
 

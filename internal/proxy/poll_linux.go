@@ -322,6 +322,8 @@ func unwrapConn(c net.Conn) net.Conn {
 		switch w := c.(type) {
 		case *parkConn:
 			c = w.Conn
+		case tlsParkConn:
+			c = w.Conn
 		case *limitedConn:
 			c = w.Conn
 		default:

@@ -98,7 +98,7 @@ func sendEarly(client net.Conn, br *bufio.Reader, target net.Conn) error {
 			return err
 		}
 	}
-	if pc, ok := client.(*parkConn); ok {
+	if pc := parkConnOf(client); pc != nil {
 		if b := pc.takeBuffered(); len(b) > 0 {
 			if _, err := target.Write(b); err != nil {
 				return err

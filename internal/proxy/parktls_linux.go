@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// TLS listeners park their idle connections too. The parker runs each
+// handshake itself. A connection that agreed on HTTP/1.1, or on no
+// protocol, becomes a parkConn over its *tls.Conn and is served and
+// parked as on a plain listener; one that agreed on anything else
+// (HTTP/2, an ACME challenge) goes to net/http as the *tls.Conn, which
+// serves it as before and never parks it.
+//
+// A parked connection is watched at its socket, under TLS. That is right
+// only while crypto/tls holds nothing the socket will not announce
+// again: no decrypted byte unread, no whole record undecrypted. A
+// connection is parked only after a read through its *tls.Conn timed
+// out, and crypto/tls returns what it holds before it reads the socket,
+// so then it holds at most part of a record, whose rest is still to come
+// through the socket. Such a timeout leaves the *tls.Conn usable:
+// crypto/tls keeps only errors that are not temporary.
+
+// serveTLS does the handshake of raw, accepted on a TLS listener, and
+// serves it. fd is raw's socket.
+func (p *parker) serveTLS(raw net.Conn, fd int) {
+	// A connection in its handshake is open, as net/http counts it.
+	p.open.Add(1)
+	tc := tls.Server(raw, p.tls)
+	if err := p.handshake(tc); err != nil {
+		p.open.Add(-1)
+		p.log.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+		return
+	}
+	state := tc.ConnectionState()
+	switch state.NegotiatedProtocol {
+	case "", "http/1.1":
+		c := newParkConn(tc, p, fd, p.open) // counts it again
+		p.open.Add(-1)
+		c.tlsState = &state
+		p.serveOwn(c, true)
+	default:
+		p.open.Add(-1) // net/http counts it from here
+		p.toHTTPConn(tc)
+	}
+}
+
+// handshake runs tc's handshake within net/http's time for it (the
+// header timeout), and closes tc when it fails. A client that spoke plain
+// HTTP gets net/http's answer to that.
+func (p *parker) handshake(tc *tls.Conn) error {
+	tc.SetDeadline(time.Now().Add(readHeaderTimeout))
+	if err := tc.HandshakeContext(p.base); err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			err = errors.New("client sent an HTTP request to an HTTPS server")
+		}
+		tc.Close()
+		return err
+	}
+	tc.SetDeadline(time.Time{})
+	return nil
+}
+
+// looksLikeHTTP reports whether the first five bytes of what was taken
+// for a TLS record are those of an HTTP request (net/http's test).
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}

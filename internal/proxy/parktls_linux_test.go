@@ -1,0 +1,225 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tlsParkingProxy is a proxy with one TLS listener in front of a backend
+// that answers /proto with the X-Forwarded-Proto it got, and echoes
+// bodies at /echo; it returns the pool that trusts the listener.
+func tlsParkingProxy(t *testing.T, target string) (*Proxy, *listener, *x509.CertPool) {
+	t.Helper()
+	if target == "" {
+		be := newBackend(t, "blue", func(mux *http.ServeMux) {
+			mux.HandleFunc("/proto", func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, r.Header.Get("X-Forwarded-Proto"))
+			})
+			mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(w, r.Body)
+			})
+		})
+		target = be.addr
+	}
+	certFile, keyFile, pool := selfSignedCert(t)
+	cfg := oneListener(forward("blue", 1), group("blue", target))
+	cfg.Listeners[0].TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile}
+	p := startProxy(t, cfg)
+	l := p.listeners["web"]
+	if l.parker == nil {
+		t.Fatal("the TLS listener does not park its idle connections")
+	}
+	return p, l, pool
+}
+
+// dialTLS is a client connection over TLS that offers the protocols
+// given by ALPN, written to by hand.
+func dialTLS(t *testing.T, p *Proxy, pool *x509.CertPool, protos ...string) *rawClient {
+	t.Helper()
+	c, err := tls.Dial("tcp", p.Addr("web").String(), &tls.Config{RootCAs: pool, NextProtos: protos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// An idle HTTPS connection is parked like a plain one, and serves again:
+// plain requests (which the own server answers, telling the target the
+// client came over HTTPS), a request with a body (net/http's), and
+// pipelined requests in one TLS record.
+func TestTLSIdleConnectionIsParkedAndServedAgain(t *testing.T) {
+	for _, protos := range [][]string{{"http/1.1"}, nil} {
+		t.Run(strings.Join(append([]string{"alpn"}, protos...), "-"), func(t *testing.T) {
+			p, l, pool := tlsParkingProxy(t, "")
+			rc := dialTLS(t, p, pool, protos...)
+			for range 3 {
+				rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+				rc.expect("GET", "https")
+				waitParked(t, l, 1)
+				if n := l.conns.Load(); n != 1 {
+					t.Fatalf("open connections = %d while one is parked, want 1", n)
+				}
+			}
+			rc.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+			rc.expect("POST", "hello")
+			rc.send(strings.Repeat("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n", 3))
+			for range 3 {
+				rc.expect("GET", "https")
+			}
+			rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+			rc.expect("GET", "https")
+		})
+	}
+}
+
+// heldConn holds what is written to it until flush, so that several TLS
+// records reach the proxy in one segment.
+type heldConn struct {
+	net.Conn
+	mu   sync.Mutex
+	held bytes.Buffer
+}
+
+func (c *heldConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held.Write(b)
+}
+
+func (c *heldConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.Conn.Write(c.held.Bytes())
+	c.held.Reset()
+	return err
+}
+
+// Two requests in two TLS records that arrive together: crypto/tls reads
+// both from the socket and decrypts the first; the second, which the
+// socket will not announce again, must be served all the same, not left
+// waiting in a parked connection.
+func TestTLSRecordsArrivingTogetherAreAllServed(t *testing.T) {
+	p, l, pool := tlsParkingProxy(t, "")
+	raw, err := net.Dial("tcp", p.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	bc := &heldConn{Conn: raw}
+	c := tls.Client(bc, &tls.Config{ServerName: "127.0.0.1", RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	// The handshake's flights go out as they are written.
+	hs := make(chan error, 1)
+	go func() { hs <- c.Handshake() }()
+	for done := false; !done; {
+		select {
+		case err := <-hs:
+			if err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			done = true
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := bc.flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+	if err := bc.flush(); err != nil {
+		t.Fatal(err)
+	}
+	rc.expect("GET", "https")
+	rc.expect("GET", "https")
+	waitParked(t, l, 1)
+}
+
+// HTTP/2 clients are served by net/http, as before, and not parked.
+func TestTLSHTTP2ClientIsNotParked(t *testing.T) {
+	p, l, pool := tlsParkingProxy(t, "")
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer c.CloseIdleConnections()
+	for range 2 {
+		resp, err := c.Get("https://" + p.Addr("web").String() + "/proto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readAll(t, resp); resp.ProtoMajor != 2 || body != "https" {
+			t.Fatalf("got %s %q, want HTTP/2.0 \"https\"", resp.Proto, body)
+		}
+		time.Sleep(3 * parkAfter)
+	}
+	if n := l.parker.parkedCount(); n != 0 {
+		t.Errorf("parked connections = %d with one HTTP/2 client, want 0", n)
+	}
+	if n := l.conns.Load(); n != 1 {
+		t.Errorf("open connections = %d, want 1", n)
+	}
+}
+
+// A client that speaks plain HTTP to an HTTPS listener is told so, as
+// net/http tells it, and nothing stays open.
+func TestPlainHTTPToATLSListener(t *testing.T) {
+	p, l, _ := tlsParkingProxy(t, "")
+	rc := dialRaw(t, p)
+	rc.send(getRoot)
+	b, err := io.ReadAll(rc.br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"; string(b) != want {
+		t.Errorf("got %q, want %q", b, want)
+	}
+	eventually(t, "no open connection", func() bool { return l.conns.Load() == 0 })
+}
+
+// A connection upgraded over TLS is relayed by the reverse proxy (not by
+// the socket relays, which would bypass crypto/tls), with the bytes the
+// client sent along with its request.
+func TestTLSUpgradeCarriesEarlyBytes(t *testing.T) {
+	target := upgradeTarget(t, "echo", "hello;")
+	p, _, pool := tlsParkingProxy(t, target)
+	rc := dialTLS(t, p, pool, "http/1.1")
+	rc.send("GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping;")
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answer: %v %v", resp, err)
+	}
+	want := "hello;ping;"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(rc.br, got); err != nil || string(got) != want {
+		t.Fatalf("after the 101: %q, %v; want %q", got, err, want)
+	}
+	time.Sleep(3 * parkAfter)
+	rc.send("pong")
+	if _, err := io.ReadFull(rc.br, got[:4]); err != nil || string(got[:4]) != "pong" {
+		t.Fatalf("echo after a pause: %q, %v", got[:4], err)
+	}
+}
+
+// A parked HTTPS connection is closed at its deadline, with TLS's
+// close_notify, and a shutdown closes the others.
+func TestTLSParkedConnectionsExpire(t *testing.T) {
+	p, l, pool := tlsParkingProxy(t, "")
+	rc := dialTLS(t, p, pool, "http/1.1")
+	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+	rc.expect("GET", "https")
+	waitParked(t, l, 1)
+	l.parker.sweep(time.Now().Add(idleTimeout + time.Second))
+	if _, err := rc.br.ReadByte(); err != io.EOF {
+		t.Fatalf("read from an expired connection: %v, want io.EOF (close_notify)", err)
+	}
+	eventually(t, "no open connection", func() bool { return l.conns.Load() == 0 })
+}
