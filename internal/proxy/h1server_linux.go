@@ -95,11 +95,11 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 	c := s.c
 	c.fresh = false
 	// A parked connection is closed at its deadline: net/http's header
-	// timeout before the first request, its idle timeout after each.
+	// timeout before the first request, its idle timeout after each. A
+	// wake-up does not move it: under TLS, part of a record wakes a
+	// parked connection without giving it a byte of a request.
 	if isNew {
 		c.expireAt(time.Now().Add(readHeaderTimeout))
-	} else {
-		c.expireAt(time.Now().Add(idleTimeout))
 	}
 	for {
 		if err := c.nextHead(); err != nil {

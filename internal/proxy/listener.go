@@ -185,6 +185,9 @@ func (l *listener) connState(c net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateNew:
+		if _, ok := c.(*tls.Conn); ok && l.parker != nil {
+			return // counted since the parker accepted it (parktls_linux.go)
+		}
 		l.conns.Add(1)
 	case http.StateHijacked, http.StateClosed:
 		l.conns.Add(-1)

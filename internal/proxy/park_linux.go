@@ -102,8 +102,8 @@ func (p *parker) accept() {
 		}
 		delay = 0
 		fd := socketOf(c)
-		if p.tls != nil && fd >= 0 {
-			go p.serveTLS(c, fd)
+		if p.tls != nil {
+			p.acceptTLS(c, fd)
 			continue
 		}
 		if fd < 0 {
@@ -130,12 +130,15 @@ func (p *parker) toHTTP(c *parkConn) {
 	p.toHTTPConn(c.forHTTP())
 }
 
-// toHTTPConn gives c to the listener's http.Server as it is.
-func (p *parker) toHTTPConn(c net.Conn) {
+// toHTTPConn gives c to the listener's http.Server as it is, or closes
+// it once the server has stopped (false).
+func (p *parker) toHTTPConn(c net.Conn) bool {
 	select {
 	case p.ready <- c:
+		return true
 	case <-p.done:
 		c.Close()
+		return false
 	}
 }
 

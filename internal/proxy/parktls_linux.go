@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -24,11 +26,23 @@ import (
 // through the socket. Such a timeout leaves the *tls.Conn usable:
 // crypto/tls keeps only errors that are not temporary.
 
-// serveTLS does the handshake of raw, accepted on a TLS listener, and
-// serves it. fd is raw's socket.
-func (p *parker) serveTLS(raw net.Conn, fd int) {
-	// A connection in its handshake is open, as net/http counts it.
+// acceptTLS starts serving raw, just accepted on a TLS listener; fd is
+// its socket. It is open from now on, as net/http counts a connection
+// from its accept: a hand-over waits for it from here.
+func (p *parker) acceptTLS(raw net.Conn, fd int) {
+	if fd < 0 {
+		// Unreachable for TCP; never serve it in the clear.
+		p.log.Error("closing a connection whose socket cannot be watched", "remote", raw.RemoteAddr().String())
+		raw.Close()
+		return
+	}
 	p.open.Add(1)
+	go p.serveTLS(raw, fd)
+}
+
+// serveTLS does the handshake of raw and serves it; it takes over the
+// count acceptTLS made.
+func (p *parker) serveTLS(raw net.Conn, fd int) {
 	tc := tls.Server(raw, p.tls)
 	if err := p.handshake(tc); err != nil {
 		p.open.Add(-1)
@@ -43,8 +57,12 @@ func (p *parker) serveTLS(raw net.Conn, fd int) {
 		c.tlsState = &state
 		p.serveOwn(c, true)
 	default:
-		p.open.Add(-1) // net/http counts it from here
-		p.toHTTPConn(tc)
+		// Still counted: the listener's connState does not count a
+		// *tls.Conn net/http gets from here again, and uncounts it when
+		// net/http is done with it.
+		if !p.toHTTPConn(tc) {
+			p.open.Add(-1)
+		}
 	}
 }
 
@@ -53,7 +71,8 @@ func (p *parker) serveTLS(raw net.Conn, fd int) {
 // HTTP gets net/http's answer to that.
 func (p *parker) handshake(tc *tls.Conn) error {
 	tc.SetDeadline(time.Now().Add(readHeaderTimeout))
-	if err := tc.HandshakeContext(p.base); err != nil {
+	ctx := context.WithValue(p.base, http.LocalAddrContextKey, tc.LocalAddr())
+	if err := tc.HandshakeContext(ctx); err != nil {
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")

@@ -73,6 +73,9 @@ func TestTLSIdleConnectionIsParkedAndServedAgain(t *testing.T) {
 			}
 			rc.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
 			rc.expect("POST", "hello")
+			// net/http serves a request with a body, over TLS too.
+			rc.send("POST /proto HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+			rc.expect("POST", "https")
 			rc.send(strings.Repeat("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n", 3))
 			for range 3 {
 				rc.expect("GET", "https")
@@ -222,4 +225,35 @@ func TestTLSParkedConnectionsExpire(t *testing.T) {
 		t.Fatalf("read from an expired connection: %v, want io.EOF (close_notify)", err)
 	}
 	eventually(t, "no open connection", func() bool { return l.conns.Load() == 0 })
+}
+
+// Part of a TLS record wakes a parked connection without a byte of a
+// request; it must not keep the connection beyond its idle timeout, or a
+// client could hold one forever with a byte every two minutes.
+func TestTLSPartialRecordDoesNotExtendTheIdleTimeout(t *testing.T) {
+	p, l, pool := tlsParkingProxy(t, "")
+	raw, err := net.Dial("tcp", p.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	c := tls.Client(raw, &tls.Config{ServerName: "127.0.0.1", RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
+	rc.expect("GET", "https")
+	idleFrom := time.Now() // the proxy's idle timeout runs from before this
+	waitParked(t, l, 1)
+
+	time.Sleep(300 * time.Millisecond)
+	if _, err := raw.Write([]byte{23, 3, 3}); err != nil { // an application data record begins
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // woken, nothing to read, parked again
+	waitParked(t, l, 1)
+	l.parker.sweep(idleFrom.Add(idleTimeout + 100*time.Millisecond))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := rc.br.ReadByte(); err != io.EOF {
+		t.Fatalf("read after the idle timeout: %v, want io.EOF: the partial record moved the connection's deadline", err)
+	}
 }
