@@ -41,6 +41,18 @@ func tlsParkingProxy(t *testing.T, target string) (*Proxy, *listener, *x509.Cert
 	return p, l, pool
 }
 
+// dialTCP is a TCP connection to the listener, closed when the test ends.
+func dialTCP(t *testing.T, p *Proxy) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", p.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
 // dialTLS is a client connection over TLS that offers the protocols
 // given by ALPN, written to by hand.
 func dialTLS(t *testing.T, p *Proxy, pool *x509.CertPool, protos ...string) *rawClient {
@@ -114,12 +126,7 @@ func (c *heldConn) flush() error {
 // waiting in a parked connection.
 func TestTLSRecordsArrivingTogetherAreAllServed(t *testing.T) {
 	p, l, pool := tlsParkingProxy(t, "")
-	raw, err := net.Dial("tcp", p.Addr("web").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	raw := dialTCP(t, p)
 	bc := &heldConn{Conn: raw}
 	c := tls.Client(bc, &tls.Config{ServerName: "127.0.0.1", RootCAs: pool, NextProtos: []string{"http/1.1"}})
 	// The handshake's flights go out as they are written.
@@ -194,26 +201,11 @@ func TestPlainHTTPToATLSListener(t *testing.T) {
 func TestTLSUpgradeCarriesEarlyBytes(t *testing.T) {
 	target := upgradeTarget(t, "echo", "hello;")
 	p, _, pool := tlsParkingProxy(t, target)
-	rc := dialTLS(t, p, pool, "http/1.1")
-	rc.send("GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping;")
-	resp, err := http.ReadResponse(rc.br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade answer: %v %v", resp, err)
-	}
-	want := "hello;ping;"
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(rc.br, got); err != nil || string(got) != want {
-		t.Fatalf("after the 101: %q, %v; want %q", got, err, want)
-	}
-	time.Sleep(3 * parkAfter)
-	rc.send("pong")
-	if _, err := io.ReadFull(rc.br, got[:4]); err != nil || string(got[:4]) != "pong" {
-		t.Fatalf("echo after a pause: %q, %v", got[:4], err)
-	}
+	upgradeToEcho(dialTLS(t, p, pool, "http/1.1"), "hello;")
 }
 
 // A parked HTTPS connection is closed at its deadline, with TLS's
-// close_notify, and a shutdown closes the others.
+// close_notify.
 func TestTLSParkedConnectionsExpire(t *testing.T) {
 	p, l, pool := tlsParkingProxy(t, "")
 	rc := dialTLS(t, p, pool, "http/1.1")
@@ -232,12 +224,7 @@ func TestTLSParkedConnectionsExpire(t *testing.T) {
 // client could hold one forever with a byte every two minutes.
 func TestTLSPartialRecordDoesNotExtendTheIdleTimeout(t *testing.T) {
 	p, l, pool := tlsParkingProxy(t, "")
-	raw, err := net.Dial("tcp", p.Addr("web").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetDeadline(time.Now().Add(20 * time.Second))
+	raw := dialTCP(t, p)
 	c := tls.Client(raw, &tls.Config{ServerName: "127.0.0.1", RootCAs: pool, NextProtos: []string{"http/1.1"}})
 	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
 	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")

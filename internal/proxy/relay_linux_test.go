@@ -110,22 +110,29 @@ func upgradeTarget(t *testing.T, proto, greeting string) string {
 func TestUpgradeCarriesEarlyBytesBothWays(t *testing.T) {
 	target := upgradeTarget(t, "echo", "hello from the target;")
 	p := startProxy(t, oneListener(forward("app", 1), group("app", target)))
-	rc := dialRaw(t, p)
-	// The client's first bytes come in the same write as its request.
+	upgradeToEcho(dialRaw(t, p), "hello from the target;")
+}
+
+// upgradeToEcho upgrades rc to an upgradeTarget's echo protocol, sending
+// its first bytes in the same write as its request, and checks that they
+// come back after the target's greeting, and that the echo still works
+// after a pause long enough to park the connection.
+func upgradeToEcho(rc *rawClient, greeting string) {
+	rc.t.Helper()
 	rc.send("GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping;")
 	resp, err := http.ReadResponse(rc.br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "echo" {
-		t.Fatalf("upgrade answer: %v %v", resp, err)
+		rc.fatalf("upgrade answer: %v %v", resp, err)
 	}
-	want := "hello from the target;ping;"
+	want := greeting + "ping;"
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(rc.br, got); err != nil || string(got) != want {
-		t.Fatalf("after the 101: %q, %v; want %q", got, err, want)
+		rc.fatalf("after the 101: %q, %v; want %q", got, err, want)
 	}
 	time.Sleep(3 * parkAfter)
 	rc.send("pong")
 	if _, err := io.ReadFull(rc.br, got[:4]); err != nil || string(got[:4]) != "pong" {
-		t.Fatalf("echo after a pause: %q, %v", got[:4], err)
+		rc.fatalf("echo after a pause: %q, %v", got[:4], err)
 	}
 }
 
