@@ -39,15 +39,8 @@ secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-64}
 idle_counts=${IDLE_CONNS:-10000 100000}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v wrk >/dev/null || need+=(wrk)
-if [ "${#need[@]}" -gt 0 ]; then
-	echo "installing ${need[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+need_packages nginx:nginx-light haproxy:haproxy wrk:wrk
 # Each idle connection is a descriptor in the proxy and one in idleconns,
 # plus room for the backend connections and the rest.
 idle_max=0
@@ -76,15 +69,6 @@ done
 [ "${#counts[@]}" -gt 0 ] || { echo "bench: no idle connection count fits the limit of open files ($fds)" >&2; exit 1; }
 idle=0
 for n in "${counts[@]}"; do [ "$n" -gt "$idle" ] && idle=$n; done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 go build -o "$work/cutover" ./cmd/cutover
 go build -o "$work/backend" ./bench/cmd/backend
@@ -174,24 +158,7 @@ EOF
 grep -q '"bench":"127.0.0.1:18104"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
 [ "$(cat "$work/dp/dataplane.pid")" = "$dataplane_pid" ] || { echo "bench: the data plane runs as another process than started" >&2; exit 1; }
 
-wait_up() { # url
-	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench: $1 did not come up" >&2
-	exit 1
-}
 for port in 18001 18101 18102 18103 18104; do wait_up "http://127.0.0.1:$port/"; done
-
-# to_ms converts wrk's "1.23ms" / "850.00us" / "1.02s" to milliseconds.
-to_ms() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0
-		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
-		printf "%.3f", n
-	}'
-}
 
 declare -A rps p50 p99
 measure() { # name url
@@ -211,13 +178,6 @@ measure haproxy http://127.0.0.1:18102/
 measure cutover http://127.0.0.1:18103/
 measure dataplane http://127.0.0.1:18104/
 
-rss_kb() { # pid...: summed VmRSS of the processes
-	local sum=0
-	for p in "$@"; do
-		sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
-	done
-	echo "$sum"
-}
 declare -A idle_kib # the largest growth per connection over the counts
 idle_rss() { # name port pid...
 	local name=$1 port=$2

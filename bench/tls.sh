@@ -36,36 +36,14 @@ secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-64}
 n=${IDLE_CONNS:-10000}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v wrk >/dev/null || need+=(wrk)
-if [ "${#need[@]}" -gt 0 ]; then
-	echo "installing ${need[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+need_packages nginx:nginx-light haproxy:haproxy wrk:wrk
 want_fds=$((n + 2000))
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
 	ulimit -Hn "$want_fds" 2>/dev/null ||
 		{ echo "bench: $n connections need $want_fds open files, the hard limit is $(ulimit -Hn); lower IDLE_CONNS" >&2; exit 1; }
 fi
 ulimit -n "$(ulimit -Hn)"
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	local all=("${pids[@]}") p
-	for p in "${pids[@]}"; do all+=($(pgrep -P "$p" || true)); done
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	sleep 0.5
-	for p in "${all[@]}"; do
-		kill -0 "$p" 2>/dev/null && echo "bench: process $p is still running" >&2
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 if [ -n "${CUTOVER:-}" ]; then
 	cp "$CUTOVER" "$work/cutover"
@@ -146,24 +124,9 @@ curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/con
 CONF
 grep -q '"bench":"127.0.0.1:18413"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
 
-wait_up() { # url
-	for _ in $(seq 1 100); do
-		curl -kfsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench: $1 did not come up" >&2
-	exit 1
-}
 wait_up "http://$backend/"
 for port in 18411 18412 18413; do wait_up "https://127.0.0.1:$port/"; done
 
-to_ms() { # wrk's "1.23ms" / "850.00us" / "1.02s" in milliseconds
-	awk -v v="$1" 'BEGIN {
-		n = v + 0
-		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
-		printf "%.3f", n
-	}'
-}
 declare -A rps p99
 measure() { # name url
 	taskset -c 1 wrk -t1 -c"$conns" -d1s "$2" >/dev/null # warm up pools
@@ -175,11 +138,6 @@ measure() { # name url
 		"$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")" "${p99[$1]}" "$errs"
 }
 
-rss_kb() { # pid...: summed VmRSS of the processes
-	local sum=0 p
-	for p in "$@"; do sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
-	echo "$sum"
-}
 declare -A kib
 idle_rss() { # name port pid...
 	local name=$1 port=$2 before after ic

@@ -28,35 +28,14 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 n=${IDLE_WS:-5000}
 
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v haproxy >/dev/null || need+=(haproxy)
-if [ "${#need[@]}" -gt 0 ]; then
-	echo "installing ${need[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+need_packages nginx:nginx-light haproxy:haproxy
 want_fds=$((2 * n + 2000))
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
 	ulimit -Hn "$want_fds" 2>/dev/null ||
 		{ echo "bench: $n WebSockets need $want_fds open files, the hard limit is $(ulimit -Hn); lower IDLE_WS" >&2; exit 1; }
 fi
 ulimit -n "$(ulimit -Hn)"
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	local all=("${pids[@]}") p
-	for p in "${pids[@]}"; do all+=($(pgrep -P "$p" || true)); done
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	sleep 0.5
-	for p in "${all[@]}"; do
-		kill -0 "$p" 2>/dev/null && echo "bench: process $p is still running" >&2
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 go build -o "$work/cutover" ./cmd/cutover
 go build -o "$work/wsbackend" ./bench/cmd/wsbackend
@@ -143,20 +122,9 @@ curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/con
 CONF
 grep -q '"bench":"127.0.0.1:18304"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
 
-for port in 18201 18301 18302 18303 18304; do
-	for i in $(seq 1 100); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
-		[ "$i" = 100 ] && { echo "bench: port $port did not come up" >&2; exit 1; }
-		sleep 0.1
-	done
-done
+for port in 18201 18301 18302 18303 18304; do wait_up "http://127.0.0.1:$port/"; done
 sleep 5 # cutover sends no request to its target before two health checks pass
 
-rss_kb() { # pid...: summed VmRSS of the processes
-	local sum=0 p
-	for p in "$@"; do sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
-	echo "$sum"
-}
 hold() { # port count: runs idlews until it holds count WebSockets; its PID in $ws
 	taskset -c 1 "$work/idlews" -addr "127.0.0.1:$1" -n "$2" >"$work/idle.out" &
 	ws=$!

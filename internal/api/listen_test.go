@@ -3,24 +3,17 @@ package api
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 func TestListenTCPRefusesPlainHTTPBeyondLoopback(t *testing.T) {
@@ -58,43 +51,8 @@ func TestListenTCPRefusesPlainHTTPBeyondLoopback(t *testing.T) {
 	}
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
-// their paths and a pool that trusts the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "cutover test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	return certFile, keyFile, pool
-}
-
 func TestListenTCPServesTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := testcert.Files(t)
 	log := slog.New(slog.DiscardHandler)
 	// TLS makes a non-loopback address acceptable.
 	ln, err := ListenTCP(context.Background(), TCPOptions{Addr: "0.0.0.0:0", CertFile: certFile, KeyFile: keyFile}, log)
@@ -128,7 +86,7 @@ func TestListenTCPCapsConnections(t *testing.T) {
 			opts := TCPOptions{Addr: "127.0.0.1:0", MaxConns: 2}
 			dial := func(addr string, wait time.Duration) (net.Conn, error) { return net.DialTimeout("tcp", addr, wait) }
 			if tlsOn {
-				certFile, keyFile, pool := selfSigned(t)
+				certFile, keyFile, pool := testcert.Files(t)
 				opts.CertFile, opts.KeyFile = certFile, keyFile
 				dial = func(addr string, wait time.Duration) (net.Conn, error) {
 					return tls.DialWithDialer(&net.Dialer{Timeout: wait}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})

@@ -14,13 +14,15 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 // newTLSTestService serves a testService, with the health service, over
 // TLS only, with a self-signed certificate.
 func newTLSTestService(t *testing.T, name string) *testService {
 	t.Helper()
-	certFile, keyFile, _ := selfSignedCert(t)
+	certFile, keyFile, _ := testcert.Files(t)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 // tlsParkingProxy is a proxy with one TLS listener in front of a backend
@@ -30,7 +32,7 @@ func tlsParkingProxy(t *testing.T, target string) (*Proxy, *listener, *x509.Cert
 		})
 		target = be.addr
 	}
-	certFile, keyFile, pool := selfSignedCert(t)
+	certFile, keyFile, pool := testcert.Files(t)
 	cfg := oneListener(forward("blue", 1), group("blue", target))
 	cfg.Listeners[0].TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile}
 	p := startProxy(t, cfg)

@@ -2,22 +2,14 @@ package proxy
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 func TestH2CListener(t *testing.T) {
@@ -37,7 +29,7 @@ func TestH2CListener(t *testing.T) {
 
 func TestTLSListenerSpeaksHTTP2(t *testing.T) {
 	b := newBackend(t, "b", nil)
-	certFile, keyFile, pool := selfSignedCert(t)
+	certFile, keyFile, pool := testcert.Files(t)
 	cfg := oneListener(forward("app", 1), group("app", b.addr))
 	cfg.Listeners[0].TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile}
 	p := startProxy(t, cfg)
@@ -123,50 +115,5 @@ func TestForwardedHeadersAndRequestID(t *testing.T) {
 	gen2 := do(map[string]string{"X-Request-Id": "has spaces <script>"})["id"]
 	if gen1 == "" || gen2 == "" || gen1 == gen2 || gen2 == "has spaces <script>" {
 		t.Errorf("generated ids %q and %q: want two different, sane ids", gen1, gen2)
-	}
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key to files
-// and returns them with a pool that trusts the certificate.
-func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "cutover test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "PRIVATE KEY", keyDER)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

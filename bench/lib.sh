@@ -1,0 +1,61 @@
+# bench/lib.sh: what bench/proxy.sh, bench/websocket.sh and bench/tls.sh
+# share. Sourced, not run: it sets up $work (a temporary directory) and
+# $pids (processes to stop at exit), and defines the helpers below.
+
+# need_packages command:package...: installs from Debian the packages
+# whose command is missing.
+need_packages() {
+	local need=() pair
+	for pair in "$@"; do
+		command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+	done
+	if [ "${#need[@]}" -gt 0 ]; then
+		echo "installing ${need[*]}" >&2
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	fi
+}
+
+work=$(mktemp -d)
+pids=()
+# stop_all stops the processes in $pids and their children, says which is
+# still running half a second later, and removes $work.
+stop_all() {
+	local all=("${pids[@]}") p
+	for p in "${pids[@]}"; do all+=($(pgrep -P "$p" || true)); done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	sleep 0.5
+	for p in "${all[@]}"; do
+		kill -0 "$p" 2>/dev/null && echo "bench: process $p is still running" >&2
+	done
+	rm -rf "$work"
+}
+trap stop_all EXIT
+
+# wait_up url: waits up to 10 s for url to answer 2xx (certificates are
+# not checked), or ends the script.
+wait_up() {
+	for _ in $(seq 1 100); do
+		curl -kfsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 did not come up" >&2
+	exit 1
+}
+
+# to_ms converts wrk's "1.23ms" / "850.00us" / "1.02s" to milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+		printf "%.3f", n
+	}'
+}
+
+# rss_kb pid...: the summed VmRSS of the processes, in KiB.
+rss_kb() {
+	local sum=0 p
+	for p in "$@"; do sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
+	echo "$sum"
+}

@@ -1,0 +1,105 @@
+package dataplane
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/proxy"
+	"github.com/cutover/cutover/internal/testcert"
+)
+
+// A hand-over of a data plane with an HTTPS listener, under load, fails no
+// request: neither on new connections, each a TLS handshake, some of which
+// the old data plane accepted before it stopped accepting, nor on
+// keep-alive ones sending POSTs, which Go's client does not retry once
+// any byte was sent.
+func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, oldDone := runDataPlane(t, dir, false)
+	c := NewClient(filepath.Join(dir, SocketName))
+	listen := freeAddr(t)
+	certFile, keyFile, pool := testcert.Files(t)
+	cfg := config(listen, backend(t, "one"))
+	cfg.Listeners[0].TLS = &proxy.TLSConfig{CertFile: certFile, KeyFile: keyFile}
+	if _, err := c.Push(t.Context(), Push{Version: 1, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + listen + "/"
+	tlsConf := &tls.Config{RootCAs: pool}
+	fresh := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true}}
+	kept := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer kept.CloseIdleConnections()
+	if err := call(fresh, http.MethodGet, url); err != nil {
+		t.Fatalf("before the hand-over: %v", err)
+	}
+
+	var requests, failures atomic.Int64
+	var firstErr sync.Once
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, l := range []struct {
+		client *http.Client
+		method string
+	}{{fresh, http.MethodGet}, {fresh, http.MethodGet}, {kept, http.MethodPost}, {kept, http.MethodPost}} {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				requests.Add(1)
+				if err := call(l.client, l.method, url); err != nil {
+					failures.Add(1)
+					firstErr.Do(func() { t.Errorf("%s during the hand-over: %v", l.method, err) })
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	runDataPlane(t, dir, true)
+	select {
+	case err := <-oldDone:
+		if err != nil {
+			t.Errorf("the old data plane ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the old data plane did not exit after the hand-over")
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests, %d failed", requests.Load(), failures.Load())
+	if failures.Load() > 0 {
+		t.Errorf("%d of %d requests failed", failures.Load(), requests.Load())
+	}
+}
+
+// call sends one request with a small body and checks the answer.
+func call(c *http.Client, method, url string) error {
+	req, err := http.NewRequest(method, url, strings.NewReader("x"))
+	if err != nil {
+		return err
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	if res.StatusCode != http.StatusOK || string(b) != "one" {
+		return fmt.Errorf("got %d %q, want 200 \"one\"", res.StatusCode, b)
+	}
+	return nil
+}
