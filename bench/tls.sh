@@ -1,32 +1,35 @@
 #!/usr/bin/env bash
 # bench/tls.sh: cutover's load balancer on an HTTPS listener against nginx
-# and HAProxy, in one run: keep-alive throughput and latency, and the
-# memory an idle HTTPS client connection costs.
+# and HAProxy, in one run: keep-alive throughput and latency, the memory
+# an idle HTTPS client connection costs (HTTP/1.1 and HTTP/2), and
+# hand-overs of the data plane under HTTPS load.
 #
 # Set up as bench/proxy.sh: one worker/thread/core per proxy
 # (GOMAXPROCS=1, worker_processes 1, nbthread 1) pinned to CPU 0, the
 # backend (plain HTTP, keep-alive) and the client on CPU 1. All three load
-# the same self-signed P-256 certificate (bench/cmd/selfcert) and offer
-# HTTP/1.1 by ALPN (nginx and HAProxy as configured below; cutover offers
-# h2 too, which the clients here do not ask for). cutover is the data plane
-# process `cutover up` runs, given the listener by PUT /v1/config as in
-# bench/proxy.sh.
+# the same self-signed P-256 certificate (bench/cmd/selfcert) and offer h2
+# and HTTP/1.1 by ALPN; cutover is the data plane process `cutover up`
+# runs, given the listener by PUT /v1/config as in bench/proxy.sh.
 #
-# Throughput: wrk -t1 -c$CONNECTIONS over HTTPS for SECONDS_PER_RUN
-# seconds (handshakes once per connection, then keep-alive requests).
-# Idle memory: bench/cmd/idleconns -tls opens IDLE_CONNS connections (TLS
-# 1.3, one request each) and holds them; the figure is the growth of the
-# proxy's RSS over its RSS after the throughput run, divided by the
-# connections held. Hand-overs: the data plane is replaced HANDOVERS
-# times (default 3) under HTTPS load, and every request must succeed
-# ("hand-overs=N requests=R failed=F").
+# Throughput: wrk -t1 -c$CONNECTIONS over HTTPS (HTTP/1.1) for
+# SECONDS_PER_RUN seconds (a handshake per connection, then keep-alive
+# requests). Idle memory: bench/cmd/idleconns opens IDLE_CONNS connections
+# (TLS 1.3, one request each) and holds them, speaking HTTP/1.1 (IDLE_PROTO
+# -tls, the default) or HTTP/2 (-h2); the figure is the growth of the
+# proxy's RSS while it holds them, divided by the connections held. One
+# protocol per run: memory a proxy freed after one would be reused by the
+# next, not counted. Hand-overs: the data plane is
+# replaced HANDOVERS times (default 3) under HTTPS load, and every request
+# must succeed ("hand-overs=N requests=R failed=F").
 #
 # The last line:
 #
-#   cutover/haproxy https throughput ratio: X.XX p99 ratio: Y.YY idle KiB per connection: A.A vs B.B (nginx C.C)
+#   cutover/haproxy https throughput ratio: X.XX p99 ratio: Y.YY idle tls KiB per connection: A.A vs B.B (nginx C.C)
+#
+# (idle h2 with IDLE_PROTO=-h2).
 #
 # Environment: SECONDS_PER_RUN (default 10), CONNECTIONS (default 64),
-# IDLE_CONNS (default 10000), CUTOVER (a cutover binary to measure instead
+# IDLE_CONNS (default 10000), IDLE_PROTO (-tls or -h2), CUTOVER (a cutover binary to measure instead
 # of building ./cmd/cutover, e.g. an earlier commit's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +38,8 @@ export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 secs=${SECONDS_PER_RUN:-10}
 conns=${CONNECTIONS:-64}
 n=${IDLE_CONNS:-10000}
+idle_proto=${IDLE_PROTO:--tls}
+case $idle_proto in -tls | -h2) ;; *) echo "bench: IDLE_PROTO=$idle_proto: must be -tls or -h2" >&2; exit 2 ;; esac
 
 source bench/lib.sh
 need_packages nginx:nginx-light haproxy:haproxy wrk:wrk
@@ -69,7 +74,7 @@ http {
 	access_log off;
 	upstream backend { server $backend; keepalive 256; }
 	server {
-		listen 127.0.0.1:18411 ssl reuseport;
+		listen 127.0.0.1:18411 ssl http2 reuseport;
 		ssl_certificate $work/cert.pem;
 		ssl_certificate_key $work/key.pem;
 		location / {
@@ -99,7 +104,7 @@ defaults
 	option forwardfor
 	http-reuse always
 frontend fe
-	bind 127.0.0.1:18412 ssl crt $work/haproxy.pem alpn http/1.1
+	bind 127.0.0.1:18412 ssl crt $work/haproxy.pem alpn h2,http/1.1
 	default_backend be
 backend be
 	server s1 $backend check inter 5s
@@ -143,7 +148,7 @@ idle_rss() { # name port pid...
 	local name=$1 port=$2 before after ic
 	shift 2
 	before=$(rss_kb "$@")
-	taskset -c 1 "$work/idleconns" -tls -addr "127.0.0.1:$port" -n "$n" >"$work/idle.out" &
+	taskset -c 1 "$work/idleconns" "$idle_proto" -addr "127.0.0.1:$port" -n "$n" >"$work/idle.out" &
 	ic=$!
 	pids+=($ic)
 	for _ in $(seq 1 1200); do
@@ -157,7 +162,7 @@ idle_rss() { # name port pid...
 	kill "$ic"
 	wait "$ic" 2>/dev/null || true
 	kib[$name]=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN {printf "%.1f", (a-b)/n}')
-	printf '%-8s RSS %7d KiB after the run, %7d KiB with %d idle HTTPS connections (+%s KiB each)\n' \
+	printf '%-8s RSS %7d KiB before, %7d KiB with %d idle connections (+%s KiB each)\n' \
 		"$name" "$before" "$after" "$n" "${kib[$name]}"
 	sleep 3 # the proxy notices the resets and closes its side
 }
@@ -167,7 +172,7 @@ measure nginx https://127.0.0.1:18411/
 measure haproxy https://127.0.0.1:18412/
 measure cutover https://127.0.0.1:18413/
 echo
-echo "memory with $n idle HTTPS client connections"
+echo "memory with $n idle client connections (idleconns $idle_proto)"
 idle_rss nginx 18411 "$nginx_pid" $(pgrep -P "$nginx_pid")
 idle_rss haproxy 18412 "$haproxy_pid" $(pgrep -P "$haproxy_pid" || true)
 idle_rss cutover 18413 "$cutover_pid"
@@ -201,5 +206,5 @@ echo "hand-overs=$handovers requests=$ho_requests failed=$ho_failed"
 
 echo
 awk -v c="${rps[cutover]}" -v h="${rps[haproxy]}" -v cp="${p99[cutover]}" -v hp="${p99[haproxy]}" \
-	-v k="${kib[cutover]}" -v kh="${kib[haproxy]}" -v kn="${kib[nginx]}" \
-	'BEGIN { printf "cutover/haproxy https throughput ratio: %.2f p99 ratio: %.2f idle KiB per connection: %.1f vs %.1f (nginx %.1f)\n", c / h, cp / hp, k, kh, kn }'
+	-v k="${kib[cutover]}" -v kh="${kib[haproxy]}" -v kn="${kib[nginx]}" -v proto="${idle_proto#-}" \
+	'BEGIN { printf "cutover/haproxy https throughput ratio: %.2f p99 ratio: %.2f idle %s KiB per connection: %.1f vs %.1f (nginx %.1f)\n", c / h, cp / hp, proto, k, kh, kn }'

@@ -8,8 +8,9 @@
 // 127.0.0.2, ... (all of 127.0.0.0/8 is loopback on Linux). Connections
 // are closed with a reset when it exits, so that neither side keeps
 // 100,000 sockets in TIME_WAIT for the next measurement. With -tls it
-// speaks HTTPS (HTTP/1.1 by ALPN) and does not check the certificate:
-// it is a load generator for a local benchmark, nothing else.
+// speaks HTTPS (HTTP/1.1 by ALPN), with -h2 HTTP/2 over TLS (h2 by ALPN,
+// as browsers do), and does not check the certificate: it is a load
+// generator for a local benchmark, nothing else.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -26,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 func main() {
@@ -34,6 +38,7 @@ func main() {
 	sources := flag.Int("sources", 1, "source addresses to spread the connections over: 127.0.0.1 up to 127.0.0.<sources>")
 	parallel := flag.Int("parallel", 32, "connections being opened at once")
 	useTLS := flag.Bool("tls", false, "speak HTTPS (HTTP/1.1), without checking the certificate")
+	useH2 := flag.Bool("h2", false, "speak HTTP/2 over TLS (as browsers do), without checking the certificate")
 	flag.Parse()
 	if *sources < 1 || *sources > 254 {
 		log.Fatalf("-sources %d: must be between 1 and 254", *sources)
@@ -41,7 +46,14 @@ func main() {
 	if *parallel < 1 {
 		log.Fatalf("-parallel %d: must be at least 1", *parallel)
 	}
-	conns, err := openAll(*addr, *n, *sources, *parallel, *useTLS)
+	proto := "http/1.1"
+	switch {
+	case *useH2:
+		proto = "h2"
+	case *useTLS:
+		proto = "https"
+	}
+	conns, err := openAll(*addr, *n, *sources, *parallel, proto)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,7 +72,7 @@ func main() {
 
 // openAll opens n connections, parallel at a time, each from source
 // address 127.0.0.<1 + i%sources>, and sends one request on each.
-func openAll(addr string, n, sources, parallel int, useTLS bool) ([]net.Conn, error) {
+func openAll(addr string, n, sources, parallel int, proto string) ([]net.Conn, error) {
 	conns := make([]net.Conn, n)
 	next := make(chan int)
 	errs := make(chan error, parallel)
@@ -70,7 +82,7 @@ func openAll(addr string, n, sources, parallel int, useTLS bool) ([]net.Conn, er
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				c, err := open(addr, net.IPv4(127, 0, 0, byte(1+i%sources)), useTLS)
+				c, err := open(addr, net.IPv4(127, 0, 0, byte(1+i%sources)), proto)
 				if err != nil {
 					errs <- fmt.Errorf("connection %d: %w", i, err)
 					return
@@ -96,8 +108,9 @@ feed:
 	return conns, err
 }
 
-// open connects from source and reads the response to one GET.
-func open(addr string, source net.IP, useTLS bool) (net.Conn, error) {
+// open connects from source, speaking proto (http/1.1, https or h2), and
+// reads the response to one GET.
+func open(addr string, source net.IP, proto string) (net.Conn, error) {
 	d := net.Dialer{
 		LocalAddr: &net.TCPAddr{IP: source},
 		Timeout:   30 * time.Second,
@@ -108,16 +121,51 @@ func open(addr string, source net.IP, useTLS bool) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if useTLS {
+	switch proto {
+	case "https":
 		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	case "h2":
+		c = tls.Client(c, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		err = getH2(c)
 	}
-	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if proto != "h2" {
+		err = getH1(c)
+	}
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("reading response: %w", err)
 	}
-	resp.Body.Close()
 	c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+func getH1(c net.Conn) error {
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// getH2 sends one GET over HTTP/2 on c; the connection stays open, its
+// client reading it in the background.
+func getH2(c net.Conn) error {
+	cc, err := (&http2.Transport{}).NewClientConn(c)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodGet, "https://bench/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
+		return fmt.Errorf("the server did not agree on HTTP/2")
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
