@@ -133,13 +133,8 @@ func TestHandOverKeepsServingAndTheConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	runDataPlane(t, dir, true)
-	select {
-	case err := <-oldDone:
-		if err != nil {
-			t.Errorf("the old data plane ended with %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the old data plane did not exit after the hand-over")
+	if !oldExited(t, oldDone) {
+		t.FailNow()
 	}
 	c.CloseIdleConnections()
 	st, err := c.Status(t.Context())
@@ -153,6 +148,23 @@ func TestHandOverKeepsServingAndTheConfiguration(t *testing.T) {
 	}
 	if _, err := c.Push(t.Context(), Push{Version: 7, Config: config(listen, backend(t, "two"))}); !errors.Is(err, errStale) {
 		t.Errorf("the successor took a stale push: %v", err)
+	}
+}
+
+// oldExited waits for the data plane handed over from to end, and says
+// whether it did; it reports an error when it ended with one or did not
+// end within 10 s.
+func oldExited(t *testing.T, done <-chan error) bool {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the old data plane ended with %v", err)
+		}
+		return true
+	case <-time.After(10 * time.Second):
+		t.Error("the old data plane did not exit after the hand-over")
+		return false
 	}
 }
 

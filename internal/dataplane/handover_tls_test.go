@@ -66,14 +66,7 @@ func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	runDataPlane(t, dir, true)
-	select {
-	case err := <-oldDone:
-		if err != nil {
-			t.Errorf("the old data plane ended with %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the old data plane did not exit after the hand-over")
-	}
+	oldExited(t, oldDone)
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -55,12 +55,23 @@ func (rc *rawClient) fatalf(format string, args ...any) {
 
 func dialRaw(t *testing.T, p *Proxy) *rawClient {
 	t.Helper()
+	return newRawClient(t, dialTCP(t, p))
+}
+
+// dialTCP is a TCP connection to the listener, closed when the test ends.
+func dialTCP(t *testing.T, p *Proxy) net.Conn {
+	t.Helper()
 	c, err := net.Dial("tcp", p.Addr("web").String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+// newRawClient writes to c by hand and reads its responses.
+func newRawClient(t *testing.T, c net.Conn) *rawClient {
 	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
 }
 

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -43,18 +42,6 @@ func tlsParkingProxy(t *testing.T, target string) (*Proxy, *listener, *x509.Cert
 	return p, l, pool
 }
 
-// dialTCP is a TCP connection to the listener, closed when the test ends.
-func dialTCP(t *testing.T, p *Proxy) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", p.Addr("web").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c
-}
-
 // dialTLS is a client connection over TLS that offers the protocols
 // given by ALPN, written to by hand.
 func dialTLS(t *testing.T, p *Proxy, pool *x509.CertPool, protos ...string) *rawClient {
@@ -65,7 +52,7 @@ func dialTLS(t *testing.T, p *Proxy, pool *x509.CertPool, protos ...string) *raw
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	return &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	return newRawClient(t, c)
 }
 
 // An idle HTTPS connection is parked like a plain one, and serves again:
@@ -147,7 +134,7 @@ func TestTLSRecordsArrivingTogetherAreAllServed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc := newRawClient(t, c)
 	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
 	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
 	if err := bc.flush(); err != nil {
@@ -228,7 +215,7 @@ func TestTLSPartialRecordDoesNotExtendTheIdleTimeout(t *testing.T) {
 	p, l, pool := tlsParkingProxy(t, "")
 	raw := dialTCP(t, p)
 	c := tls.Client(raw, &tls.Config{ServerName: "127.0.0.1", RootCAs: pool, NextProtos: []string{"http/1.1"}})
-	rc := &rawClient{t: t, c: c, br: bufio.NewReader(c)}
+	rc := newRawClient(t, c)
 	rc.send("GET /proto HTTP/1.1\r\nHost: a\r\n\r\n")
 	rc.expect("GET", "https")
 	idleFrom := time.Now() // the proxy's idle timeout runs from before this
