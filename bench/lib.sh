@@ -59,3 +59,30 @@ rss_kb() {
 	for p in "$@"; do sum=$((sum + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
 	echo "$sum"
 }
+
+# start_dataplane address max_connections backend [listener fields]: runs
+# `$work/cutover dataplane` on CPU 0 with GOMAXPROCS=1 and gives it, as the
+# control plane would (PUT /v1/config, proxy.Config as JSON: Go field
+# names, durations in nanoseconds), one listener "bench" at address in
+# front of backend, health-checked every 5 s; extra listener fields (e.g.
+# '"TLS": {...},') go in as they are. Its PID is in $dataplane_pid.
+start_dataplane() {
+	local address=$1 max=$2 backend=$3 fields=${4:-}
+	mkdir -p "$work/dp"
+	GOMAXPROCS=1 taskset -c 0 "$work/cutover" dataplane --data "$work/dp" --log-level warn &
+	dataplane_pid=$!
+	pids+=($dataplane_pid)
+	for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
+	curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<CONF
+{"Version": 1, "Config": {
+	"Listeners": [{"Name": "bench", "Address": "$address", "MaxConnections": $max, $fields
+		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
+	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
+		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
+}}
+CONF
+	grep -q "\"bench\":\"$address\"" "$work/dp-ack.json" ||
+		{ cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
+	[ "$(cat "$work/dp/dataplane.pid")" = "$dataplane_pid" ] ||
+		{ echo "bench: the data plane runs as another process than started" >&2; exit 1; }
+}

@@ -139,24 +139,9 @@ GOMAXPROCS=1 taskset -c 0 "$work/cutover" proxy --config "$work/lb.yaml" --log-l
 pids+=($!)
 cutover_pid=$!
 
-# The same load balancer as the data plane process: the listener and target
-# group of lb.yaml above as the proxy.Config JSON the control plane pushes
-# (Go field names, durations in nanoseconds).
-mkdir -p "$work/dp"
-GOMAXPROCS=1 taskset -c 0 "$work/cutover" dataplane --data "$work/dp" --log-level warn &
-pids+=($!)
-dataplane_pid=$!
-for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
-curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<EOF
-{"Version": 1, "Config": {
-	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18104", "MaxConnections": $((idle + 1000)),
-		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
-	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
-		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
-}}
-EOF
-grep -q '"bench":"127.0.0.1:18104"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
-[ "$(cat "$work/dp/dataplane.pid")" = "$dataplane_pid" ] || { echo "bench: the data plane runs as another process than started" >&2; exit 1; }
+# The same load balancer as the data plane process, given the listener and
+# target group of lb.yaml above as the control plane would.
+start_dataplane 127.0.0.1:18104 $((idle + 1000)) "$backend"
 
 for port in 18001 18101 18102 18103 18104; do wait_up "http://127.0.0.1:$port/"; done
 

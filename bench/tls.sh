@@ -113,21 +113,9 @@ taskset -c 0 haproxy -f "$work/haproxy.cfg" &
 pids+=($!)
 haproxy_pid=$!
 
-mkdir -p "$work/dp"
-GOMAXPROCS=1 taskset -c 0 "$work/cutover" dataplane --data "$work/dp" --log-level warn &
-pids+=($!)
-cutover_pid=$!
-for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
-curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<CONF
-{"Version": 1, "Config": {
-	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18413", "MaxConnections": $((n + 1000)),
-		"TLS": {"CertFile": "$work/cert.pem", "KeyFile": "$work/key.pem"},
-		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
-	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
-		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
-}}
-CONF
-grep -q '"bench":"127.0.0.1:18413"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
+start_dataplane 127.0.0.1:18413 $((n + 1000)) "$backend" \
+	"\"TLS\": {\"CertFile\": \"$work/cert.pem\", \"KeyFile\": \"$work/key.pem\"},"
+cutover_pid=$dataplane_pid
 
 wait_up "http://$backend/"
 for port in 18411 18412 18413; do wait_up "https://127.0.0.1:$port/"; done

@@ -106,21 +106,8 @@ pids+=($!)
 cutover_pid=$!
 
 # The data plane, given the listener and target group of lb.yaml as the
-# proxy.Config JSON the control plane pushes (see bench/proxy.sh).
-mkdir -p "$work/dp"
-GOMAXPROCS=1 taskset -c 0 "$work/cutover" dataplane --data "$work/dp" --log-level warn &
-pids+=($!)
-dataplane_pid=$!
-for _ in $(seq 1 100); do [ -S "$work/dp/dataplane.sock" ] && break; sleep 0.1; done
-curl -fsS --unix-socket "$work/dp/dataplane.sock" -X PUT http://dataplane/v1/config -o "$work/dp-ack.json" -d @- <<CONF
-{"Version": 1, "Config": {
-	"Listeners": [{"Name": "bench", "Address": "127.0.0.1:18304", "MaxConnections": $((n + 1000)),
-		"Default": {"TargetGroups": [{"Name": "be", "Weight": 1}]}}],
-	"TargetGroups": [{"Name": "be", "Targets": ["$backend"],
-		"HealthCheck": {"Interval": 5000000000, "Timeout": 2000000000, "HealthyThreshold": 2}}]
-}}
-CONF
-grep -q '"bench":"127.0.0.1:18304"' "$work/dp-ack.json" || { cat "$work/dp-ack.json"; echo "bench: the data plane did not take its configuration" >&2; exit 1; }
+# control plane would.
+start_dataplane 127.0.0.1:18304 $((n + 1000)) "$backend"
 
 for port in 18201 18301 18302 18303 18304; do wait_up "http://127.0.0.1:$port/"; done
 sleep 5 # cutover sends no request to its target before two health checks pass
