@@ -30,15 +30,16 @@ import (
 // goroutine ends) and the parkConn's Close parks the socket instead of
 // closing it. To be sure net/http read nothing beyond the request it
 // served, a parkConn frames what net/http reads: it reads the request
-// head itself and gives net/http that head and not a byte more. A request that can have more (a body, an upgrade,
-// h2c, HTTP/1.0, a head larger than the buffer), a read past the head
-// that net/http makes for its own reasons, or pipelined requests switch
-// the connection to pass-through: net/http reads the socket as it always
-// does and the connection is never parked again. The one read past the
-// head that is expected is net/http's one-byte background read, which
-// watches for the client going away while a request is served; when it
-// gets the first byte of the next request instead, the parkConn notes
-// the byte and frames that request without it.
+// head itself and gives net/http that head and not a byte more. A
+// request that can have more (a body, an upgrade, h2c, HTTP/1.0, a head
+// larger than the buffer), a read past the head that net/http makes for
+// its own reasons, or pipelined requests switch the connection to
+// pass-through: net/http reads the socket as it always does and the
+// connection is never parked again. The one read past the head that is
+// expected is net/http's one-byte background read, which watches for the
+// client going away while a request is served; when it gets the first
+// byte of the next request instead, the parkConn notes the byte and
+// frames that request without it.
 
 // parkAfter is how long a connection waits for its next request before
 // it is parked. A client sending requests back to back keeps its
