@@ -38,6 +38,10 @@ type upstreamConn struct {
 	peekOK  bool
 }
 
+// uncheckedReuse is how long a connection stays idle before it is looked
+// at for every request (connPool.get).
+const uncheckedReuse = 100 * time.Millisecond
+
 // Buffer sizes of the fast path. The reader must hold a typical response
 // head; bodies larger than it are read around it.
 const (
@@ -46,7 +50,19 @@ const (
 )
 
 // get returns an idle connection that still looks alive, or nil.
-func (p *connPool) get() *upstreamConn {
+//
+// Looking costs a system call per request, which a request that can be
+// sent twice does without on a connection idle for less than
+// uncheckedReuse: if the target closed it meanwhile, the request goes
+// again on a new connection before any byte of a response came
+// (fastForwarder.roundTrip), as in net/http's Transport. Under load a
+// connection is reused within milliseconds; servers close idle ones after
+// seconds (Node 5, Apache 5, gunicorn 2, nginx 75), and a target that
+// shuts down was drained first. A connection idle for longer is looked at
+// for every request: a server may have closed it, or sent an answer
+// nobody asked for (a 408), which must not pass for the response to the
+// next request.
+func (p *connPool) get(replayable bool) *upstreamConn {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -58,7 +74,8 @@ func (p *connPool) get() *upstreamConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if time.Since(c.idleSince) < idleConnTimeout && c.alive() {
+		idle := time.Since(c.idleSince)
+		if idle < idleConnTimeout && (replayable && idle < uncheckedReuse || c.alive()) {
 			c.reused = true
 			return c
 		}

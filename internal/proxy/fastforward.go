@@ -133,7 +133,7 @@ func (f *fastForwarder) roundTrip(x *exchange, r *http.Request, w http.ResponseW
 	for {
 		var c *upstreamConn
 		if !fresh {
-			c = pool.get()
+			c = pool.get(replayable(r))
 		}
 		if c == nil {
 			var err error

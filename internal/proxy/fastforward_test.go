@@ -311,6 +311,27 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 		}
 	})
 
+	t.Run("unasked answer while idle", func(t *testing.T) {
+		// The target answers, and a while later sends a 408 nobody asked
+		// for and closes, as some servers do at their idle timeout. The
+		// next request, on a connection idle that long, must get its own
+		// answer from a new connection, not the 408.
+		target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			time.Sleep(uncheckedReuse / 2)
+			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+			return false
+		})
+		p := startProxy(t, oneListener(forward("app", 1), group("app", target.addr)))
+		c := newClient()
+		for i := range 3 {
+			if o := do(t, c, "GET", baseURL(p, "web")+"/", false); o.status != 200 || o.body != "ok" {
+				t.Fatalf("request %d after the target's unasked 408: %d %q, want 200 ok", i, o.status, o.body)
+			}
+			time.Sleep(2 * uncheckedReuse)
+		}
+	})
+
 	t.Run("closed on the next request", func(t *testing.T) {
 		// The target reads a second request on a connection and closes it
 		// without an answer. Replayable requests go again on a new
