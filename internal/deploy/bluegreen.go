@@ -385,11 +385,10 @@ func (c *Controller) succeed(ctx context.Context, r *run) error {
 			return err
 		}
 	}
-	if err := c.finish(ctx, r, store.DeploymentSucceeded, ""); err != nil {
-		return err
-	}
+	// Retention before the deployment is reported done: whoever waits
+	// for it sees the releases as they stay.
 	c.pruneReleases(ctx, r.app.name)
-	return nil
+	return c.finish(ctx, r, store.DeploymentSucceeded, "")
 }
 
 // rollbackBlueGreen ends an aborted deployment: production and test

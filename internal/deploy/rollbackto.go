@@ -144,7 +144,9 @@ type ReleaseRemoved struct {
 
 // keptArtifacts returns the artifacts retention keeps: those of the
 // newest keep distinct releases, and those of the current and previous
-// revisions, of revisions with task sets, and of the active deployment.
+// revisions, of revisions whose task sets have or want tasks, and of the
+// active deployment. (A set stopped to its last task is dropped by the
+// next reconcile; its release is free before that.)
 func (c *Controller) keptArtifacts(app string, hist []store.RevisionHistory, keep int) map[string]bool {
 	protected := map[string]bool{}
 	current := ""
@@ -152,7 +154,9 @@ func (c *Controller) keptArtifacts(app string, hist []store.RevisionHistory, kee
 	if a := c.apps[app]; a != nil {
 		current = a.current
 		for _, s := range a.sets {
-			protected[s.rev.ID] = true
+			if s.desired > 0 || len(s.tasks) > 0 {
+				protected[s.rev.ID] = true
+			}
 		}
 		if a.run != nil {
 			protected[a.run.d.FromRevision], protected[a.run.d.ToRevision] = true, true
