@@ -60,6 +60,14 @@ rss_kb() {
 	echo "$sum"
 }
 
+# cpu_ticks pid...: the CPU time (user and system) the processes have used,
+# in clock ticks (getconf CLK_TCK a second).
+cpu_ticks() {
+	local sum=0 p
+	for p in "$@"; do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	echo "$sum"
+}
+
 # start_dataplane address max_connections backend [listener fields]: runs
 # `$work/cutover dataplane` on CPU 0 with GOMAXPROCS=1 and gives it, as the
 # control plane would (PUT /v1/config, proxy.Config as JSON: Go field

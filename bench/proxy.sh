@@ -10,7 +10,9 @@
 # plane process `cutover up` runs ("dataplane": `cutover dataplane`, given
 # the same listener and target group, health check included, by a
 # PUT /v1/config on its control socket), each on its own port. Prints
-# requests/s, p50 and p99 per path, the memory (RSS) of each proxy holding
+# requests/s, p50 and p99 per path, the CPU time the answering process used
+# per request (on a shared machine the rates swing with the other load, the
+# CPU per request much less), the memory (RSS) of each proxy holding
 # 10,000 and 100,000 idle keep-alive client connections, the data plane
 # against the standalone proxy, the standalone proxy's ratios to nginx, and
 # as its last line the data plane's ("cutover") against nginx and HAProxy,
@@ -77,6 +79,7 @@ go build -o "$work/idleconns" ./bench/cmd/idleconns
 backend=127.0.0.1:18001
 GOMAXPROCS=1 taskset -c 1 "$work/backend" -addr "$backend" &
 pids+=($!)
+backend_pid=$!
 
 cat >"$work/nginx.conf" <<EOF
 worker_processes 1;
@@ -145,23 +148,33 @@ start_dataplane 127.0.0.1:18104 $((idle + 1000)) "$backend"
 
 for port in 18001 18101 18102 18103 18104; do wait_up "http://127.0.0.1:$port/"; done
 
-declare -A rps p50 p99
-measure() { # name url
-	taskset -c 1 wrk -t1 -c"$conns" -d1s "$2" >/dev/null # warm up pools
-	out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$2")
+declare -A rps p50 p99 cpu
+tck=$(getconf CLK_TCK)
+# measure name url pid...: wrk against url; the CPU time the pids (the
+# process answering) used, per request, is the figure that the other
+# load on a shared machine moves least.
+measure() {
+	local name=$1 url=$2
+	shift 2
+	taskset -c 1 wrk -t1 -c"$conns" -d1s "$url" >/dev/null # warm up pools
+	local before after
+	before=$(cpu_ticks "$@")
+	out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url")
+	after=$(cpu_ticks "$@")
 	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
-	rps[$1]=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
-	p50[$1]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-	p99[$1]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
-	printf '%-9s %10s req/s   p50 %8s ms   p99 %8s ms   %s\n' "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "$errs"
+	rps[$name]=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
+	p50[$name]=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+	p99[$name]=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+	cpu[$name]=$(echo "$out" | awk -v t=$((after - before)) -v hz="$tck" '/requests in/ {printf "%.1f", t / hz * 1e6 / $1}')
+	printf '%-9s %10s req/s   p50 %8s ms   p99 %8s ms   CPU %6s µs/request   %s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${cpu[$name]}" "$errs"
 }
 
 echo "wrk -t1 -c$conns -d${secs}s, proxies on CPU 0 with one worker each, backend and wrk on CPU 1"
-measure direct http://$backend/
-measure nginx http://127.0.0.1:18101/
-measure haproxy http://127.0.0.1:18102/
-measure cutover http://127.0.0.1:18103/
-measure dataplane http://127.0.0.1:18104/
+measure direct http://$backend/ "$backend_pid"
+measure nginx http://127.0.0.1:18101/ "$nginx_pid" $(pgrep -P "$nginx_pid")
+measure haproxy http://127.0.0.1:18102/ "$haproxy_pid" $(pgrep -P "$haproxy_pid" || true)
+measure cutover http://127.0.0.1:18103/ "$cutover_pid"
+measure dataplane http://127.0.0.1:18104/ "$dataplane_pid"
 
 declare -A idle_kib # the largest growth per connection over the counts
 idle_rss() { # name port pid...
@@ -204,8 +217,8 @@ awk -v d="${rps[dataplane]}" -v c="${rps[cutover]}" -v dp="${p99[dataplane]}" -v
 awk -v c="${rps[cutover]}" -v n="${rps[nginx]}" -v cp="${p99[cutover]}" -v np="${p99[nginx]}" \
 	-v h="${rps[haproxy]}" -v hp="${p99[haproxy]}" -v k="${idle_kib[cutover]}" \
 	'BEGIN { printf "standalone cutover proxy/nginx throughput ratio: %.2f p99 ratio: %.2f /haproxy throughput ratio: %.2f p99 ratio: %.2f idle KiB per connection: %.1f\n", c / n, cp / np, c / h, cp / hp, k }'
-awk -v hp="${p99[haproxy]}" -v cp="${p99[dataplane]}" \
-	'BEGIN { printf "data plane/haproxy p99 ratio: %.2f\n", cp / hp }'
+awk -v hp="${p99[haproxy]}" -v cp="${p99[dataplane]}" -v hc="${cpu[haproxy]}" -v cc="${cpu[dataplane]}" \
+	'BEGIN { printf "data plane/haproxy p99 ratio: %.2f CPU per request ratio: %.2f\n", cp / hp, cc / hc }'
 awk -v c="${rps[dataplane]}" -v n="${rps[nginx]}" -v cp="${p99[dataplane]}" -v np="${p99[nginx]}" \
 	-v h="${rps[haproxy]}" -v k="${idle_kib[dataplane]}" \
 	'BEGIN { printf "cutover/nginx throughput ratio: %.2f p99 ratio: %.2f cutover/haproxy throughput ratio: %.2f idle KiB per connection: %.1f\n", c / n, cp / np, c / h, k }'
