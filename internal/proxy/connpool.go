@@ -31,6 +31,9 @@ type upstreamConn struct {
 	bw        *bufio.Writer   // nil while idle
 	idleSince time.Time
 	reused    bool // it served a request before this one
+	// bodiless: its last response had no body by rule (HEAD, 204, 304),
+	// after which a target that sends one anyway sends it unasked.
+	bodiless bool
 
 	// The liveness check, kept to spare an allocation per request.
 	peek    func(fd uintptr) bool
@@ -38,8 +41,9 @@ type upstreamConn struct {
 	peekOK  bool
 }
 
-// uncheckedReuse is how long a connection stays idle before it is looked
-// at for every request (connPool.get).
+// uncheckedReuse is how long a connection may have been idle for a
+// replayable request to reuse it without looking at it first
+// (connPool.get); other requests always look.
 const uncheckedReuse = 100 * time.Millisecond
 
 // Buffer sizes of the fast path. The reader must hold a typical response
@@ -58,10 +62,14 @@ const (
 // (fastForwarder.roundTrip), as in net/http's Transport. Under load a
 // connection is reused within milliseconds; servers close idle ones after
 // seconds (Node 5, Apache 5, gunicorn 2, nginx 75), and a target that
-// shuts down was drained first. A connection idle for longer is looked at
-// for every request: a server may have closed it, or sent an answer
-// nobody asked for (a 408), which must not pass for the response to the
-// next request.
+// shuts down was drained first. A connection idle for longer, or whose
+// last response had no body by rule, is looked at for every request: a
+// server may have closed it, or sent bytes nobody asked for (a 408 at its
+// idle timeout, a body after a HEAD), which must not pass for the
+// response to the next request. Not caught: bytes past the end of a
+// response with a body that come in a later packet, within uncheckedReuse
+// (a broken target); they are read as the next response's start, which
+// fails (502) unless they parse as a response.
 func (p *connPool) get(replayable bool) *upstreamConn {
 	for {
 		p.mu.Lock()
@@ -75,7 +83,7 @@ func (p *connPool) get(replayable bool) *upstreamConn {
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		idle := time.Since(c.idleSince)
-		if idle < idleConnTimeout && (replayable && idle < uncheckedReuse || c.alive()) {
+		if idle < idleConnTimeout && (replayable && idle < uncheckedReuse && !c.bodiless || c.alive()) {
 			c.reused = true
 			return c
 		}

@@ -82,10 +82,11 @@
 // than chunked) gets 502, and a body that breaks off cuts the client's
 // connection. A connection goes back to its pool only after a response
 // was read exactly to its end; pooled connections are checked before use
-// (a replayable request skips the check on one idle under 100 ms), and a
-// request that found one closed by its target is sent again on a new
-// connection only when that is safe (it was not fully written, or it is
-// replayable). A target's pool is closed when the target drains.
+// (a replayable request skips the check on one idle under 100 ms whose
+// last response had a body), and a request that found one closed by its
+// target is sent again on a new connection only when that is safe (it
+// was not fully written, or it is replayable). A target's pool is closed
+// when the target drains.
 //
 // Groups with Protocol http2, h2c, grpc or grpcs forward over HTTP/2
 // (h2target.go; http2 and grpcs over TLS): each target keeps its own

@@ -224,7 +224,8 @@ func (f *fastForwarder) copyResponse(x *exchange, r *http.Request, w http.Respon
 	reusable := !head.close
 	var err error
 	var trailer *chunkedReader
-	if bodyAllowed(r.Method, head.status) {
+	c.bodiless = !bodyAllowed(r.Method, head.status)
+	if !c.bodiless {
 		c.fr.flusher, _ = x.w.ResponseWriter.(http.Flusher)
 		c.fr.dirty = c.fr.flusher != nil
 		switch {

@@ -316,10 +316,12 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 		// for and closes, as some servers do at their idle timeout. The
 		// next request, on a connection idle that long, must get its own
 		// answer from a new connection, not the 408.
+		sent := make(chan struct{}, 10)
 		target := newRawTarget(t, func(c net.Conn, _ string, _ int) bool {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 			time.Sleep(uncheckedReuse / 2)
 			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+			sent <- struct{}{}
 			return false
 		})
 		p := startProxy(t, oneListener(forward("app", 1), group("app", target.addr)))
@@ -328,7 +330,40 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 			if o := do(t, c, "GET", baseURL(p, "web")+"/", false); o.status != 200 || o.body != "ok" {
 				t.Fatalf("request %d after the target's unasked 408: %d %q, want 200 ok", i, o.status, o.body)
 			}
+			<-sent
 			time.Sleep(2 * uncheckedReuse)
+		}
+	})
+
+	t.Run("body after a bodiless response", func(t *testing.T) {
+		// The target sends a body after its answer to a HEAD, in a packet
+		// of its own. A GET right after, within uncheckedReuse, must not
+		// read that body as its response.
+		sent := make(chan struct{}, 10)
+		target := newRawTarget(t, func(c net.Conn, head string, _ int) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+			if strings.HasPrefix(head, "HEAD ") {
+				time.Sleep(10 * time.Millisecond)
+				io.WriteString(c, "no")
+				sent <- struct{}{}
+				return true
+			}
+			io.WriteString(c, "ok")
+			return true
+		})
+		g := group("app", target.addr)
+		g.Outlier.ConsecutiveFailures = -1
+		p := startProxy(t, oneListener(forward("app", 1), g))
+		c := newClient()
+		url := baseURL(p, "web") + "/"
+		for i := range 3 {
+			if o := do(t, c, "HEAD", url, false); o.status != 200 {
+				t.Fatalf("HEAD %d: %d", i, o.status)
+			}
+			<-sent
+			if o := do(t, c, "GET", url, false); o.status != 200 || o.body != "ok" {
+				t.Fatalf("GET %d after a HEAD answered with a body: %d %q, want 200 ok", i, o.status, o.body)
+			}
 		}
 	})
 
