@@ -176,7 +176,7 @@ func (f *fastForwarder) exchangeHead(x *exchange, r *http.Request, w http.Respon
 			if isTimeout(err) && x.ctx.Err() == nil {
 				x.cancel(errResponseTimeout)
 			}
-			return head, true, len(s.head) > 0, err
+			return head, true, n1xx > 0 || len(s.head) > 0, err
 		}
 		head, err = parseHead(string(s.head), s.fields)
 		s.fields = head.fields

@@ -367,6 +367,33 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 		}
 	})
 
+	t.Run("closed after a 1xx", func(t *testing.T) {
+		// The target sends 103 Early Hints on a reused connection and
+		// closes it: it got the request, so even a GET is not sent again.
+		var requests atomic.Int64
+		target := newRawTarget(t, func(c net.Conn, _ string, n int) bool {
+			requests.Add(1)
+			if n > 0 {
+				io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+				return false
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		})
+		g := group("app", target.addr)
+		g.Outlier.ConsecutiveFailures = -1
+		p := startProxy(t, oneListener(forward("app", 1), g))
+		c := newClient()
+		url := baseURL(p, "web") + "/"
+		do(t, c, "GET", url, false)
+		if o := do(t, c, "GET", url, true); o.status == 200 {
+			t.Errorf("GET whose connection closed after a 103: 200 %q, want it to fail", o.body)
+		}
+		if n := requests.Load(); n != 2 {
+			t.Errorf("the target got %d requests, want 2: the GET it answered with a 103 went again", n)
+		}
+	})
+
 	t.Run("closed on the next request", func(t *testing.T) {
 		// The target reads a second request on a connection and closes it
 		// without an answer. Replayable requests go again on a new
