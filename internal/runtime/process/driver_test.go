@@ -258,6 +258,9 @@ func TestReadoptionAfterRestart(t *testing.T) {
 		t.Errorf("GET / = %q", body)
 	}
 
+	// The adopted task's log, through the new driver, once its log
+	// writer has written the line (it writes on its own time).
+	waitForLog(t, d, "web-1", "listening on")
 	logs, err := d.Logs(t.Context(), "web-1", runtime.LogOptions{Tail: -1})
 	if err != nil {
 		t.Fatal(err)
