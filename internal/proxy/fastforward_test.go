@@ -87,6 +87,16 @@ func startProxyWith(t *testing.T, opts Options, cfg Config) *Proxy {
 	return p
 }
 
+// proxyTo starts a proxy whose one listener forwards to a group of the
+// single target addr, which failures never eject (these tests count what
+// the target gets), and returns the listener's URL.
+func proxyTo(t *testing.T, opts Options, addr string) string {
+	t.Helper()
+	g := group("app", addr)
+	g.Outlier.ConsecutiveFailures = -1
+	return baseURL(startProxyWith(t, opts, oneListener(forward("app", 1), g)), "web") + "/"
+}
+
 // outcome is what a client sees of one request.
 type outcome struct {
 	status  int
@@ -237,12 +247,10 @@ func TestForwardingFraming(t *testing.T) {
 						io.WriteString(c, tt.response)
 						return !tt.close && !tt.partial
 					})
-					g := group("app", target.addr)
-					g.Outlier.ConsecutiveFailures = -1
-					p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), g))
+					url := proxyTo(t, fw.opts, target.addr)
 					c := newClient()
 					for i := range 2 {
-						o := do(t, c, tt.method, baseURL(p, "web")+"/", tt.wantBodyErr)
+						o := do(t, c, tt.method, url, tt.wantBodyErr)
 						wantBody := strings.ReplaceAll(tt.wantBody, "%s", target.addr)
 						if o.bodyErr != tt.wantBodyErr || (!tt.wantBodyErr && (o.status != tt.wantStatus || o.body != wantBody)) {
 							t.Fatalf("request %d: %d %q (body error %v), want %d %q (body error %v)",
@@ -351,11 +359,8 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 			io.WriteString(c, "ok")
 			return true
 		})
-		g := group("app", target.addr)
-		g.Outlier.ConsecutiveFailures = -1
-		p := startProxy(t, oneListener(forward("app", 1), g))
+		url := proxyTo(t, Options{}, target.addr)
 		c := newClient()
-		url := baseURL(p, "web") + "/"
 		for i := range 3 {
 			if o := do(t, c, "HEAD", url, false); o.status != 200 {
 				t.Fatalf("HEAD %d: %d", i, o.status)
@@ -380,11 +385,8 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 			return true
 		})
-		g := group("app", target.addr)
-		g.Outlier.ConsecutiveFailures = -1
-		p := startProxy(t, oneListener(forward("app", 1), g))
+		url := proxyTo(t, Options{}, target.addr)
 		c := newClient()
-		url := baseURL(p, "web") + "/"
 		do(t, c, "GET", url, false)
 		if o := do(t, c, "GET", url, true); o.status == 200 {
 			t.Errorf("GET whose connection closed after a 103: 200 %q, want it to fail", o.body)
@@ -407,11 +409,8 @@ func TestStaleConnectionIsReplaced(t *testing.T) {
 					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 					return true
 				})
-				g := group("app", target.addr)
-				g.Outlier.ConsecutiveFailures = -1
-				p := startProxyWith(t, fw.opts, oneListener(forward("app", 1), g))
+				url := proxyTo(t, fw.opts, target.addr)
 				c := newClient()
-				url := baseURL(p, "web") + "/"
 				do(t, c, "GET", url, false)
 				if o := do(t, c, "GET", url, false); o.status != 200 || o.body != "ok" {
 					t.Errorf("GET on a connection the target drops: %d %q, want 200 ok", o.status, o.body)
