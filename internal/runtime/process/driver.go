@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -124,7 +125,10 @@ type Driver struct {
 	tasks    map[string]*task
 	starting map[string]bool // ids of tasks being started
 	ports    map[int]string  // host port -> id of a live or starting task
-	nextPort int             // where the next port search begins
+	// nextPort is where the next port search begins. It starts at a random
+	// port of the range, so two drivers on one host (two test binaries, or
+	// a second cutover) rarely pick the same port between check and bind.
+	nextPort int
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -187,7 +191,7 @@ func New(opts Options) (*Driver, error) {
 		tasks:    make(map[string]*task),
 		starting: make(map[string]bool),
 		ports:    make(map[int]string),
-		nextPort: opts.PortMin,
+		nextPort: opts.PortMin + rand.IntN(opts.PortMax-opts.PortMin+1),
 	}
 	d.cg, d.cgErr = detectCgroup(opts.CgroupParent)
 	if d.cgErr != nil {
