@@ -27,7 +27,8 @@ import (
 // rollback): retention counts distinct release directories, newest use
 // first, and removes a directory only when no kept revision uses it.
 // Invariants: retention never removes the release of the running
-// revision, of the previous one, of a revision with tasks, or of the
+// revision, of the previous one, of a revision with task sets or with
+// tasks the store lists as not stopped (one-off tasks too), or of the
 // source or target of an active deployment; it removes only directories
 // directly under <data>/releases/<app>/ that a revision of the app names
 // (a snapshot not yet deployed is never one of them). Images are never

@@ -2,10 +2,12 @@ package deploy
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/store"
@@ -197,5 +199,38 @@ func TestRetentionKeepsTheNewestReleases(t *testing.T) {
 	events, _ := e.store.Events(t.Context(), store.EventFilter{App: "web", Types: []string{EventReleaseRemoved}})
 	if len(events) != 2 {
 		t.Errorf("%d release.removed events; want 2", len(events))
+	}
+}
+
+// TestRetentionKeepsTheReleaseOfARunningOneOffTask: a one-off task
+// (`cutover run`) belongs to no task set; its release stays on disk
+// while it runs, however many deployments come after it, and goes with
+// the first deployment after it stopped.
+func TestRetentionKeepsTheReleaseOfARunningOneOffTask(t *testing.T) {
+	e := newEnv(t)
+	e.ctrl.retainReleases = 1
+	if err := e.ctrl.PutApp(t.Context(), e.appConfig("v1")); err != nil {
+		t.Fatal(err)
+	}
+	first := e.snapshot("one")
+	e.deployRelease("vone", first)
+	o, err := e.ctrl.RunTask(t.Context(), "web", RunOptions{Command: []string{"/bin/sh", "-c", "exec sleep 600"}, Detach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Remove(t.Context())
+	for _, note := range []string{"two", "three", "four"} {
+		e.deployRelease("v"+note, e.snapshot(note))
+		if _, err := os.Stat(first); err != nil {
+			t.Fatalf("after deploying release %q: the running one-off task's release: %v", note, err)
+		}
+	}
+	o.Stop(t.Context(), time.Second)
+	if _, err := o.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.deployRelease("vfive", e.snapshot("five"))
+	if _, err := os.Stat(first); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after the one-off task stopped and another deployment: its release on disk: %v; want removed", err)
 	}
 }

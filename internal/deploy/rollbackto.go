@@ -110,7 +110,12 @@ func (c *Controller) pruneReleases(ctx context.Context, app string) {
 		c.log.Warn("release retention: listing the releases", "app", app, "err", err)
 		return
 	}
-	kept := c.keptArtifacts(app, hist, keep)
+	live, err := c.store.ListTasks(ctx, store.TaskFilter{App: app, Live: true})
+	if err != nil {
+		c.log.Warn("release retention: listing the live tasks", "app", app, "err", err)
+		return
+	}
+	kept := c.keptArtifacts(app, hist, live, keep)
 	root := c.releaseRoot(app)
 	for _, h := range hist {
 		dir := h.Artifact
@@ -144,11 +149,16 @@ type ReleaseRemoved struct {
 
 // keptArtifacts returns the artifacts retention keeps: those of the
 // newest keep distinct releases, and those of the current and previous
-// revisions, of revisions whose task sets have or want tasks, and of the
-// active deployment. (A set stopped to its last task is dropped by the
-// next reconcile; its release is free before that.)
-func (c *Controller) keptArtifacts(app string, hist []store.RevisionHistory, keep int) map[string]bool {
+// revisions, of revisions whose task sets have or want tasks, of the
+// active deployment, and of every task the store lists as not stopped:
+// one-off tasks, and draining tasks a restart found, belong to no set.
+// (A set stopped to its last task is dropped by the next reconcile; its
+// release is free before that.)
+func (c *Controller) keptArtifacts(app string, hist []store.RevisionHistory, live []store.Task, keep int) map[string]bool {
 	protected := map[string]bool{}
+	for _, t := range live {
+		protected[t.Revision] = true
+	}
 	current := ""
 	c.mu.Lock()
 	if a := c.apps[app]; a != nil {
