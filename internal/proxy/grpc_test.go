@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -16,12 +17,15 @@ import (
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 // testService is a gRPC target: grpc.testing.TestService on 127.0.0.1.
@@ -150,10 +154,31 @@ func dialGRPC(t *testing.T, p *Proxy) grpc_testing.TestServiceClient {
 	return grpc_testing.NewTestServiceClient(cc)
 }
 
+// TestGRPCTarget: gRPC calls of every kind pass through, from clients
+// over h2c and over TLS (whose writes the listener batches differently:
+// h2batch.go).
 func TestGRPCTarget(t *testing.T) {
 	svc := newTestService(t, "blue")
-	p := startProxy(t, oneListener(forward("g", 1), grpcGroup("g", svc.addr)))
-	client := dialGRPC(t, p)
+	t.Run("h2c listener", func(t *testing.T) {
+		p := startProxy(t, oneListener(forward("g", 1), grpcGroup("g", svc.addr)))
+		grpcCalls(t, dialGRPC(t, p))
+	})
+	t.Run("TLS listener", func(t *testing.T) {
+		certFile, keyFile, pool := testcert.Files(t)
+		cfg := oneListener(forward("g", 1), grpcGroup("g", svc.addr))
+		cfg.Listeners[0].TLS = &TLSConfig{CertFile: certFile, KeyFile: keyFile}
+		p := startProxy(t, cfg)
+		cc, err := grpc.NewClient(p.Addr("web").String(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		grpcCalls(t, grpc_testing.NewTestServiceClient(cc))
+	})
+}
+
+// grpcCalls makes calls of every kind to the test service through client.
+func grpcCalls(t *testing.T, client grpc_testing.TestServiceClient) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,134 +11,153 @@ import (
 // as it would on a full socket buffer.
 const maxBatch = 256 << 10
 
-// maxSpare is the largest write buffer a batchConn keeps for its next
-// batch; one grown by a burst of body data is left to the GC.
-const maxSpare = 32 << 10
+// The largest write buffer a batchConn keeps for its next batch; one
+// grown by a burst of body data is left to the GC. A client connection
+// keeps less: there are many more of them, most of the time idle.
+const (
+	targetSpare = 32 << 10
+	clientSpare = 4 << 10
+)
 
 // batchCloseWait is how long Close waits for queued bytes (a GOAWAY, a
 // TLS close_notify) to be written before it closes the connection anyway.
 const batchCloseWait = time.Second
 
-// batchConn gathers the writes to a target's HTTP/2 connection and sends
-// them from one goroutine. x/net/http2 flushes after every frame: a gRPC
-// call is a HEADERS frame, a DATA frame and an empty DATA frame that ends
-// the stream, three writes and three packets. Here Write only queues and
-// wakes the writer goroutine, which the scheduler runs next on the same
-// P, once the goroutine that wrote yields (it waits for the next body
-// bytes or for the response); the writer sends everything queued by then
-// in one write. A stream's frames are thus sent as soon as the proxy has
-// nothing more to add, as gRPC's own transport does. Another P may pick
-// the writer up sooner; the batch is then smaller. The wait is bounded:
-// past maxBatch queued bytes Write blocks until the writer has run.
+// batchConn gathers the writes to an HTTP/2 connection and sends them
+// from one goroutine. x/net/http2's client flushes after every frame: a
+// gRPC call is a HEADERS frame, a DATA frame and an empty DATA frame that
+// ends the stream, three writes and three packets. Here Write only queues
+// and, unless a writer goroutine runs already, starts one, which the
+// scheduler runs next on the same P once the goroutine that wrote yields
+// (it waits for the next body bytes or for the response); the writer
+// sends everything queued by then in one write, and ends when the queue
+// is empty. A stream's frames are thus sent as soon as the proxy has
+// nothing more to add, as gRPC's own transport does, and an idle
+// connection holds no goroutine. Another P may pick the writer up sooner;
+// the batch is then smaller. The wait is bounded: past maxBatch queued
+// bytes Write blocks until the writer has run.
 //
 // Write reports success once its bytes are queued. A failed write closes
-// the connection, so the HTTP/2 client sees the error on its next read,
-// and every later Write returns it.
+// the connection, so the HTTP/2 peer's reader sees the error on its next
+// read, and every later Write returns it. Invariant: while the queue holds
+// bytes and no write failed, a writer runs.
 type batchConn struct {
 	net.Conn
+	keep int // the largest spare kept
 
 	mu      sync.Mutex
-	drained *sync.Cond // signalled when the writer took the queue or failed
+	drained *sync.Cond // signalled when the writer took the queue or ended
 	queue   []byte
 	spare   []byte // the buffer of the last write, reused for the next queue
+	writing bool   // a writer goroutine runs
+	closing bool   // Close was called: Write refuses
 	err     error  // the first write error; sticky
-
-	wake      chan struct{} // capacity 1: the queue has bytes
-	stop      chan struct{} // closed by Close
-	done      chan struct{} // closed when the writer goroutine ended
-	closeOnce sync.Once
 }
 
-func newBatchConn(c net.Conn) *batchConn {
-	b := &batchConn{
-		Conn: c,
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+// newBatchConn batches the writes to c; it keeps write buffers of up to
+// keep bytes between batches.
+func newBatchConn(c net.Conn, keep int) *batchConn {
+	b := &batchConn{Conn: c, keep: keep}
 	b.drained = sync.NewCond(&b.mu)
-	go b.run()
 	return b
 }
 
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	for b.err == nil && len(b.queue) >= maxBatch {
+	defer b.mu.Unlock()
+	for b.err == nil && !b.closing && len(b.queue) >= maxBatch {
 		b.drained.Wait()
 	}
-	if b.err != nil {
-		b.mu.Unlock()
+	switch {
+	case b.err != nil:
 		return 0, b.err
+	case b.closing:
+		return 0, net.ErrClosed
 	}
 	b.queue = append(b.queue, p...)
-	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default: // the writer is woken already
+	if !b.writing {
+		b.writing = true
+		go b.run()
 	}
 	return len(p), nil
 }
 
-// run is the writer goroutine: it writes what is queued, until Close.
+// run is the writer goroutine: it writes what is queued until the queue
+// is empty or a write failed.
 func (b *batchConn) run() {
-	defer close(b.done)
-	for {
-		select {
-		case <-b.wake:
-			if !b.flush() {
-				return
-			}
-		case <-b.stop:
-			b.flush()
-			return
-		}
-	}
-}
-
-// flush writes the queue until it is empty; false once a write failed.
-func (b *batchConn) flush() bool {
-	for {
-		b.mu.Lock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.queue) > 0 && b.err == nil {
 		out := b.queue
-		if len(out) == 0 {
-			b.mu.Unlock()
-			return true
-		}
 		b.queue, b.spare = b.spare[:0], nil
 		b.drained.Broadcast()
 		b.mu.Unlock()
 		_, err := b.Conn.Write(out)
+		if err != nil {
+			b.Conn.Close() // the reader sees the failure too
+		}
 		b.mu.Lock()
-		if cap(out) <= maxSpare {
+		if cap(out) <= b.keep {
 			b.spare = out[:0]
 		}
 		if err != nil {
 			b.err = err
-			b.drained.Broadcast()
-		}
-		b.mu.Unlock()
-		if err != nil {
-			b.Conn.Close() // the reader sees the failure too
-			return false
 		}
 	}
+	b.writing = false
+	b.drained.Broadcast()
 }
 
 // Close writes what is queued, waiting at most batchCloseWait, and closes
 // the connection.
 func (b *batchConn) Close() error {
-	b.closeOnce.Do(func() { close(b.stop) })
-	t := time.NewTimer(batchCloseWait)
+	// A writer that a peer reading nothing holds up is cut.
+	t := time.AfterFunc(batchCloseWait, func() { b.Conn.Close() })
 	defer t.Stop()
-	select {
-	case <-b.done:
-	case <-t.C:
-	}
 	b.mu.Lock()
-	if b.err == nil {
-		b.err = net.ErrClosed
-	}
+	b.closing = true
 	b.drained.Broadcast()
+	for b.writing {
+		b.drained.Wait()
+	}
 	b.mu.Unlock()
 	return b.Conn.Close()
 }
+
+// batchSwitch batches a client connection's writes from the moment the
+// connection turns out to speak HTTP/2: ALPN h2 after a TLS handshake
+// (parktls_linux.go), or h2c's preface on a plain listener (park.go).
+// net/http's HTTP/2 server, like x/net's client, writes each frame on
+// its own: a unary gRPC response is a HEADERS, a DATA and a trailing
+// HEADERS frame, three writes where one does. HTTP/1.1 connections keep
+// writing straight to the socket, with no goroutine of their own.
+type batchSwitch struct{ batch atomic.Pointer[batchConn] }
+
+// start sends c's later writes through a batchConn; at most once.
+func (s *batchSwitch) start(c net.Conn) { s.batch.Store(newBatchConn(c, clientSpare)) }
+
+// write writes p to c, through the batchConn once started.
+func (s *batchSwitch) write(c net.Conn, p []byte) (int, error) {
+	if b := s.batch.Load(); b != nil {
+		return b.Write(p)
+	}
+	return c.Write(p)
+}
+
+// close closes c, once the batchConn sent what it holds.
+func (s *batchSwitch) close(c net.Conn) error {
+	if b := s.batch.Load(); b != nil {
+		return b.Close()
+	}
+	return c.Close()
+}
+
+// underTLS is the socket beneath a TLS listener's tls.Conn: TLS records
+// are batched once the handshake chose h2.
+type underTLS struct {
+	net.Conn
+	batchSwitch
+}
+
+func (c *underTLS) Write(p []byte) (int, error) { return c.write(c.Conn, p) }
+func (c *underTLS) Close() error                { return c.close(c.Conn) }

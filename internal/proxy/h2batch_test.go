@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 )
@@ -23,7 +24,7 @@ func TestBatchConnSendsWhatQueuedWhileWritingInOneWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
 		defer far.Close()
-		b := newBatchConn(near)
+		b := newBatchConn(near, targetSpare)
 		defer b.Close()
 
 		b.Write([]byte("HEADERS"))
@@ -48,7 +49,7 @@ func TestBatchConnSendsWhatQueuedWhileWritingInOneWrite(t *testing.T) {
 
 func TestBatchConnKeepsOrderAcrossWriters(t *testing.T) {
 	near, far := net.Pipe()
-	b := newBatchConn(near)
+	b := newBatchConn(near, targetSpare)
 	var want bytes.Buffer
 	for i := range 1000 {
 		frame := []byte{byte(i), byte(i >> 8), 'x'}
@@ -73,7 +74,7 @@ func TestBatchConnKeepsOrderAcrossWriters(t *testing.T) {
 func TestBatchConnCloseSendsWhatIsQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
-		b := newBatchConn(near)
+		b := newBatchConn(near, targetSpare)
 		b.Write([]byte("one"))
 		synctest.Wait()
 		b.Write([]byte("GOAWAY")) // queued while "one" is being written
@@ -95,7 +96,7 @@ func TestBatchConnCloseSendsWhatIsQueued(t *testing.T) {
 func TestBatchConnWriteFailsAfterAFailedWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
-		b := newBatchConn(near)
+		b := newBatchConn(near, targetSpare)
 		defer b.Close()
 		far.Close() // the target went away
 		b.Write([]byte("HEADERS"))
@@ -113,7 +114,7 @@ func TestBatchConnWriteWaitsWhenTheQueueIsFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
 		defer far.Close()
-		b := newBatchConn(near)
+		b := newBatchConn(near, targetSpare)
 		defer b.Close()
 		b.Write([]byte("x"))
 		synctest.Wait() // the writer is blocked: nobody reads far
@@ -132,4 +133,69 @@ func TestBatchConnWriteWaitsWhenTheQueueIsFull(t *testing.T) {
 		go io.Copy(io.Discard, far)
 		<-done
 	})
+}
+
+// bufferParker is the part of a parker a fresh parkConn uses: buffers. It
+// never parks.
+type bufferParker struct{}
+
+func (bufferParker) park(*parkConn) error { return errors.New("not parking") }
+func (bufferParker) forget(*parkConn)     {}
+func (bufferParker) hand(*parkConn)       {}
+func (bufferParker) getBuffer() *[]byte {
+	b := make([]byte, parkBufferSize)
+	return &b
+}
+func (bufferParker) putBuffer(*[]byte) {}
+
+// TestH2cConnectionWritesAreBatched: a client connection whose first
+// bytes are h2c's preface has its writes batched from then on (a Write
+// returns before the peer reads); an HTTP/1.1 connection writes straight
+// to the socket.
+func TestH2cConnectionWritesAreBatched(t *testing.T) {
+	tests := []struct {
+		name    string
+		first   string // what the client sends first
+		batched bool
+	}{
+		{"h2c preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", true},
+		{"plain request", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+		{"request with a body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", false},
+		{"HTTP/1.1 with PRI as method", "PRI / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				near, far := net.Pipe()
+				var open atomic.Int64
+				c := newParkConn(near, bufferParker{}, -1, &open)
+				go far.Write([]byte(tt.first))
+				if _, err := c.Read(make([]byte, 64)); err != nil {
+					t.Fatalf("reading the first bytes: %v", err)
+				}
+				wrote := make(chan struct{})
+				go func() {
+					c.Write([]byte("SETTINGS"))
+					close(wrote)
+				}()
+				synctest.Wait() // nobody reads far: an unbatched Write blocks on net.Pipe
+				select {
+				case <-wrote:
+					if !tt.batched {
+						t.Error("Write returned before the peer read: batched")
+					}
+				default:
+					if tt.batched {
+						t.Error("Write waits for the peer to read: not batched")
+					}
+				}
+				if got := readN(t, far, len("SETTINGS")); got != "SETTINGS" {
+					t.Errorf("the peer read %q, want SETTINGS", got)
+				}
+				<-wrote
+				c.Close()
+				far.Close()
+			})
+		})
+	}
 }

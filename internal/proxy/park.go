@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -46,6 +47,10 @@ import (
 // goroutine; one that pauses longer costs a park and a wake-up.
 const parkAfter = 5 * time.Millisecond
 
+// h2cPreface is how an HTTP/2 connection without TLS begins (RFC 9113,
+// 3.4), up to the end of what frame takes for a request head.
+const h2cPreface = "PRI * HTTP/2.0\r\n\r\n"
+
 // parkBufferSize bounds the request heads a parkConn frames; a larger
 // head goes to net/http in pass-through.
 const parkBufferSize = 4 << 10
@@ -82,17 +87,21 @@ type parkConn struct {
 	// tlsState is the handshake's outcome when Conn is a *tls.Conn
 	// (parktls_linux.go); nil on a plain listener.
 	tlsState *tls.ConnectionState
+	batch    batchSwitch // batches the writes of an h2c connection
 
 	// Read side, owned by the reading goroutine.
-	own      bool // the own server reads it (h1server_linux.go), not net/http
-	through  bool // pass-through: net/http reads the socket directly
-	fresh    bool // net/http has not served a request on it since it got it
-	phase    readPhase
-	buf      *[]byte // from the parker's pool while it holds bytes
-	r, w     int     // the bytes read but not given to net/http: (*buf)[r:w]
-	headLeft int     // bytes of the framed head net/http has not read
-	held     byte    // the byte net/http's background read took, if holding
-	holding  bool
+	own       bool // the own server reads it (h1server_linux.go), not net/http
+	through   bool // pass-through: net/http reads the socket directly
+	fresh     bool // net/http has not served a request on it since it got it
+	phase     readPhase
+	buf       *[]byte // from the parker's pool while it holds bytes
+	r, w      int     // the bytes read but not given to net/http: (*buf)[r:w]
+	headLeft  int     // bytes of the framed head net/http has not read
+	held      byte    // the byte net/http's background read took, if holding
+	holding   bool
+	h2c       bool            // net/http serves HTTP/2 on it (readThrough)
+	readAhead bool            // the next small read tries a buffer first
+	raw       syscall.RawConn // Conn's socket, for readAheadInto
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
@@ -146,13 +155,21 @@ func (c *parkConn) Read(p []byte) (int, error) {
 
 // readThrough gives what the buffer holds, then reads the socket.
 func (c *parkConn) readThrough(p []byte) (int, error) {
-	if c.buf == nil {
-		return c.Conn.Read(p)
+	switch {
+	case c.buf != nil:
+		n := copy(p, (*c.buf)[c.r:c.w])
+		c.r += n
+		c.releaseIfEmpty()
+		return n, nil
+	case c.readAhead && len(p) < parkBufferSize:
+		return c.readAheadInto(p)
 	}
-	n := copy(p, (*c.buf)[c.r:c.w])
-	c.r += n
-	c.releaseIfEmpty()
-	return n, nil
+	n, err := c.Conn.Read(p)
+	// net/http's HTTP/2 server reads a frame's 9-byte header, then its
+	// payload, each straight from the connection. A header read in full
+	// says its payload, and often more frames, came with it.
+	c.readAhead = c.h2c && n == len(p) && err == nil
+	return n, err
 }
 
 // nextHead reads the next request head into the buffer and decides how
@@ -197,9 +214,13 @@ func (c *parkConn) frame() error {
 	for {
 		b := (*c.buf)[c.r:c.w]
 		if n := headEnd(b); n >= 0 {
-			if plainHead(b[:n]) {
+			switch {
+			case plainHead(b[:n]):
 				c.phase, c.headLeft = phaseHead, n
-			} else {
+			case bytes.HasPrefix(b, []byte(h2cPreface)):
+				c.through, c.h2c = true, true
+				c.batch.start(c.Conn) // net/http serves HTTP/2 on it from here
+			default:
 				c.through = true
 			}
 			return nil
@@ -366,8 +387,10 @@ func (c *parkConn) Close() error {
 		c.parker.forget(c)
 	}
 	c.uncount()
-	return c.Conn.Close()
+	return c.batch.close(c.Conn)
 }
+
+func (c *parkConn) Write(p []byte) (int, error) { return c.batch.write(c.Conn, p) }
 
 // uncount takes the connection out of the listener's count of open
 // connections, once: when it closes, or when a handler takes it over.

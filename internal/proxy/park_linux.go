@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -169,3 +170,32 @@ func (p *parker) sweep(now time.Time) { p.poll.sweep(now) }
 
 func (p *parker) getBuffer() *[]byte  { return p.bufs.get() }
 func (p *parker) putBuffer(b *[]byte) { p.bufs.put(b) }
+
+// readAheadInto reads what the socket has now, up to a pooled buffer's
+// size, without waiting, and gives p the first of it; the rest stays in
+// the buffer for the next reads, which goes back to the pool once read
+// out. When nothing is there yet it reads into p as usual: a connection
+// that waits for its next frame holds no buffer.
+func (c *parkConn) readAheadInto(p []byte) (int, error) {
+	c.readAhead = false
+	if c.raw == nil {
+		if c.raw = rawConnOf(c.Conn); c.raw == nil {
+			return c.Conn.Read(p)
+		}
+	}
+	buf := c.parker.getBuffer()
+	n, rerr := 0, error(nil)
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), *buf)
+		return true // one try: never wait holding the buffer
+	})
+	if err != nil || rerr != nil || n <= 0 {
+		c.parker.putBuffer(buf)
+		return c.Conn.Read(p) // it waits, and reports any error
+	}
+	c.buf, c.w = buf, n
+	c.r = copy(p, (*buf)[:n])
+	k := c.r
+	c.releaseIfEmpty()
+	return k, nil
+}

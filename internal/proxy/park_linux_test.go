@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,4 +479,96 @@ func pollerLoopState() string {
 		return state
 	}
 	return ""
+}
+
+// countingParker hands out buffers and counts those not given back.
+type countingParker struct {
+	bufferParker
+	out atomic.Int64
+}
+
+func (p *countingParker) getBuffer() *[]byte { p.out.Add(1); return p.bufferParker.getBuffer() }
+func (p *countingParker) putBuffer(*[]byte)  { p.out.Add(-1) }
+
+// h2Frame is an HTTP/2 frame of the given payload, as far as its length
+// goes (type DATA, stream 1).
+func h2Frame(payload string) string {
+	n := len(payload)
+	return string([]byte{byte(n >> 16), byte(n >> 8), byte(n), 0, 0, 0, 0, 0, 1}) + payload
+}
+
+// TestH2cReadsAhead: net/http's HTTP/2 server reads each frame's header
+// and payload with a read each; an h2c parkConn reads what has come into
+// a buffer instead, and gives every byte in order. A connection waiting
+// for its next frame holds no buffer, also after a frame without payload.
+func TestH2cReadsAhead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, server := dialPair(t, ln)
+	parker := &countingParker{}
+	var open atomic.Int64
+	c := newParkConn(server, parker, -1, &open)
+	defer c.Close()
+
+	// readFrame reads as net/http's Framer does: the 9-byte header, then
+	// the payload it announces.
+	readFrame := func() (string, error) {
+		head := make([]byte, 9)
+		if _, err := io.ReadFull(c, head); err != nil {
+			return "", err
+		}
+		payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+		if _, err := io.ReadFull(c, payload); err != nil {
+			return "", err
+		}
+		return string(payload), nil
+	}
+	frames := []string{"", "one", strings.Repeat("x", 5000), "three", ""}
+	var all strings.Builder
+	all.WriteString("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	for _, f := range frames {
+		all.WriteString(h2Frame(f))
+	}
+	if _, err := io.WriteString(client, all.String()); err != nil {
+		t.Fatal(err)
+	}
+	preface := make([]byte, len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	if _, err := io.ReadFull(c, preface); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range frames {
+		got, err := readFrame()
+		if err != nil || got != want {
+			t.Fatalf("frame %d: %d bytes, %v; want %d bytes", i, len(got), err, len(want))
+		}
+	}
+
+	// A frame without payload, alone: its header is read in full, straight
+	// from the socket; the next read finds nothing yet.
+	io.WriteString(client, h2Frame(""))
+	if got, err := readFrame(); err != nil || got != "" {
+		t.Fatalf("empty frame: %q, %v", got, err)
+	}
+	next := make(chan string)
+	go func() {
+		got, err := readFrame()
+		if err != nil {
+			got = err.Error()
+		}
+		next <- got
+	}()
+	time.Sleep(50 * time.Millisecond) // the read waits for the next frame
+	if n := parker.out.Load(); n != 0 {
+		t.Errorf("%d buffers held while the connection waits for its next frame, want 0", n)
+	}
+	io.WriteString(client, h2Frame("later"))
+	if got := <-next; got != "later" {
+		t.Errorf("next frame = %q, want later", got)
+	}
+	if n := parker.out.Load(); n != 0 {
+		t.Errorf("%d buffers held after reading all, want 0", n)
+	}
 }

@@ -38,3 +38,10 @@ func (*relays) start(_ *exchange, client, target net.Conn) {
 }
 
 func (*relays) close() {}
+
+// readAheadInto is readThrough's plain read: connections are never h2c
+// parkConns here.
+func (c *parkConn) readAheadInto(p []byte) (int, error) {
+	c.readAhead = false
+	return c.Conn.Read(p)
+}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // TLS listeners park their idle connections too. The parker runs each
@@ -15,7 +17,8 @@ import (
 // protocol, becomes a parkConn over its *tls.Conn and is served and
 // parked as on a plain listener; one that agreed on anything else
 // (HTTP/2, an ACME challenge) goes to net/http as the *tls.Conn, which
-// serves it as before and never parks it.
+// serves it as before and never parks it. An HTTP/2 connection's TLS
+// records are batched beneath the *tls.Conn (batchSwitch, h2batch.go).
 //
 // A parked connection is watched at its socket, under TLS. That is right
 // only while crypto/tls holds nothing the socket will not announce
@@ -43,7 +46,8 @@ func (p *parker) acceptTLS(raw net.Conn, fd int) {
 // serveTLS does the handshake of raw and serves it; it takes over the
 // count acceptTLS made.
 func (p *parker) serveTLS(raw net.Conn, fd int) {
-	tc := tls.Server(raw, p.tls)
+	under := &underTLS{Conn: raw}
+	tc := tls.Server(under, p.tls)
 	if err := p.handshake(tc); err != nil {
 		p.open.Add(-1)
 		p.log.Debug("TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
@@ -57,6 +61,9 @@ func (p *parker) serveTLS(raw net.Conn, fd int) {
 		c.tlsState = &state
 		p.serveOwn(c, true)
 	default:
+		if state.NegotiatedProtocol == http2.NextProtoTLS {
+			under.start(raw)
+		}
 		// Still counted: the listener's connState does not count a
 		// *tls.Conn net/http gets from here again, and uncounts it when
 		// net/http is done with it.

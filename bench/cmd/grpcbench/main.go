@@ -157,6 +157,26 @@ func (c child) cpuTime() time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
+// syscalls is how many read and write system calls the process made so
+// far (syscr and syscw of /proc/PID/io; sockets count, epoll and futex do
+// not); 0, 0 where there is no /proc.
+func (c child) syscalls() (reads, writes int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		switch name {
+		case "syscr":
+			reads, _ = strconv.ParseInt(value, 10, 64)
+		case "syscw":
+			writes, _ = strconv.ParseInt(value, 10, 64)
+		}
+	}
+	return reads, writes
+}
+
 // startChild starts a process with GOMAXPROCS=1, pinned to cpus when
 // given.
 func startChild(cpus, bin string, args ...string) (child, error) {
@@ -210,6 +230,9 @@ type result struct {
 	// serverCPU is the CPU time of the process answering the calls (the
 	// target directly, or cutover) while they ran; 0 if unknown.
 	serverCPU time.Duration
+	// serverReads and serverWrites count its read and write system calls
+	// meanwhile.
+	serverReads, serverWrites int64
 }
 
 func (r result) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
@@ -226,6 +249,9 @@ func (r result) String() string {
 		r.calls, r.rate(), ms(r.p(0.5)), ms(r.p(0.99)), r.errors)
 	if r.serverCPU > 0 && r.calls > 0 {
 		s += fmt.Sprintf(", %.1f µs server CPU per call", float64(r.serverCPU.Microseconds())/float64(r.calls))
+	}
+	if r.serverReads+r.serverWrites > 0 && r.calls > 0 {
+		s += fmt.Sprintf(", %.2f reads and %.2f writes per call", float64(r.serverReads)/float64(r.calls), float64(r.serverWrites)/float64(r.calls))
 	}
 	if r.firstErr != nil {
 		s += fmt.Sprintf(" (first: %v)", r.firstErr)
@@ -250,8 +276,11 @@ func measure(o options, addr string, server child) (result, error) {
 	req := &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: make([]byte, o.size)}}
 	load(clients, req, o.concurrency, o.warmup)
 	cpu := server.cpuTime()
+	reads, writes := server.syscalls()
 	r := load(clients, req, o.concurrency, o.duration)
 	r.serverCPU = server.cpuTime() - cpu
+	reads2, writes2 := server.syscalls()
+	r.serverReads, r.serverWrites = reads2-reads, writes2-writes
 	return r, nil
 }
 
