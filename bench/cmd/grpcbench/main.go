@@ -7,7 +7,8 @@
 // through cutover in one run. Each path's line also gives the CPU time
 // the answering process (the target directly, cutover through it) spent
 // per call, from /proc: on a shared machine it varies much less than the
-// rates do. The last line is
+// rates do. It also gives the read and write system calls per call. The
+// last line is
 //
 //	cutover/direct throughput ratio: X.XX p99 ratio: Y.YY
 //
