@@ -20,7 +20,8 @@ import (
 // request: neither on new connections, each a TLS handshake, some of which
 // the old data plane accepted before it stopped accepting, nor on
 // keep-alive ones sending POSTs, which Go's client does not retry once
-// any byte was sent.
+// any byte was sent, nor on an HTTP/2 client's, which the old data plane
+// sends GOAWAY through its batched writes (internal/proxy/h2batch.go).
 func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 	dir := t.TempDir()
 	_, oldDone := runDataPlane(t, dir, false)
@@ -37,7 +38,10 @@ func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 	fresh := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true}}
 	kept := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	defer kept.CloseIdleConnections()
-	if err := call(fresh, http.MethodGet, url); err != nil {
+	// A copy: the HTTP/2 transport adds h2 to its config's NextProtos.
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf.Clone(), ForceAttemptHTTP2: true}}
+	defer h2.CloseIdleConnections()
+	if err := call(fresh, http.MethodGet, url, 1); err != nil {
 		t.Fatalf("before the hand-over: %v", err)
 	}
 
@@ -48,7 +52,8 @@ func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 	for _, l := range []struct {
 		client *http.Client
 		method string
-	}{{fresh, http.MethodGet}, {fresh, http.MethodGet}, {kept, http.MethodPost}, {kept, http.MethodPost}} {
+		proto  int // the HTTP major version the answer must come in
+	}{{fresh, http.MethodGet, 1}, {fresh, http.MethodGet, 1}, {kept, http.MethodPost, 1}, {kept, http.MethodPost, 1}, {h2, http.MethodPost, 2}, {h2, http.MethodPost, 2}} {
 		wg.Go(func() {
 			for {
 				select {
@@ -57,7 +62,7 @@ func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 				default:
 				}
 				requests.Add(1)
-				if err := call(l.client, l.method, url); err != nil {
+				if err := call(l.client, l.method, url, l.proto); err != nil {
 					failures.Add(1)
 					firstErr.Do(func() { t.Errorf("%s during the hand-over: %v", l.method, err) })
 				}
@@ -76,8 +81,9 @@ func TestHandOverUnderHTTPSLoadFailsNothing(t *testing.T) {
 	}
 }
 
-// call sends one request with a small body and checks the answer.
-func call(c *http.Client, method, url string) error {
+// call sends one request with a small body and checks the answer, and
+// that it came in HTTP/major.
+func call(c *http.Client, method, url string, major int) error {
 	req, err := http.NewRequest(method, url, strings.NewReader("x"))
 	if err != nil {
 		return err
@@ -91,8 +97,8 @@ func call(c *http.Client, method, url string) error {
 	if err != nil {
 		return fmt.Errorf("reading the body: %w", err)
 	}
-	if res.StatusCode != http.StatusOK || string(b) != "one" {
-		return fmt.Errorf("got %d %q, want 200 \"one\"", res.StatusCode, b)
+	if res.StatusCode != http.StatusOK || string(b) != "one" || res.ProtoMajor != major {
+		return fmt.Errorf("got %s %d %q, want HTTP/%d 200 \"one\"", res.Proto, res.StatusCode, b, major)
 	}
 	return nil
 }
