@@ -7,20 +7,21 @@ import (
 	"time"
 )
 
-// maxBatch is how many bytes may wait in a batchConn before Write blocks,
-// as it would on a full socket buffer.
-const maxBatch = 256 << 10
-
-// The largest write buffer a batchConn keeps for its next batch; one
-// grown by a burst of body data is left to the GC. A client connection
-// keeps less: there are many more of them, most of the time idle.
+// How many bytes may wait in a batchConn before Write blocks, as it would
+// on a full socket buffer, and the largest write buffer it keeps for its
+// next batch (one grown by a burst of body data is left to the GC). A
+// client connection gets less of both: there are many more of them, most
+// of the time idle, and one whose client does not read holds what waits.
 const (
-	targetSpare = 32 << 10
-	clientSpare = 4 << 10
+	targetMaxBatch = 256 << 10
+	targetSpare    = 32 << 10
+	clientMaxBatch = 16 << 10
+	clientSpare    = 4 << 10
 )
 
-// batchCloseWait is how long Close waits for queued bytes (a GOAWAY, a
-// TLS close_notify) to be written before it closes the connection anyway.
+// batchCloseWait is how long a closed batchConn's queued bytes (a GOAWAY,
+// a TLS close_notify) may take to be written before the connection is
+// closed anyway.
 const batchCloseWait = time.Second
 
 // batchConn gathers the writes to an HTTP/2 connection and sends them
@@ -34,30 +35,36 @@ const batchCloseWait = time.Second
 // is empty. A stream's frames are thus sent as soon as the proxy has
 // nothing more to add, as gRPC's own transport does, and an idle
 // connection holds no goroutine. Another P may pick the writer up sooner;
-// the batch is then smaller. The wait is bounded: past maxBatch queued
+// the batch is then smaller. The wait is bounded: past max queued
 // bytes Write blocks until the writer has run.
 //
 // Write reports success once its bytes are queued. A failed write closes
 // the connection, so the HTTP/2 peer's reader sees the error on its next
-// read, and every later Write returns it. Invariant: while the queue holds
-// bytes and no write failed, a writer runs.
+// read, and every later Write returns it. Write deadlines are not passed
+// to the socket: a Write never waits on it, and a deadline would cut the
+// writer's write of what is queued (crypto/tls sets one after queueing
+// its close_notify, to fail later writes). Close bounds the writer
+// instead. Invariant: while the queue holds bytes and no write failed, a
+// writer runs.
 type batchConn struct {
 	net.Conn
+	max  int // the most bytes queued before Write waits
 	keep int // the largest spare kept
 
 	mu      sync.Mutex
 	drained *sync.Cond // signalled when the writer took the queue or ended
 	queue   []byte
-	spare   []byte // the buffer of the last write, reused for the next queue
-	writing bool   // a writer goroutine runs
-	closing bool   // Close was called: Write refuses
-	err     error  // the first write error; sticky
+	spare   []byte      // the buffer of the last write, reused for the next queue
+	writing bool        // a writer goroutine runs
+	closing bool        // Close was called: Write refuses
+	err     error       // the first write error; sticky
+	cut     *time.Timer // closes the socket batchCloseWait after Close
 }
 
-// newBatchConn batches the writes to c; it keeps write buffers of up to
-// keep bytes between batches.
-func newBatchConn(c net.Conn, keep int) *batchConn {
-	b := &batchConn{Conn: c, keep: keep}
+// newBatchConn batches the writes to c. Write waits while max bytes are
+// queued; write buffers of up to keep bytes are kept between batches.
+func newBatchConn(c net.Conn, max, keep int) *batchConn {
+	b := &batchConn{Conn: c, max: max, keep: keep}
 	b.drained = sync.NewCond(&b.mu)
 	return b
 }
@@ -65,7 +72,7 @@ func newBatchConn(c net.Conn, keep int) *batchConn {
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.err == nil && !b.closing && len(b.queue) >= maxBatch {
+	for b.err == nil && !b.closing && len(b.queue) >= b.max {
 		b.drained.Wait()
 	}
 	switch {
@@ -106,23 +113,37 @@ func (b *batchConn) run() {
 	}
 	b.writing = false
 	b.drained.Broadcast()
+	if b.closing {
+		b.cut.Stop()
+		b.Conn.Close()
+	}
 }
 
-// Close writes what is queued, waiting at most batchCloseWait, and closes
-// the connection.
+// Close refuses further writes and closes the connection once what is
+// queued was written, at most batchCloseWait from now. It does not wait
+// for that: http.Server.Close closes its connections one after another.
 func (b *batchConn) Close() error {
-	// A writer that a peer reading nothing holds up is cut.
-	t := time.AfterFunc(batchCloseWait, func() { b.Conn.Close() })
-	defer t.Stop()
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return net.ErrClosed
+	}
 	b.closing = true
 	b.drained.Broadcast()
-	for b.writing {
-		b.drained.Wait()
+	if !b.writing {
+		return b.Conn.Close()
 	}
-	b.mu.Unlock()
-	return b.Conn.Close()
+	// The writer closes it when done; a peer that reads nothing holds
+	// the writer up, and is cut.
+	b.cut = time.AfterFunc(batchCloseWait, func() { b.Conn.Close() })
+	return nil
 }
+
+// SetDeadline sets the read deadline only (see batchConn).
+func (b *batchConn) SetDeadline(t time.Time) error { return b.Conn.SetReadDeadline(t) }
+
+// SetWriteDeadline does nothing (see batchConn).
+func (b *batchConn) SetWriteDeadline(time.Time) error { return nil }
 
 // batchSwitch batches a client connection's writes from the moment the
 // connection turns out to speak HTTP/2: ALPN h2 after a TLS handshake
@@ -133,8 +154,11 @@ func (b *batchConn) Close() error {
 // writing straight to the socket, with no goroutine of their own.
 type batchSwitch struct{ batch atomic.Pointer[batchConn] }
 
-// start sends c's later writes through a batchConn; at most once.
-func (s *batchSwitch) start(c net.Conn) { s.batch.Store(newBatchConn(c, clientSpare)) }
+// start sends c's later writes through a batchConn; only the first call
+// does.
+func (s *batchSwitch) start(c net.Conn) {
+	s.batch.CompareAndSwap(nil, newBatchConn(c, clientMaxBatch, clientSpare))
+}
 
 // write writes p to c, through the batchConn once started.
 func (s *batchSwitch) write(c net.Conn, p []byte) (int, error) {
@@ -152,6 +176,14 @@ func (s *batchSwitch) close(c net.Conn) error {
 	return c.Close()
 }
 
+// conn is what c's deadlines are set on: the batchConn once started.
+func (s *batchSwitch) conn(c net.Conn) net.Conn {
+	if b := s.batch.Load(); b != nil {
+		return b
+	}
+	return c
+}
+
 // underTLS is the socket beneath a TLS listener's tls.Conn: TLS records
 // are batched once the handshake chose h2.
 type underTLS struct {
@@ -159,5 +191,7 @@ type underTLS struct {
 	batchSwitch
 }
 
-func (c *underTLS) Write(p []byte) (int, error) { return c.write(c.Conn, p) }
-func (c *underTLS) Close() error                { return c.close(c.Conn) }
+func (c *underTLS) Write(p []byte) (int, error)        { return c.write(c.Conn, p) }
+func (c *underTLS) Close() error                       { return c.close(c.Conn) }
+func (c *underTLS) SetDeadline(t time.Time) error      { return c.conn(c.Conn).SetDeadline(t) }
+func (c *underTLS) SetWriteDeadline(t time.Time) error { return c.conn(c.Conn).SetWriteDeadline(t) }

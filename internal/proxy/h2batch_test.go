@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
+
+	"github.com/cutover/cutover/internal/testcert"
 )
 
 // readN reads exactly n bytes from c.
@@ -24,7 +28,7 @@ func TestBatchConnSendsWhatQueuedWhileWritingInOneWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
 		defer far.Close()
-		b := newBatchConn(near, targetSpare)
+		b := newBatchConn(near, targetMaxBatch, targetSpare)
 		defer b.Close()
 
 		b.Write([]byte("HEADERS"))
@@ -49,7 +53,7 @@ func TestBatchConnSendsWhatQueuedWhileWritingInOneWrite(t *testing.T) {
 
 func TestBatchConnKeepsOrderAcrossWriters(t *testing.T) {
 	near, far := net.Pipe()
-	b := newBatchConn(near, targetSpare)
+	b := newBatchConn(near, targetMaxBatch, targetSpare)
 	var want bytes.Buffer
 	for i := range 1000 {
 		frame := []byte{byte(i), byte(i >> 8), 'x'}
@@ -74,7 +78,7 @@ func TestBatchConnKeepsOrderAcrossWriters(t *testing.T) {
 func TestBatchConnCloseSendsWhatIsQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
-		b := newBatchConn(near, targetSpare)
+		b := newBatchConn(near, targetMaxBatch, targetSpare)
 		b.Write([]byte("one"))
 		synctest.Wait()
 		b.Write([]byte("GOAWAY")) // queued while "one" is being written
@@ -96,7 +100,7 @@ func TestBatchConnCloseSendsWhatIsQueued(t *testing.T) {
 func TestBatchConnWriteFailsAfterAFailedWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
-		b := newBatchConn(near, targetSpare)
+		b := newBatchConn(near, targetMaxBatch, targetSpare)
 		defer b.Close()
 		far.Close() // the target went away
 		b.Write([]byte("HEADERS"))
@@ -114,11 +118,11 @@ func TestBatchConnWriteWaitsWhenTheQueueIsFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		near, far := net.Pipe()
 		defer far.Close()
-		b := newBatchConn(near, targetSpare)
+		b := newBatchConn(near, targetMaxBatch, targetSpare)
 		defer b.Close()
 		b.Write([]byte("x"))
 		synctest.Wait() // the writer is blocked: nobody reads far
-		b.Write(make([]byte, maxBatch))
+		b.Write(make([]byte, targetMaxBatch))
 		done := make(chan struct{})
 		go func() {
 			b.Write([]byte("y"))
@@ -127,7 +131,7 @@ func TestBatchConnWriteWaitsWhenTheQueueIsFull(t *testing.T) {
 		synctest.Wait()
 		select {
 		case <-done:
-			t.Fatalf("Write returned with %d bytes queued and a peer that reads nothing", maxBatch)
+			t.Fatalf("Write returned with %d bytes queued and a peer that reads nothing", targetMaxBatch)
 		default:
 		}
 		go io.Copy(io.Discard, far)
@@ -197,5 +201,84 @@ func TestH2cConnectionWritesAreBatched(t *testing.T) {
 				far.Close()
 			})
 		})
+	}
+}
+
+// TestBatchConnCloseDoesNotWaitForAStuckWriter: Close returns at once;
+// the writer that a peer reading nothing holds up is cut batchCloseWait
+// later.
+func TestBatchConnCloseDoesNotWaitForAStuckWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		near, far := net.Pipe()
+		defer far.Close()
+		b := newBatchConn(near, clientMaxBatch, clientSpare)
+		b.Write([]byte("stuck"))
+		synctest.Wait() // the writer is blocked: nobody reads far
+		start := time.Now()
+		b.Close()
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("Close waited %v for the stuck writer", waited)
+		}
+		// A pipe's SetReadDeadline fails once it is closed.
+		synctest.Wait()
+		if err := near.SetReadDeadline(time.Time{}); err != nil {
+			t.Fatalf("the connection was closed under the writer at once: %v", err)
+		}
+		time.Sleep(batchCloseWait)
+		synctest.Wait()
+		if err := near.SetReadDeadline(time.Time{}); !errors.Is(err, io.ErrClosedPipe) {
+			t.Errorf("after batchCloseWait: the connection is open (%v)", err)
+		}
+	})
+}
+
+// TestTLSCloseSendsWhatWasQueued: a batched TLS connection's last records
+// and its close_notify reach the client: crypto/tls's Close sets a write
+// deadline of now after queueing the alert, which must not cut the
+// writer.
+func TestTLSCloseSendsWhatWasQueued(t *testing.T) {
+	certPEM, keyPEM, pool, err := testcert.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for range 20 {
+		served := make(chan error, 1)
+		go func() {
+			raw, err := ln.Accept()
+			if err != nil {
+				served <- err
+				return
+			}
+			under := &underTLS{Conn: raw}
+			tc := tls.Server(under, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+			if err := tc.Handshake(); err != nil {
+				served <- err
+				return
+			}
+			under.start(raw)
+			tc.Write([]byte("last frames"))
+			served <- tc.Close()
+		}()
+		cc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(cc) // nil at a close_notify; an error at a cut
+		cc.Close()
+		if serr := <-served; serr != nil {
+			t.Fatalf("server: %v", serr)
+		}
+		if string(got) != "last frames" || err != nil {
+			t.Fatalf("the client read %q, %v; want \"last frames\" and a clean close", got, err)
+		}
 	}
 }

@@ -133,7 +133,7 @@ func (p *targetConnPool) dial(ctx context.Context, addr string, useTLS bool) (*h
 	if err != nil {
 		return nil, err
 	}
-	var conn net.Conn = newBatchConn(raw, targetSpare)
+	var conn net.Conn = newBatchConn(raw, targetMaxBatch, targetSpare)
 	if useTLS {
 		host, _, _ := net.SplitHostPort(addr)
 		tc := tls.Client(conn, &tls.Config{

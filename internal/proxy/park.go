@@ -217,7 +217,7 @@ func (c *parkConn) frame() error {
 			switch {
 			case plainHead(b[:n]):
 				c.phase, c.headLeft = phaseHead, n
-			case bytes.HasPrefix(b, []byte(h2cPreface)):
+			case c.tlsState == nil && bytes.HasPrefix(b, []byte(h2cPreface)):
 				c.through, c.h2c = true, true
 				c.batch.start(c.Conn) // net/http serves HTTP/2 on it from here
 			default:
@@ -408,7 +408,11 @@ func (c *parkConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.deadline = t
 	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
+	return c.batch.conn(c.Conn).SetDeadline(t)
+}
+
+func (c *parkConn) SetWriteDeadline(t time.Time) error {
+	return c.batch.conn(c.Conn).SetWriteDeadline(t)
 }
 
 func (c *parkConn) SetReadDeadline(t time.Time) error {
