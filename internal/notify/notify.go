@@ -61,21 +61,31 @@ func New(opts Options) *Notifier {
 	return n
 }
 
+// Begin returns the notifier's place in the event log. On the first
+// start it records the log's end as that place: what happened before is
+// not news. Call it before anything can record an event that is news (the
+// API's first deployment), as Run starts on its own time; Run calls it
+// too.
+func (n *Notifier) Begin(ctx context.Context) (last int64, err error) {
+	last, ok, err := n.store.NotificationCursor(ctx)
+	if err != nil || ok {
+		return last, err
+	}
+	if last, err = n.store.LastEventID(ctx); err != nil {
+		return 0, err
+	}
+	if _, err := n.store.QueueNotifications(ctx, last, nil); err != nil {
+		return 0, err
+	}
+	return last, nil
+}
+
 // Run follows the event log and sends deliveries, resuming the pending
 // ones, until ctx ends; then it waits for the attempts in flight.
 func (n *Notifier) Run(ctx context.Context) error {
-	last, ok, err := n.store.NotificationCursor(ctx)
+	last, err := n.Begin(ctx)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		// First start: what happened before is not news.
-		if last, err = n.store.LastEventID(ctx); err != nil {
-			return err
-		}
-		if _, err := n.store.QueueNotifications(ctx, last, nil); err != nil {
-			return err
-		}
 	}
 	done := make(chan struct{})
 	go func() {

@@ -3,6 +3,8 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,5 +160,57 @@ func TestWaitingNeedsAReadyWait(t *testing.T) {
 	json.Unmarshal(ds[0].Body, &p)
 	if want := "hello: deployment hello-d1 waits up to 10m0s for `cutover continue hello-d1` before production traffic"; p.Text != want {
 		t.Errorf("text %q, want %q", p.Text, want)
+	}
+}
+
+// TestEventsAfterBeginAreNotified: on the notifier's first start, an
+// event recorded after Begin and before Run (the first deployment that
+// `cutover up` starts at once) is notified; Run alone would take it for
+// history.
+func TestEventsAfterBeginAreNotified(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := make(chan string, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Cutover-Event")
+	}))
+	defer receiver.Close()
+	raw, _ := json.Marshal(config.App{Name: "hello"})
+	if err := st.PutApp(ctx, store.App{Name: "hello", Spec: raw}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddNotificationHook(ctx, store.NotificationHook{App: "hello", URL: receiver.URL, Events: []string{"deployment.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := st.CreateRevision(ctx, store.Revision{App: "hello", Config: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := New(Options{Store: st})
+	if _, err := n.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateDeployment(ctx, store.Deployment{App: "hello", ToRevision: rev.ID, Status: store.DeploymentInProgress}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case event := <-got:
+		if event != "deployment.started" {
+			t.Errorf("the receiver got %q, want deployment.started", event)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the deployment that started between Begin and Run was not notified")
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 
@@ -13,10 +14,20 @@ import (
 // the apps' webhooks. It runs with the controller and the pipeline, and
 // stops with them.
 
-// startNotifier runs the notifier until ctx ends; notifyDone is closed
-// when it has stopped.
-func (s *Server) startNotifier(ctx context.Context, tcp api.TCPOptions) {
+// newNotifier makes the notifier and fixes its place in the event log,
+// before the API can start a deployment: on the first start, a deployment
+// the API starts at once is news, however late the notifier runs.
+func (s *Server) newNotifier(ctx context.Context, tcp api.TCPOptions) (*notify.Notifier, error) {
 	n := notify.New(notify.Options{Store: s.store, Logger: s.log, Link: s.dashboardLink(tcp)})
+	if _, err := n.Begin(ctx); err != nil {
+		return nil, fmt.Errorf("starting notifications: %w", err)
+	}
+	return n, nil
+}
+
+// startNotifier runs n until ctx ends; notifyDone is closed when it has
+// stopped.
+func (s *Server) startNotifier(ctx context.Context, n *notify.Notifier) {
 	s.notifyDone = make(chan struct{})
 	go func() {
 		defer close(s.notifyDone)

@@ -241,6 +241,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})
 
+	notifier, err := s.newNotifier(ctx, opts.API)
+	if err != nil {
+		s.closeParts()
+		return nil, err
+	}
 	if err := s.listenAPI(ctx, opts.API); err != nil {
 		s.closeParts()
 		return nil, err
@@ -266,7 +271,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		close(s.pipeDone)
 	}()
-	s.startNotifier(runCtx, opts.API)
+	s.startNotifier(runCtx, notifier)
 	return s, nil
 }
 
