@@ -14,15 +14,23 @@ import (
 	"github.com/cutover/cutover/internal/store"
 )
 
+// openStore opens a store in a temporary directory, closed when the test
+// ends.
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cutover.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // TestQueue follows one deployment's events through handle, on a real
 // store, and checks which deliveries each webhook gets.
 func TestQueue(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	cfg := config.App{Name: "hello",
 		Service: config.Service{Env: map[string]string{"DB_PASSWORD": "hunter22"}},
 		Notifications: []config.Notification{
@@ -40,9 +48,11 @@ func TestQueue(t *testing.T) {
 	if err := st.ChangeConfigVars(ctx, "hello", store.ScopeRun, []store.ConfigVar{{Name: "API_KEY", Value: "sk-live-12345", Secret: true}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Service.ConfigVars, err = st.SealedEnv(ctx, "hello", store.ScopeRun); err != nil {
+	sealed, err := st.SealedEnv(ctx, "hello", store.ScopeRun)
+	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Service.ConfigVars = sealed
 	raw, _ = json.Marshal(cfg) // as a deployment records it: the secret sealed
 	rev, err := st.CreateRevision(ctx, store.Revision{App: "hello", Config: raw})
 	if err != nil {
@@ -130,11 +140,7 @@ func keys(m map[string]store.NotificationDelivery) []string {
 
 func TestWaitingNeedsAReadyWait(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	cfg := config.App{Name: "hello", Deploy: config.Deploy{ReadyWait: config.ReadyWait{Wait: 10 * time.Minute, Manual: true}},
 		Notifications: []config.Notification{{URL: "http://127.0.0.1:1/x", Events: []string{"deployment.waiting"}}}}
 	raw, _ := json.Marshal(cfg)
@@ -169,11 +175,7 @@ func TestWaitingNeedsAReadyWait(t *testing.T) {
 // history.
 func TestEventsAfterBeginAreNotified(t *testing.T) {
 	ctx := t.Context()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	got := make(chan string, 10)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Get("X-Cutover-Event")

@@ -193,9 +193,6 @@ func (c *parkConn) readAheadInto(p []byte) (int, error) {
 		c.parker.putBuffer(buf)
 		return c.Conn.Read(p) // it waits, and reports any error
 	}
-	c.buf, c.w = buf, n
-	c.r = copy(p, (*buf)[:n])
-	k := c.r
-	c.releaseIfEmpty()
-	return k, nil
+	c.buf, c.r, c.w = buf, 0, n
+	return c.readThrough(p) // from the buffer
 }
