@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -31,6 +32,10 @@ type exchange struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// watch, when the own server serves the request, is how a target
+	// connection is aborted when the request is cancelled
+	// (abortOnCancel); nil otherwise.
+	watch func(net.Conn) (stop func() bool)
 
 	// Set by bind; changed by a retry.
 	group       *targetGroup
@@ -80,6 +85,17 @@ func withExchange(r *http.Request, x *exchange) *http.Request {
 		return r
 	}
 	return r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+}
+
+// abortOnCancel makes a cancel of the request abort c, the target
+// connection it waits on: c's blocked reads and writes return at once.
+// stop ends that; it reports false when c was aborted, or is about to be,
+// so that c is not used again.
+func (x *exchange) abortOnCancel(c net.Conn) (stop func() bool) {
+	if x.watch != nil {
+		return x.watch(c)
+	}
+	return context.AfterFunc(x.ctx, func() { c.SetDeadline(aLongTimeAgo) })
 }
 
 // bind makes t, already acquired, the request's target.

@@ -103,7 +103,7 @@ func (f *fastForwarder) Forward(w http.ResponseWriter, r *http.Request) {
 type upstreamResponse struct {
 	c    *upstreamConn
 	head responseHead
-	stop func() bool // stops the abort on x.ctx
+	stop func() bool // ends the abort on cancel (exchange.abortOnCancel)
 }
 
 // try is one attempt on x.target, with its response timeout and outlier
@@ -143,8 +143,7 @@ func (f *fastForwarder) roundTrip(x *exchange, r *http.Request, w http.ResponseW
 		}
 		c.br = f.bufs.getReader(&c.fr)
 		c.bw = f.bufs.getWriter(c.conn)
-		conn := c.conn
-		stop := context.AfterFunc(x.ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+		stop := x.abortOnCancel(c.conn)
 		head, written, received, err := f.exchangeHead(x, r, w, c, s, deadline)
 		if err == nil {
 			return upstreamResponse{c: c, head: head, stop: stop}, nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,9 +24,13 @@ import (
 // writes into the connection's buffered writer, which is flushed when
 // the handler flushes and when the response ends.
 type h1response struct {
-	bw     *bufio.Writer           // the connection's
-	cancel context.CancelCauseFunc // the request's context's; also the exchange's (listener.newExchange)
-	server shutter                 // closing: the connection closes after the response
+	bw *bufio.Writer // the connection's
+	// cancel cancels the request and aborts the target connection it
+	// waits on; watch notes that connection (h1conn.watch). Both are
+	// also the exchange's (listener.newExchange).
+	cancel context.CancelCauseFunc
+	watch  func(net.Conn) (stop func() bool)
+	server shutter // closing: the connection closes after the response
 	date   *dateCache
 	isHEAD bool
 
@@ -59,10 +64,11 @@ const pendingMax = 2 << 10
 
 // reset makes w a new response to r, writing header, which it clears:
 // the own server reuses one response and its header map per connection.
-func (w *h1response) reset(bw *bufio.Writer, r *http.Request, cancel context.CancelCauseFunc, server shutter, date *dateCache, header http.Header) {
+// The caller sets cancel and watch.
+func (w *h1response) reset(bw *bufio.Writer, r *http.Request, server shutter, date *dateCache, header http.Header) {
 	clear(header)
 	*w = h1response{
-		bw: bw, cancel: cancel, server: server, date: date, isHEAD: r.Method == http.MethodHead,
+		bw: bw, server: server, date: date, isHEAD: r.Method == http.MethodHead,
 		header: header, contentLength: -1, closeAfter: r.Close,
 	}
 }

@@ -216,7 +216,8 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
 	w := new(h1response)
-	w.reset(bw, r, func(error) {}, open{}, &dateCache{}, make(http.Header))
+	w.reset(bw, r, open{}, &dateCache{}, make(http.Header))
+	w.cancel = func(error) {}
 	h.ServeHTTP(w, r)
 	w.finish()
 	return out.String(), w.closeAfter

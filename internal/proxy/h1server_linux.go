@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -30,6 +31,17 @@ import (
 //
 // The loop keeps a connection while requests come back to back; one that
 // sends nothing for parkAfter is parked, as under net/http.
+//
+// A cancelled request must stop waiting for its target's answer: the
+// target connection it waits on is aborted (its deadline set in the
+// past). net/http's requests do that with a context.AfterFunc per round
+// trip (exchange.abortOnCancel); the own server's requests tell their
+// connection instead (watch), which costs no allocation, and every way a
+// request is cancelled goes through cancelRequest, which aborts it: the
+// client's hang-up, a failed write to it, the exchange's own cancels (its
+// target cut, its response timeout). The end of the listener's base
+// context, which cancels requests from above, aborts through one
+// AfterFunc per connection.
 
 // h1conn is a connection the own server is serving.
 type h1conn struct {
@@ -43,8 +55,15 @@ type h1conn struct {
 	w      h1response
 	header http.Header
 
+	// Made once per connection: a method value is allocated each time
+	// it is taken.
+	watchTarget   func(net.Conn) (stop func() bool)
+	unwatchTarget func() bool
+
 	mu     sync.Mutex
-	cancel context.CancelCauseFunc // the request in flight's; nil between requests
+	ctx    context.Context         // the request in flight's; nil between requests
+	cancel context.CancelCauseFunc // ctx's
+	target net.Conn                // the target connection the request waits on (watch)
 }
 
 // ready is called by the poller when the client closed or reset the
@@ -52,10 +71,61 @@ type h1conn struct {
 // the request in flight is cancelled. The poller watches a socket once.
 func (s *h1conn) ready() {
 	s.mu.Lock()
-	cancel := s.cancel
+	ctx, cancel := s.ctx, s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
-		cancel(nil)
+		s.cancelRequest(ctx, cancel, nil)
+	}
+}
+
+// cancelRequest cancels the request whose context is ctx, and aborts the
+// target connection it waits on if it is still the request in flight (a
+// late cancel of a finished request must not touch the next one's).
+func (s *h1conn) cancelRequest(ctx context.Context, cancel context.CancelCauseFunc, cause error) {
+	cancel(cause)
+	s.mu.Lock()
+	var t net.Conn
+	if s.ctx == ctx {
+		t, s.target = s.target, nil
+	}
+	s.mu.Unlock()
+	if t != nil {
+		t.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// watch makes a cancel of the request in flight abort c, the target
+// connection it waits on, as context.AfterFunc(ctx, abort) would; stop
+// ends that, and reports false when c was aborted. The context is
+// checked after c is noted: a cancel either finds c or came before the
+// check.
+func (s *h1conn) watch(c net.Conn) (stop func() bool) {
+	s.mu.Lock()
+	s.target = c
+	ctx := s.ctx
+	s.mu.Unlock()
+	if ctx.Err() != nil {
+		s.abortTarget()
+	}
+	return s.unwatchTarget
+}
+
+func (s *h1conn) unwatch() (notAborted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	notAborted = s.target != nil
+	s.target = nil
+	return notAborted
+}
+
+// abortTarget aborts the target connection watched, if any.
+func (s *h1conn) abortTarget() {
+	s.mu.Lock()
+	t := s.target
+	s.target = nil
+	s.mu.Unlock()
+	if t != nil {
+		t.SetDeadline(aLongTimeAgo)
 	}
 }
 
@@ -71,10 +141,13 @@ func (p *parker) serveOwn(c *parkConn, isNew bool) {
 		s.remote = addr.String()
 	}
 	s.base = context.WithValue(p.base, http.LocalAddrContextKey, c.LocalAddr())
+	s.watchTarget, s.unwatchTarget = s.watch, s.unwatch
+	stopBase := context.AfterFunc(s.base, s.abortTarget)
 	watched := p.poll.watchGone(c.fd, s) == nil
 	c.own = true
 	toHTTP := s.loop(isNew)
 	c.own = false
+	stopBase()
 	if watched {
 		p.poll.forget(c.fd, s) // before c is parked or closed, when its fd can be reused
 	}
@@ -135,12 +208,13 @@ func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bo
 	if s.p.closed() {
 		return false // as net/http closes the idle connections it shuts down
 	}
+	ctx := r.Context()
 	s.mu.Lock()
-	s.cancel = cancel
+	s.ctx, s.cancel = ctx, cancel
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.cancel = nil
+		s.ctx, s.cancel, s.target = nil, nil, nil
 		s.mu.Unlock()
 	}()
 	if s.bw == nil {
@@ -151,7 +225,9 @@ func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bo
 		s.header = make(http.Header)
 	}
 	w := &s.w
-	w.reset(s.bw, r, cancel, s.p, &s.p.date, s.header)
+	w.reset(s.bw, r, s.p, &s.p.date, s.header)
+	w.cancel = func(cause error) { s.cancelRequest(ctx, cancel, cause) }
+	w.watch = s.watchTarget
 	if !s.handle(w, r) {
 		return false
 	}
