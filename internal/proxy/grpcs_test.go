@@ -22,11 +22,7 @@ import (
 // TLS only, with a self-signed certificate.
 func newTLSTestService(t *testing.T, name string) *testService {
 	t.Helper()
-	certFile, keyFile, _ := testcert.Files(t)
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, _ := testcert.Pair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -237,14 +237,7 @@ func TestBatchConnCloseDoesNotWaitForAStuckWriter(t *testing.T) {
 // deadline of now after queueing the alert, which must not cut the
 // writer.
 func TestTLSCloseSendsWhatWasQueued(t *testing.T) {
-	certPEM, keyPEM, pool, err := testcert.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, pool := testcert.Pair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -91,58 +91,22 @@ func (c Config) WithDefaults() Config {
 // target group, the field, and what is valid.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
+	var ps problems
 	groups := make(map[string]bool, len(c.TargetGroups))
 	for i, tg := range c.TargetGroups {
 		where := fmt.Sprintf("target group %q", tg.Name)
 		switch {
 		case tg.Name == "":
-			add("target group %d: name: empty; valid: a unique name", i+1)
+			ps.add("target group %d: name: empty; valid: a unique name", i+1)
 		case groups[tg.Name]:
-			add("%s: name: used twice; target group names must be unique", where)
+			ps.add("%s: name: used twice; target group names must be unique", where)
 		}
 		groups[tg.Name] = true
-		seen := make(map[string]bool, len(tg.Targets))
-		for _, t := range tg.Targets {
-			if err := checkHostPort(t, false); err != nil {
-				add("%s: target %q: %v", where, t, err)
-			} else if seen[t] {
-				add("%s: target %q: listed twice", where, t)
-			}
-			seen[t] = true
-		}
-		for _, t := range tg.AssumeHealthy {
-			if !seen[t] {
-				add("%s: assume_healthy: %q is not one of the group's targets", where, t)
-			}
-		}
-		if tg.Algorithm != RoundRobin && tg.Algorithm != LeastOutstandingRequests {
-			add("%s: algorithm: %q is invalid; valid: %q, %q", where, tg.Algorithm, RoundRobin, LeastOutstandingRequests)
-		}
-		if !slices.Contains(Protocols, tg.Protocol) {
-			add("%s: protocol: %q is invalid; valid: %s", where, tg.Protocol, strings.Join(Protocols, ", "))
-		}
-		if err := tg.HealthCheck.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				add("%s: health_check: %v", where, e)
-			}
-		}
-		if tg.DeregistrationDelay > MaxDeregistrationDelay {
-			add("%s: deregistration_delay: %s is out of range; valid: 0-%s (negative for none)", where, tg.DeregistrationDelay, MaxDeregistrationDelay)
-		}
-		if tg.ResponseTimeout < 0 || tg.ResponseTimeout > MaxResponseTimeout {
-			add("%s: response_timeout: %s is out of range; valid: 1ms-%s", where, tg.ResponseTimeout, MaxResponseTimeout)
-		}
-		if tg.Outlier.Ejection < 0 {
-			add("%s: outlier.ejection: %s is negative", where, tg.Outlier.Ejection)
-		}
-		errs = append(errs, checkTraffic(where, tg)...)
+		ps.checkTargetGroup(where, tg)
 	}
 
 	if len(c.Listeners) == 0 {
-		add("listeners: none; at least one listener is needed")
+		ps.add("listeners: none; at least one listener is needed")
 	}
 	names := make(map[string]bool)
 	addrs := make(map[string]string)
@@ -150,71 +114,128 @@ func (c Config) Validate() error {
 		where := fmt.Sprintf("listener %q", l.Name)
 		switch {
 		case l.Name == "":
-			add("listener %d: name: empty; valid: a unique name such as \"production\"", i+1)
+			ps.add("listener %d: name: empty; valid: a unique name such as \"production\"", i+1)
 		case names[l.Name]:
-			add("%s: name: used twice; listener names must be unique", where)
+			ps.add("%s: name: used twice; listener names must be unique", where)
 		}
 		names[l.Name] = true
 		if err := checkHostPort(l.Address, true); err != nil {
-			add("%s: address %q: %v", where, l.Address, err)
+			ps.add("%s: address %q: %v", where, l.Address, err)
 		} else if other, ok := addrs[l.Address]; ok && !strings.HasSuffix(l.Address, ":0") {
-			add("%s: address %q: also used by listener %q", where, l.Address, other)
+			ps.add("%s: address %q: also used by listener %q", where, l.Address, other)
 		}
 		addrs[l.Address] = l.Name
-		if l.TLS != nil && len(l.TLS.ACMEHosts) == 0 && (l.TLS.CertFile == "" || l.TLS.KeyFile == "") {
-			add("%s: tls: cert_file and key_file are both required", where)
-		}
-		errs = append(errs, validateAutoTLS(where, l)...)
-		if l.BodyTimeout > MaxBodyTimeout {
-			add("%s: body_timeout: %s is out of range; valid: 1ms-%s (negative for none)", where, l.BodyTimeout, MaxBodyTimeout)
-		}
-		if l.MaxConnections < 1 || l.MaxConnections > MaxMaxConnections {
-			add("%s: max_connections: %d is out of range; valid: 1-%d", where, l.MaxConnections, MaxMaxConnections)
-		}
-		if l.MaxHeaderSize < MinMaxHeaderSize || l.MaxHeaderSize > MaxMaxHeaderSize {
-			add("%s: max_header_size: %d is out of range; valid: %d-%d bytes", where, l.MaxHeaderSize, MinMaxHeaderSize, MaxMaxHeaderSize)
-		}
-		priorities := make(map[int]bool)
-		for j, r := range l.Rules {
-			rwhere := fmt.Sprintf("%s: rule %d (priority %d)", where, j+1, r.Priority)
-			if r.Priority < MinPriority || r.Priority > MaxPriority {
-				add("%s: priority: out of range; valid: %d-%d", rwhere, MinPriority, MaxPriority)
-			} else if priorities[r.Priority] {
-				add("%s: priority: used twice in this listener; priorities must be unique", rwhere)
-			}
-			priorities[r.Priority] = true
-			for _, h := range r.Hosts {
-				if err := checkHostPattern(h); err != nil {
-					add("%s: host %q: %v", rwhere, h, err)
-				}
-			}
-			for _, p := range r.PathPrefixes {
-				if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") {
-					add("%s: path prefix %q: valid: a path starting with \"/\", without spaces, \"?\" or \"#\"", rwhere, p)
-				}
-			}
-			switch {
-			case r.FixedResponse != nil && len(r.Forward.TargetGroups) > 0:
-				add("%s: forward and fixed_response are both set; valid: one of them", rwhere)
-			case r.FixedResponse != nil:
-				checkFixed(add, rwhere, r.FixedResponse)
-			case len(r.Forward.TargetGroups) == 0:
-				add("%s: forward: no target group; valid: one or more, or a fixed_response", rwhere)
-			}
-			checkForward(add, rwhere, r.Forward, groups)
-		}
-		if f := l.DefaultFixedResponse; f != nil {
-			if len(l.Default.TargetGroups) > 0 {
-				add("%s: default: forward and fixed_response are both set; valid: one of them", where)
-			}
-			checkFixed(add, where+": default", f)
-		}
-		checkForward(add, where+": default", l.Default, groups)
+		ps.checkListener(where, l, groups)
 	}
 	if err := c.ACME.Validate(); err != nil {
-		errs = append(errs, err)
+		ps = append(ps, err)
 	}
-	return errors.Join(errs...)
+	return errors.Join(ps...)
+}
+
+// problems collects what Validate finds wrong, in the order found.
+type problems []error
+
+func (ps *problems) add(format string, args ...any) {
+	*ps = append(*ps, fmt.Errorf(format, args...))
+}
+
+// checkTargetGroup checks a target group's fields but its name.
+func (ps *problems) checkTargetGroup(where string, tg TargetGroupConfig) {
+	seen := make(map[string]bool, len(tg.Targets))
+	for _, t := range tg.Targets {
+		if err := checkHostPort(t, false); err != nil {
+			ps.add("%s: target %q: %v", where, t, err)
+		} else if seen[t] {
+			ps.add("%s: target %q: listed twice", where, t)
+		}
+		seen[t] = true
+	}
+	for _, t := range tg.AssumeHealthy {
+		if !seen[t] {
+			ps.add("%s: assume_healthy: %q is not one of the group's targets", where, t)
+		}
+	}
+	if tg.Algorithm != RoundRobin && tg.Algorithm != LeastOutstandingRequests {
+		ps.add("%s: algorithm: %q is invalid; valid: %q, %q", where, tg.Algorithm, RoundRobin, LeastOutstandingRequests)
+	}
+	if !slices.Contains(Protocols, tg.Protocol) {
+		ps.add("%s: protocol: %q is invalid; valid: %s", where, tg.Protocol, strings.Join(Protocols, ", "))
+	}
+	if err := tg.HealthCheck.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			ps.add("%s: health_check: %v", where, e)
+		}
+	}
+	if tg.DeregistrationDelay > MaxDeregistrationDelay {
+		ps.add("%s: deregistration_delay: %s is out of range; valid: 0-%s (negative for none)", where, tg.DeregistrationDelay, MaxDeregistrationDelay)
+	}
+	if tg.ResponseTimeout < 0 || tg.ResponseTimeout > MaxResponseTimeout {
+		ps.add("%s: response_timeout: %s is out of range; valid: 1ms-%s", where, tg.ResponseTimeout, MaxResponseTimeout)
+	}
+	if tg.Outlier.Ejection < 0 {
+		ps.add("%s: outlier.ejection: %s is negative", where, tg.Outlier.Ejection)
+	}
+	*ps = append(*ps, checkTraffic(where, tg)...)
+}
+
+// checkListener checks a listener's fields but its name and address;
+// groups are the target groups that exist.
+func (ps *problems) checkListener(where string, l ListenerConfig, groups map[string]bool) {
+	if l.TLS != nil && len(l.TLS.ACMEHosts) == 0 && (l.TLS.CertFile == "" || l.TLS.KeyFile == "") {
+		ps.add("%s: tls: cert_file and key_file are both required", where)
+	}
+	*ps = append(*ps, validateAutoTLS(where, l)...)
+	if l.BodyTimeout > MaxBodyTimeout {
+		ps.add("%s: body_timeout: %s is out of range; valid: 1ms-%s (negative for none)", where, l.BodyTimeout, MaxBodyTimeout)
+	}
+	if l.MaxConnections < 1 || l.MaxConnections > MaxMaxConnections {
+		ps.add("%s: max_connections: %d is out of range; valid: 1-%d", where, l.MaxConnections, MaxMaxConnections)
+	}
+	if l.MaxHeaderSize < MinMaxHeaderSize || l.MaxHeaderSize > MaxMaxHeaderSize {
+		ps.add("%s: max_header_size: %d is out of range; valid: %d-%d bytes", where, l.MaxHeaderSize, MinMaxHeaderSize, MaxMaxHeaderSize)
+	}
+	priorities := make(map[int]bool)
+	for j, r := range l.Rules {
+		rwhere := fmt.Sprintf("%s: rule %d (priority %d)", where, j+1, r.Priority)
+		if r.Priority < MinPriority || r.Priority > MaxPriority {
+			ps.add("%s: priority: out of range; valid: %d-%d", rwhere, MinPriority, MaxPriority)
+		} else if priorities[r.Priority] {
+			ps.add("%s: priority: used twice in this listener; priorities must be unique", rwhere)
+		}
+		priorities[r.Priority] = true
+		ps.checkRule(rwhere, r, groups)
+	}
+	if f := l.DefaultFixedResponse; f != nil {
+		if len(l.Default.TargetGroups) > 0 {
+			ps.add("%s: default: forward and fixed_response are both set; valid: one of them", where)
+		}
+		checkFixed(ps.add, where+": default", f)
+	}
+	checkForward(ps.add, where+": default", l.Default, groups)
+}
+
+// checkRule checks a rule's conditions and its action, but its priority.
+func (ps *problems) checkRule(where string, r RuleConfig, groups map[string]bool) {
+	for _, h := range r.Hosts {
+		if err := checkHostPattern(h); err != nil {
+			ps.add("%s: host %q: %v", where, h, err)
+		}
+	}
+	for _, p := range r.PathPrefixes {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " ?#") {
+			ps.add("%s: path prefix %q: valid: a path starting with \"/\", without spaces, \"?\" or \"#\"", where, p)
+		}
+	}
+	switch {
+	case r.FixedResponse != nil && len(r.Forward.TargetGroups) > 0:
+		ps.add("%s: forward and fixed_response are both set; valid: one of them", where)
+	case r.FixedResponse != nil:
+		checkFixed(ps.add, where, r.FixedResponse)
+	case len(r.Forward.TargetGroups) == 0:
+		ps.add("%s: forward: no target group; valid: one or more, or a fixed_response", where)
+	}
+	checkForward(ps.add, where, r.Forward, groups)
 }
 
 func checkForward(add func(string, ...any), where string, fc ForwardConfig, groups map[string]bool) {

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -73,4 +74,19 @@ func Files(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 		}
 	}
 	return certFile, keyFile, pool
+}
+
+// Pair returns a certificate of Generate's, ready for a tls.Config, and
+// a pool that trusts it.
+func Pair(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	certPEM, keyPEM, pool, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, pool
 }
