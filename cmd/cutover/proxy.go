@@ -37,49 +37,58 @@ does; the new process has a new pid). SIGINT or SIGTERM shut down
 gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := g.logger(cmd.ErrOrStderr())
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			srv, err := lb.Start(ctx, configPath, log)
-			if err != nil {
-				return err
-			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			usr2 := make(chan os.Signal, 1)
-			signal.Notify(usr2, syscall.SIGUSR2)
-			defer signal.Stop(usr2)
-			for {
-				select {
-				case <-hup:
-					srv.Reload(ctx) // errors are logged; the old config keeps serving
-				case <-usr2:
-					if upgradeProxy(srv, log, nil, shutdownTimeout) {
-						return nil
-					}
-				case req := <-srv.Upgrades():
-					if upgradeProxy(srv, log, &req, shutdownTimeout) {
-						return nil
-					}
-				case <-ctx.Done():
-					log.Info("shutting down", "timeout", shutdownTimeout)
-					sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-					defer cancel()
-					return srv.Close(sctx)
-				}
-			}
+			return runProxy(cmd.Context(), g.logger(cmd.ErrOrStderr()), configPath, shutdownTimeout)
 		},
 	}
 	cmd.PersistentFlags().StringVarP(&configPath, "config", "c", "lb.yaml", "load balancer configuration file")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on shutdown")
+	cmd.AddCommand(newProxyCheckCmd(&configPath))
+	cmd.AddCommand(newProxyAdminCmds(g, &configPath)...)
+	return cmd
+}
 
-	cmd.AddCommand(&cobra.Command{
+// runProxy serves configPath until a signal or an upgrade ends it.
+func runProxy(ctx context.Context, log *slog.Logger, configPath string, shutdownTimeout time.Duration) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := lb.Start(ctx, configPath, log)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	for {
+		select {
+		case <-hup:
+			srv.Reload(ctx) // errors are logged; the old config keeps serving
+		case <-usr2:
+			if upgradeProxy(srv, log, nil, shutdownTimeout) {
+				return nil
+			}
+		case req := <-srv.Upgrades():
+			if upgradeProxy(srv, log, &req, shutdownTimeout) {
+				return nil
+			}
+		case <-ctx.Done():
+			log.Info("shutting down", "timeout", shutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			return srv.Close(sctx)
+		}
+	}
+}
+
+func newProxyCheckCmd(configPath *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "check",
 		Short: "Check an lb.yaml file without running it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.LoadLB(configPath)
+			cfg, err := config.LoadLB(*configPath)
 			if err != nil {
 				return err
 			}
@@ -88,34 +97,40 @@ gracefully.`,
 				targets += len(tg.Targets)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d listeners, %d target groups, %d targets)\n",
-				configPath, len(cfg.Proxy.Listeners), len(cfg.Proxy.TargetGroups), targets)
+				*configPath, len(cfg.Proxy.Listeners), len(cfg.Proxy.TargetGroups), targets)
 			return nil
 		},
-	})
+	}
+}
 
+// newProxyAdminCmds are the commands that call a running proxy's admin
+// endpoint: reload, targets and upgrade.
+func newProxyAdminCmds(g *globalFlags, configPath *string) []*cobra.Command {
 	var admin string
 	adminAddr := func() string {
 		if admin != "" {
 			return admin
 		}
-		if cfg, err := config.LoadLB(configPath); err == nil && cfg.Admin != "off" {
+		if cfg, err := config.LoadLB(*configPath); err == nil && cfg.Admin != "off" {
 			return cfg.Admin
 		}
 		return config.DefaultAdmin
 	}
-	reload := &cobra.Command{
-		Use:   "reload",
-		Short: "Make a running 'cutover proxy' re-read its configuration file",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, err := adminCall(cmd.Context(), http.MethodPost, adminAddr(), "/reload")
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), body)
-			return nil
-		},
+	post := func(use, short, path string) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				body, err := adminCall(cmd.Context(), http.MethodPost, adminAddr(), path)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(cmd.OutOrStdout(), body)
+				return nil
+			},
+		}
 	}
+	reload := post("reload", "Make a running 'cutover proxy' re-read its configuration file", "/reload")
+	upgrade := post("upgrade", "Replace a running 'cutover proxy' with the binary on disk, hitless (as SIGUSR2)", "/upgrade")
 	targets := &cobra.Command{
 		Use:   "targets",
 		Short: "Show the targets of a running 'cutover proxy' and their health",
@@ -129,39 +144,31 @@ gracefully.`,
 				fmt.Fprint(cmd.OutOrStdout(), body)
 				return nil
 			}
-			var states []struct {
-				Group, Target, State, Reason string
-				InFlight                     int
-			}
-			if err := json.Unmarshal([]byte(body), &states); err != nil {
-				return fmt.Errorf("reading targets from the admin endpoint: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tIN-FLIGHT\tREASON")
-			for _, s := range states {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", s.Group, s.Target, s.State, s.InFlight, s.Reason)
-			}
-			return tw.Flush()
+			return printTargets(cmd.OutOrStdout(), body)
 		},
 	}
-	upgrade := &cobra.Command{
-		Use:   "upgrade",
-		Short: "Replace a running 'cutover proxy' with the binary on disk, hitless (as SIGUSR2)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, err := adminCall(cmd.Context(), http.MethodPost, adminAddr(), "/upgrade")
-			if err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), body)
-			return nil
-		},
-	}
-	for _, c := range []*cobra.Command{reload, targets, upgrade} {
+	cmds := []*cobra.Command{reload, targets, upgrade}
+	for _, c := range cmds {
 		c.Flags().StringVar(&admin, "admin", "", "admin address of the running proxy (default: from --config, else "+config.DefaultAdmin+")")
 	}
-	cmd.AddCommand(reload, targets, upgrade)
-	return cmd
+	return cmds
+}
+
+// printTargets prints the admin endpoint's /targets answer as a table.
+func printTargets(w io.Writer, body string) error {
+	var states []struct {
+		Group, Target, State, Reason string
+		InFlight                     int
+	}
+	if err := json.Unmarshal([]byte(body), &states); err != nil {
+		return fmt.Errorf("reading targets from the admin endpoint: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tTARGET\tSTATE\tIN-FLIGHT\tREASON")
+	for _, s := range states {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", s.Group, s.Target, s.State, s.InFlight, s.Reason)
+	}
+	return tw.Flush()
 }
 
 // adminCall calls the admin endpoint of a running proxy and returns the
