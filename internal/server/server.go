@@ -146,13 +146,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The data directory is the owner's only, whatever the umask: it holds
-	// the store, the sockets, the logs and the releases.
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("restricting the data directory: %w", err)
+	if err := restrictDataDir(opts.DataDir); err != nil {
+		return nil, err
 	}
 	sb, err := sandbox.New(ctx, opts.Sandbox)
 	if err != nil {
@@ -187,34 +182,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	// The docker runtime is there when a Docker Engine answers; apps with
-	// runtime: docker fail clearly to start otherwise.
-	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	images, imagesErr := docker.New(dctx, docker.Options{Logger: log, Owner: owner})
-	cancel()
-	if imagesErr != nil {
-		log.Debug("docker runtime unavailable", "err", imagesErr)
-		images = nil
-	}
-	// The swarm runtime is there when that Engine is a Swarm manager.
-	var swarms *swarm.Driver
-	swarmErr := imagesErr
-	if images != nil {
-		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		swarms, swarmErr = swarm.New(sctx, swarm.Options{Logger: log, Owner: owner})
-		cancel()
-		if swarmErr != nil {
-			log.Debug("swarm runtime unavailable", "err", swarmErr)
-			swarms = nil
-		}
-	}
+	eng := connectEngine(ctx, log, owner)
 	s := &Server{
 		dataDir: opts.DataDir,
 		log:     log,
 		store:   st,
 		procs:   procs,
-		images:  images,
-		swarm:   swarms,
+		images:  eng.images,
+		swarm:   eng.swarm,
 		runDone: make(chan struct{}),
 		sandbox: sb,
 		grants:  auth.NewRepositoryGrants(),
@@ -227,33 +202,91 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.inherited, s.started, s.upgrades = opts.Inherited, time.Now(), make(chan struct{}, 1)
 	s.instance, s.version = newInstanceID(), opts.Version
 	s.httpLimits = opts.HTTP.withDefaults()
-	s.driver = &runtime.Dispatch{Processes: procs, ImagesErr: imagesErr, SwarmErr: swarmErr}
-	if images != nil {
-		s.driver.Images = images
-	}
-	if swarms != nil {
-		s.driver.Swarm = swarms
-	}
+	s.driver = eng.dispatch(procs)
 	s.controller = deploy.New(deploy.Options{
 		Store: st, Driver: s.driver, Proxy: acmeRouter{s.dp, opts.ACME}, Logger: log, DataDir: opts.DataDir, Sandbox: sb,
 		RetainReleases: opts.RetainReleases,
 	})
 	s.pipeline = s.newPipeline()
 	s.pipeDone = make(chan struct{})
+	if err := s.listen(ctx, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
+// restrictDataDir makes the data directory the owner's only, whatever
+// the umask: it holds the store, the sockets, the logs and the releases.
+func restrictDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("restricting the data directory: %w", err)
+	}
+	return nil
+}
+
+// engine is what a Docker Engine gives cutover: the docker runtime when
+// the Engine answers, the swarm runtime when it is also a Swarm manager,
+// and why not otherwise (apps with runtime: docker or swarm then fail
+// clearly to start).
+type engine struct {
+	images              *docker.Driver
+	swarm               *swarm.Driver
+	imagesErr, swarmErr error
+}
+
+func connectEngine(ctx context.Context, log *slog.Logger, owner string) engine {
+	var e engine
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	e.images, e.imagesErr = docker.New(dctx, docker.Options{Logger: log, Owner: owner})
+	cancel()
+	if e.imagesErr != nil {
+		log.Debug("docker runtime unavailable", "err", e.imagesErr)
+		e.images, e.swarmErr = nil, e.imagesErr
+		return e
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	e.swarm, e.swarmErr = swarm.New(sctx, swarm.Options{Logger: log, Owner: owner})
+	cancel()
+	if e.swarmErr != nil {
+		log.Debug("swarm runtime unavailable", "err", e.swarmErr)
+		e.swarm = nil
+	}
+	return e
+}
+
+// dispatch is the runtime the controller uses: procs for commands and
+// process tasks, the Engine's runtimes for the rest.
+func (e engine) dispatch(procs *process.Driver) *runtime.Dispatch {
+	d := &runtime.Dispatch{Processes: procs, ImagesErr: e.imagesErr, SwarmErr: e.swarmErr}
+	if e.images != nil {
+		d.Images = e.images
+	}
+	if e.swarm != nil {
+		d.Swarm = e.swarm
+	}
+	return d
+}
+
+// listen opens the API (and the metrics endpoint, when asked for), then
+// starts the controller, the pipeline and the notifier. On an error it
+// has closed what Start opened.
+func (s *Server) listen(ctx context.Context, opts Options) error {
 	notifier, err := s.newNotifier(ctx, opts.API)
 	if err != nil {
 		s.closeParts()
-		return nil, err
+		return err
 	}
 	if err := s.listenAPI(ctx, opts.API); err != nil {
 		s.closeParts()
-		return nil, err
+		return err
 	}
 	if opts.MetricsAddr != "" {
 		if err := s.listenMetrics(opts.MetricsAddr); err != nil {
 			s.Close(ctx)
-			return nil, err
+			return err
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -267,12 +300,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	go func() {
 		if err := s.pipeline.Run(runCtx); err != nil {
-			log.Error("pipeline stopped", "err", err)
+			s.log.Error("pipeline stopped", "err", err)
 		}
 		close(s.pipeDone)
 	}()
 	s.startNotifier(runCtx, notifier)
-	return s, nil
+	return nil
 }
 
 // Controller returns the deployment controller.
