@@ -33,6 +33,19 @@ stop_all() {
 }
 trap stop_all EXIT
 
+# ports_free port...: ends the script when something already listens on
+# one of the loopback ports it is about to bind (a process an earlier run
+# left behind would answer in place of the one measured).
+ports_free() {
+	local p
+	for p in "$@"; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "bench: something already listens on 127.0.0.1:$p (left from an earlier run?); stop it and run again" >&2
+			exit 1
+		fi
+	done
+}
+
 # wait_up url: waits up to 10 s for url to answer 2xx (certificates are
 # not checked), or ends the script.
 wait_up() {

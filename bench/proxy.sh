@@ -72,6 +72,7 @@ done
 idle=0
 for n in "${counts[@]}"; do [ "$n" -gt "$idle" ] && idle=$n; done
 
+ports_free 18001 18101 18102 18103 18104 18190
 go build -o "$work/cutover" ./cmd/cutover
 go build -o "$work/backend" ./bench/cmd/backend
 go build -o "$work/idleconns" ./bench/cmd/idleconns

@@ -55,6 +55,7 @@ if [ -n "${CUTOVER:-}" ]; then
 else
 	go build -o "$work/cutover" ./cmd/cutover
 fi
+ports_free 18401 18411 18412 18413
 go build -o "$work/backend" ./bench/cmd/backend
 go build -o "$work/idleconns" ./bench/cmd/idleconns
 go run ./bench/cmd/selfcert -cert "$work/cert.pem" -key "$work/key.pem"

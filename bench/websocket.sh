@@ -37,6 +37,7 @@ if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
 fi
 ulimit -n "$(ulimit -Hn)"
 
+ports_free 18201 18301 18302 18303 18304 18390
 go build -o "$work/cutover" ./cmd/cutover
 go build -o "$work/wsbackend" ./bench/cmd/wsbackend
 go build -o "$work/idlews" ./bench/cmd/idlews
