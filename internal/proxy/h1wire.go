@@ -85,30 +85,9 @@ func readLines(br *bufio.Reader, buf []byte, emptyOK bool) ([]byte, error) {
 func parseHead(s string, fields []headerField) (responseHead, error) {
 	h := responseHead{contentLength: -1, fields: fields[:0]}
 	line, rest, ok := cutLine(s)
-	if !ok {
+	if !ok || !h.parseStatusLine(line) {
 		return h, errMalformedResponse
 	}
-	// Status line: HTTP/1.x SP 3DIGIT [SP reason]
-	if len(line) < 12 || line[:7] != "HTTP/1." || line[8] != ' ' {
-		return h, errMalformedResponse
-	}
-	switch line[7] {
-	case '1':
-		h.proto11 = true
-	case '0':
-	default:
-		return h, errMalformedResponse
-	}
-	code := line[9:12]
-	if !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) || code[0] == '0' {
-		return h, errMalformedResponse
-	}
-	h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
-	if len(line) > 12 && (line[12] != ' ' || !validFieldValue(line[13:])) {
-		return h, errMalformedResponse
-	}
-
-	sawTE := false
 	keepAlive := false
 	for {
 		line, rest, ok = cutLine(rest)
@@ -122,36 +101,11 @@ func parseHead(s string, fields []headerField) (responseHead, error) {
 		if err != nil {
 			return h, err
 		}
-		switch key {
-		case "Content-Length":
-			n, ok := parseContentLength(value)
-			if !ok || (h.contentLength >= 0 && n != h.contentLength) {
-				return h, errMalformedResponse
-			}
-			if h.contentLength >= 0 {
-				continue // an identical duplicate
-			}
-			h.contentLength = n
-		case "Transfer-Encoding":
-			if sawTE || !strings.EqualFold(value, "chunked") {
-				return h, errMalformedResponse
-			}
-			sawTE, h.chunked = true, true
-			continue
-		case "Connection":
-			h.connection = append(h.connection, value)
-			if hasToken(value, "close") {
-				h.close = true
-			}
-			if hasToken(value, "keep-alive") {
-				keepAlive = true
-			}
-			continue
-		case "Trailer":
-			h.trailer = append(h.trailer, value)
-			continue
+		ka, err := h.addField(key, value)
+		if err != nil {
+			return h, err
 		}
-		h.fields = append(h.fields, headerField{key, value})
+		keepAlive = keepAlive || ka
 	}
 	if rest != "" {
 		return h, errMalformedResponse
@@ -166,6 +120,59 @@ func parseHead(s string, fields []headerField) (responseHead, error) {
 		h.close = true
 	}
 	return h, nil
+}
+
+// parseStatusLine reads HTTP/1.x SP 3DIGIT [SP reason] into h.
+func (h *responseHead) parseStatusLine(line string) (ok bool) {
+	if len(line) < 12 || line[:7] != "HTTP/1." || line[8] != ' ' {
+		return false
+	}
+	switch line[7] {
+	case '1':
+		h.proto11 = true
+	case '0':
+	default:
+		return false
+	}
+	code := line[9:12]
+	if !isDigit(code[0]) || !isDigit(code[1]) || !isDigit(code[2]) || code[0] == '0' {
+		return false
+	}
+	h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	return len(line) == 12 || (line[12] == ' ' && validFieldValue(line[13:]))
+}
+
+// addField takes one header field into h: the framing fields into their
+// own members, the rest into h.fields. keepAlive reports a Connection
+// field naming keep-alive.
+func (h *responseHead) addField(key, value string) (keepAlive bool, err error) {
+	switch key {
+	case "Content-Length":
+		n, ok := parseContentLength(value)
+		if !ok || (h.contentLength >= 0 && n != h.contentLength) {
+			return false, errMalformedResponse
+		}
+		if h.contentLength < 0 { // else an identical duplicate
+			h.contentLength = n
+			h.fields = append(h.fields, headerField{key, value})
+		}
+	case "Transfer-Encoding":
+		if h.chunked || !strings.EqualFold(value, "chunked") {
+			return false, errMalformedResponse
+		}
+		h.chunked = true
+	case "Connection":
+		h.connection = append(h.connection, value)
+		if hasToken(value, "close") {
+			h.close = true
+		}
+		keepAlive = hasToken(value, "keep-alive")
+	case "Trailer":
+		h.trailer = append(h.trailer, value)
+	default:
+		h.fields = append(h.fields, headerField{key, value})
+	}
+	return keepAlive, nil
 }
 
 // cutLine splits off one line ending in LF or CRLF. A CR anywhere else is

@@ -146,19 +146,12 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("invalid proxy config: %w", err)
 	}
 	cfg = cfg.WithDefaults()
-	certs := make(map[string]*tls.Certificate)
 	if err := p.checkACME(cfg); err != nil {
 		return err
 	}
-	for _, lc := range cfg.Listeners {
-		if lc.TLS == nil || len(lc.TLS.ACMEHosts) > 0 {
-			continue
-		}
-		cert, err := tls.LoadX509KeyPair(lc.TLS.CertFile, lc.TLS.KeyFile)
-		if err != nil {
-			return fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Name, err)
-		}
-		certs[lc.Name] = &cert
+	certs, err := loadCertificates(cfg.Listeners)
+	if err != nil {
+		return err
 	}
 
 	p.mu.Lock()
@@ -170,19 +163,9 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	bound := make(map[string]*listener)
-	for _, lc := range cfg.Listeners {
-		if reuse[lc.Name] != nil {
-			continue
-		}
-		l, err := p.bind(lc)
-		if err != nil {
-			for _, b := range bound {
-				b.ln.Close()
-			}
-			return err
-		}
-		bound[lc.Name] = l
+	bound, err := p.bindNew(cfg.Listeners, reuse)
+	if err != nil {
+		return err
 	}
 
 	// Nothing below can fail. The stored certificates are loaded before
@@ -218,6 +201,43 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 	}
 	p.listeners = listeners
 	return nil
+}
+
+// loadCertificates loads the certificate files of the TLS listeners that
+// name them, by listener.
+func loadCertificates(lcs []ListenerConfig) (map[string]*tls.Certificate, error) {
+	certs := make(map[string]*tls.Certificate)
+	for _, lc := range lcs {
+		if lc.TLS == nil || len(lc.TLS.ACMEHosts) > 0 {
+			continue
+		}
+		cert, err := tls.LoadX509KeyPair(lc.TLS.CertFile, lc.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", lc.Name, err)
+		}
+		certs[lc.Name] = &cert
+	}
+	return certs, nil
+}
+
+// bindNew binds the listeners that keep no running one's socket, by
+// name; when one fails, those bound before it are closed.
+func (p *Proxy) bindNew(lcs []ListenerConfig, reuse map[string]*listener) (map[string]*listener, error) {
+	bound := make(map[string]*listener)
+	for _, lc := range lcs {
+		if reuse[lc.Name] != nil {
+			continue
+		}
+		l, err := p.bind(lc)
+		if err != nil {
+			for _, b := range bound {
+				b.ln.Close()
+			}
+			return nil, err
+		}
+		bound[lc.Name] = l
+	}
+	return bound, nil
 }
 
 // matchListeners finds, for each configured listener, a running one whose
