@@ -58,7 +58,7 @@ func (g *targetGroup) drainDelayOver(t *target) {
 	if n := t.inFlight.Load(); n > 0 {
 		g.log.Warn("deregistration delay over; cutting requests", "target", t.addr, "in_flight", n)
 	}
-	t.cutNow(errDeregistrationDelayOver)
+	t.cutOff(errDeregistrationDelayOver)
 	g.finishDrain(t, "deregistration delay over")
 }
 

@@ -40,9 +40,12 @@ type exchange struct {
 	// Set by bind; changed by a retry.
 	group       *targetGroup
 	target      *target
-	stopCut     func() bool
 	metricsDone func()
 	retried     bool
+	// Links in the target's list of bound requests (target.link);
+	// guarded by the target's boundMu.
+	boundPrev, boundNext *exchange
+	isBound              bool
 
 	requestID string
 	tls       bool // the client connection is TLS: the sticky cookie is Secure
@@ -101,12 +104,14 @@ func (x *exchange) abortOnCancel(c net.Conn) (stop func() bool) {
 // bind makes t, already acquired, the request's target.
 func (x *exchange) bind(g *targetGroup, t *target) {
 	x.group, x.target = g, t
-	x.stopCut = context.AfterFunc(t.cut, func() { x.cancel(context.Cause(t.cut)) })
+	if cause := t.link(x); cause != nil {
+		x.cancel(cause)
+	}
 	x.metricsDone = x.metrics.Start(x.listener, g.name, t.addr)
 }
 
 func (x *exchange) unbind() {
-	x.stopCut()
+	x.target.unlink(x)
 	x.metricsDone()
 	x.group.release(x.target)
 }

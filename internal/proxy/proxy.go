@@ -421,7 +421,7 @@ func (g *targetGroup) close() {
 		if t.drainTimer != nil {
 			t.drainTimer.Stop()
 		}
-		t.cutNow(errProxyClosed)
+		t.cutOff(errProxyClosed)
 		t.conns.close()
 		t.h2.close()
 		close(t.drained)

@@ -73,7 +73,7 @@ func (rs *relays) start(x *exchange, client, target net.Conn) {
 	}
 	x.detached = true
 	x.inFlight.Add(1)
-	x.stopCut()
+	x.target.unlink(x)
 	// The request is over for net/http: its context goes, and with it
 	// the chain of contexts it holds.
 	x.cancel(nil)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,11 +31,18 @@ type target struct {
 	// so that a client can name no other target and no address.
 	stickyID string
 
-	// cut is cancelled when the deregistration delay is over; every
-	// request to the target is cancelled with it.
-	cut     context.Context
-	cutNow  context.CancelCauseFunc
-	drained chan struct{} // closed when a drain is complete
+	// cut is cancelled when the deregistration delay is over (cutOff):
+	// relays and HTTP/2 connections end with it.
+	cut    context.Context
+	cutNow context.CancelCauseFunc
+	// bound are the requests bound to the target (exchange.bind), which
+	// cutOff cancels: a list through the exchanges rather than a
+	// context.AfterFunc on cut for each, which cost three allocations
+	// per request.
+	boundMu  sync.Mutex
+	bound    *exchange     // the first; exchange.boundPrev and boundNext link the rest
+	cutCause error         // set by cutOff
+	drained  chan struct{} // closed when a drain is complete
 
 	conns connPool // the fast path's keep-alive connections to addr
 	h2    h2Conns  // HTTP/2 connections to addr, for http2, h2c and grpc groups
@@ -49,6 +57,61 @@ func newTarget(addr string) *target {
 	t := &target{addr: addr, drained: make(chan struct{}), stickyID: newStickyID()}
 	t.cut, t.cutNow = context.WithCancelCause(context.Background())
 	return t
+}
+
+// link adds x to the requests cutOff cancels. It returns the cause
+// instead when t was cut already.
+func (t *target) link(x *exchange) (cutCause error) {
+	t.boundMu.Lock()
+	defer t.boundMu.Unlock()
+	if t.cutCause != nil {
+		return t.cutCause
+	}
+	x.boundNext, x.boundPrev, x.isBound = t.bound, nil, true
+	if t.bound != nil {
+		t.bound.boundPrev = x
+	}
+	t.bound = x
+	return nil
+}
+
+// unlink removes x from the requests cutOff cancels, if it is there.
+func (t *target) unlink(x *exchange) {
+	t.boundMu.Lock()
+	defer t.boundMu.Unlock()
+	if !x.isBound {
+		return
+	}
+	if x.boundPrev != nil {
+		x.boundPrev.boundNext = x.boundNext
+	} else {
+		t.bound = x.boundNext
+	}
+	if x.boundNext != nil {
+		x.boundNext.boundPrev = x.boundPrev
+	}
+	x.boundPrev, x.boundNext, x.isBound = nil, nil, false
+}
+
+// cutOff ends everything that runs on t: cut's relays and HTTP/2
+// connections, and each request bound to it, cancelled with cause.
+func (t *target) cutOff(cause error) {
+	t.cutNow(cause)
+	t.boundMu.Lock()
+	t.cutCause = cause
+	var cancels []context.CancelCauseFunc
+	for x := t.bound; x != nil; {
+		// Read under the lock: a relay clears x.cancel after unlinking x.
+		cancels = append(cancels, x.cancel)
+		next := x.boundNext
+		x.boundPrev, x.boundNext, x.isBound = nil, nil, false
+		x = next
+	}
+	t.bound = nil
+	t.boundMu.Unlock()
+	for _, cancel := range cancels {
+		cancel(cause)
+	}
 }
 
 // acquire counts a new request on t. It fails when t started draining

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,71 @@ func TestLongRequestOnDeregisteredTargetCompletes(t *testing.T) {
 	case <-drained:
 	case <-time.After(5 * time.Second): // the delay is 60s
 		t.Fatal("Drained did not close after the last request finished")
+	}
+}
+
+// A request still waiting on a removed target when its deregistration
+// delay ends is cut then, with a 502 that says why: a plain GET (which
+// the own server serves) and a POST (which net/http serves).
+func TestRequestsLeftAtTheEndOfTheDelayAreCut(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{}, 4)
+	stuck := newBackend(t, "stuck", func(mux *http.ServeMux) {
+		mux.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+	})
+	other := newBackend(t, "other", nil)
+	const delay = 300 * time.Millisecond
+	g := group("app", stuck.addr)
+	g.DeregistrationDelay = delay
+	p := startProxy(t, oneListener(forward("app", 1), g))
+	url := baseURL(p, "web") + "/stuck"
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 2)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		go func() {
+			req, _ := http.NewRequest(method, url, nil)
+			if method == http.MethodPost {
+				req.Body = io.NopCloser(strings.NewReader("x"))
+				req.ContentLength = 1
+			}
+			resp, err := newClient().Do(req)
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- result{resp.StatusCode, string(body), err}
+		}()
+		<-started
+	}
+	g.Targets = []string{other.addr}
+	removed := time.Now()
+	mustApply(t, p, oneListener(forward("app", 1), g))
+	for range 2 {
+		select {
+		case r := <-done:
+			if r.err != nil || r.code != http.StatusBadGateway || !strings.Contains(r.body, "was deregistered") {
+				t.Errorf("request left on the removed target: %d %q %v, want 502 ... was deregistered", r.code, r.body, r.err)
+			}
+			if waited := time.Since(removed); waited < delay {
+				t.Errorf("request cut after %v, before the %v delay", waited, delay)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request on the removed target was not cut 10 s after its 300ms delay")
+		}
 	}
 }
 
