@@ -25,12 +25,16 @@ import (
 // the handler flushes and when the response ends.
 type h1response struct {
 	bw *bufio.Writer // the connection's
-	// cancel cancels the request and aborts the target connection it
-	// waits on; watch notes that connection (h1conn.watch). Both are
-	// also the exchange's (listener.newExchange).
-	cancel context.CancelCauseFunc
-	watch  func(net.Conn) (stop func() bool)
-	server shutter // closing: the connection closes after the response
+	// The request's cancellation, set by the caller of reset: its
+	// context and that context's cancel, given to the connection's
+	// cancelRequest, which also aborts the target connection the request
+	// waits on; watch notes that connection (h1conn.watch). The exchange
+	// uses cancel and watch (listener.newExchange).
+	ctx       context.Context
+	cancelCtx context.CancelCauseFunc
+	conn      requestCanceller
+	watch     func(net.Conn) (stop func() bool)
+	server    shutter // closing: the connection closes after the response
 	date   *dateCache
 	isHEAD bool
 
@@ -53,6 +57,16 @@ type h1response struct {
 	err           error    // the first write error; the response is lost
 }
 
+// requestCanceller is the connection a response is written on (h1conn).
+type requestCanceller interface {
+	cancelRequest(ctx context.Context, cancel context.CancelCauseFunc, cause error)
+}
+
+// cancel cancels the request (and aborts the target connection it waits
+// on). A method rather than a func field made per request: only a
+// request that goes to a target takes it as a value.
+func (w *h1response) cancel(cause error) { w.conn.cancelRequest(w.ctx, w.cancelCtx, cause) }
+
 // shutter is the server a response is written for: it tells whether it
 // shuts down. (An interface rather than a method value, which would be
 // allocated for each response.)
@@ -64,7 +78,7 @@ const pendingMax = 2 << 10
 
 // reset makes w a new response to r, writing header, which it clears:
 // the own server reuses one response and its header map per connection.
-// The caller sets cancel and watch.
+// The caller sets the fields of the request's cancellation.
 func (w *h1response) reset(bw *bufio.Writer, r *http.Request, server shutter, date *dateCache, header http.Header) {
 	clear(header)
 	*w = h1response{

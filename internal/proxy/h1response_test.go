@@ -217,11 +217,15 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 	bw := bufio.NewWriter(&out)
 	w := new(h1response)
 	w.reset(bw, r, open{}, &dateCache{}, make(http.Header))
-	w.cancel = func(error) {}
+	w.conn = noCanceller{}
 	h.ServeHTTP(w, r)
 	w.finish()
 	return out.String(), w.closeAfter
 }
+
+type noCanceller struct{}
+
+func (noCanceller) cancelRequest(context.Context, context.CancelCauseFunc, error) {}
 
 // joinChunks rewrites a chunked body as one chunk: net/http cuts chunks
 // where its 2 KiB buffer fills, the own server where the handler writes,

@@ -226,8 +226,7 @@ func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bo
 	}
 	w := &s.w
 	w.reset(s.bw, r, s.p, &s.p.date, s.header)
-	w.cancel = func(cause error) { s.cancelRequest(ctx, cancel, cause) }
-	w.watch = s.watchTarget
+	w.ctx, w.cancelCtx, w.conn, w.watch = ctx, cancel, s, s.watchTarget
 	if !s.handle(w, r) {
 		return false
 	}
