@@ -29,14 +29,14 @@ type h1response struct {
 	// context and that context's cancel, given to the connection's
 	// cancelRequest, which also aborts the target connection the request
 	// waits on; watch notes that connection (h1conn.watch). The exchange
-	// uses cancel and watch (listener.newExchange).
+	// uses cancelFunc and watch (listener.newExchange).
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc
 	conn      requestCanceller
 	watch     func(net.Conn) (stop func() bool)
 	server    shutter // closing: the connection closes after the response
-	date   *dateCache
-	isHEAD bool
+	date      *dateCache
+	isHEAD    bool
 
 	header http.Header
 	// held is the header as of the final WriteHeader while the head
@@ -63,9 +63,18 @@ type requestCanceller interface {
 }
 
 // cancel cancels the request (and aborts the target connection it waits
-// on). A method rather than a func field made per request: only a
-// request that goes to a target takes it as a value.
+// on) while w serves it.
 func (w *h1response) cancel(cause error) { w.conn.cancelRequest(w.ctx, w.cancelCtx, cause) }
+
+// cancelFunc is cancel bound to the request w serves now, for the
+// exchange, whose cancels may come late, from other goroutines (a
+// target's cut, a response timer), when w already serves the connection's
+// next request: the connection then leaves that one alone. Made only for
+// a request that goes to a target.
+func (w *h1response) cancelFunc() context.CancelCauseFunc {
+	conn, ctx, cancel := w.conn, w.ctx, w.cancelCtx
+	return func(cause error) { conn.cancelRequest(ctx, cancel, cause) }
+}
 
 // shutter is the server a response is written for: it tells whether it
 // shuts down. (An interface rather than a method value, which would be

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -224,6 +225,39 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 }
 
 type noCanceller struct{}
+
+// recordingCanceller notes the context of each cancelRequest.
+type recordingCanceller struct{ got []context.Context }
+
+func (c *recordingCanceller) cancelRequest(ctx context.Context, _ context.CancelCauseFunc, _ error) {
+	c.got = append(c.got, ctx)
+}
+
+// The exchange's cancel stays bound to its request: called late, after
+// the response was reused for the connection's next request, it names
+// the request it was made for, which the connection then ignores.
+func TestCancelFuncStaysBoundToItsRequest(t *testing.T) {
+	conn := &recordingCanceller{}
+	w := new(h1response)
+	serve := func() context.Context {
+		r, ok := parseRequest(context.Background(), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "192.0.2.1:1234")
+		if !ok {
+			t.Fatal("parseRequest refused a plain GET")
+		}
+		ctx, cancel := context.WithCancelCause(r.Context())
+		w.reset(bufio.NewWriter(io.Discard), r, open{}, &dateCache{}, make(http.Header))
+		w.ctx, w.cancelCtx, w.conn = ctx, cancel, conn
+		return ctx
+	}
+	first := serve()
+	late := w.cancelFunc()
+	second := serve()
+	late(errors.New("cut"))
+	w.cancel(nil)
+	if len(conn.got) != 2 || conn.got[0] != first || conn.got[1] != second {
+		t.Fatalf("cancelRequest got contexts %v, want the first request's, then the second's", conn.got)
+	}
+}
 
 func (noCanceller) cancelRequest(context.Context, context.CancelCauseFunc, error) {}
 

@@ -325,7 +325,7 @@ func (l *listener) newExchange(w http.ResponseWriter, r *http.Request, name stri
 	if own, ok := w.(*h1response); ok {
 		// The own server made the request's context for the exchange:
 		// nothing else uses it, and one context less per request counts.
-		x.ctx, x.cancel, x.watch = r.Context(), own.cancel, own.watch
+		x.ctx, x.cancel, x.watch = r.Context(), own.cancelFunc(), own.watch
 	} else {
 		x.ctx, x.cancel = context.WithCancelCause(r.Context())
 	}
