@@ -174,6 +174,15 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 	if err := p.applyACME(cfg); err != nil {
 		p.log.Error("managing ACME certificates", "err", err)
 	}
+	p.install(cfg, reuse, bound, certs)
+	return nil
+}
+
+// install makes cfg the running configuration: its target groups, and
+// its listeners, each a running one kept (reuse) or a new one bound
+// (bound), configured and serving; the listeners cfg no longer lists
+// retire. Called with p.mu held.
+func (p *Proxy) install(cfg Config, reuse, bound map[string]*listener, certs map[string]*tls.Certificate) {
 	groups := p.applyGroups(cfg.TargetGroups)
 	listeners := make(map[string]*listener, len(cfg.Listeners))
 	kept := make(map[*listener]bool)
@@ -200,7 +209,6 @@ func (p *Proxy) Apply(ctx context.Context, cfg Config) error {
 		}
 	}
 	p.listeners = listeners
-	return nil
 }
 
 // loadCertificates loads the certificate files of the TLS listeners that

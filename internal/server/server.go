@@ -160,25 +160,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	procs, err := process.New(process.Options{
-		StateDir:  filepath.Join(opts.DataDir, "tasks"),
-		Logger:    log,
-		Sandbox:   sb,
-		LogWriter: opts.TaskLogWriter,
-		// A task that dies this soon is reported as failed to start; later
-		// deaths are caught by the scheduler. Kept short: it adds to every
-		// deployment.
-		StartCheck: 200 * time.Millisecond,
-	})
+	procs, owner, err := startProcesses(opts, log, sb)
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("starting the process runtime: %w", err)
-	}
-	// Containers and services carry this daemon's owner id, so another
-	// cutover on the same Engine never adopts or stops them.
-	owner, err := ownerID(opts.DataDir)
-	if err != nil {
-		procs.Close()
 		st.Close()
 		return nil, err
 	}
@@ -213,6 +196,31 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startProcesses starts the process runtime, and returns with it this
+// daemon's owner id: containers and services carry it, so that another
+// cutover on the same Engine never adopts or stops them.
+func startProcesses(opts Options, log *slog.Logger, sb *sandbox.Sandbox) (*process.Driver, string, error) {
+	procs, err := process.New(process.Options{
+		StateDir:  filepath.Join(opts.DataDir, "tasks"),
+		Logger:    log,
+		Sandbox:   sb,
+		LogWriter: opts.TaskLogWriter,
+		// A task that dies this soon is reported as failed to start; later
+		// deaths are caught by the scheduler. Kept short: it adds to every
+		// deployment.
+		StartCheck: 200 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("starting the process runtime: %w", err)
+	}
+	owner, err := ownerID(opts.DataDir)
+	if err != nil {
+		procs.Close()
+		return nil, "", err
+	}
+	return procs, owner, nil
 }
 
 // restrictDataDir makes the data directory the owner's only, whatever
