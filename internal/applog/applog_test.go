@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
+	"github.com/cutover/cutover/internal/store/storetest"
 )
 
 // fakeLogs serves fixed output per task, records as a driver gives them
@@ -32,19 +32,9 @@ func (f fakeLogs) Logs(ctx context.Context, id string, opts runtime.LogOptions) 
 	return io.NopCloser(strings.NewReader(string(b))), nil
 }
 
-func newStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func TestStream(t *testing.T) {
 	ctx := t.Context()
-	st := newStore(t)
+	st := storetest.Open(t)
 	now := time.Now()
 	if err := st.PutApp(ctx, store.App{Name: "hello", DesiredCount: 2}); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/store"
+	"github.com/cutover/cutover/internal/store/storetest"
 )
 
 // liveLogs is a runtime whose tasks' output grows: Logs with Follow
@@ -57,7 +58,7 @@ func TestFollow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		st := newStore(t)
+		st := storetest.Open(t)
 		st.PutApp(ctx, store.App{Name: "hello", DesiredCount: 2})
 		st.CreateRevision(ctx, store.Revision{App: "hello"})
 		st.PutTask(ctx, store.Task{ID: "a", App: "hello", Revision: "hello-r1", State: store.TaskHealthy})

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/proxy"
 	"github.com/cutover/cutover/internal/store"
+	"github.com/cutover/cutover/internal/store/storetest"
 )
 
 func TestRollingBounds(t *testing.T) {
@@ -80,11 +80,7 @@ func TestCircuitBreakerThreshold(t *testing.T) {
 // sees what one scheduler pass decided.
 func unitController(t *testing.T) *Controller {
 	t.Helper()
-	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	c := New(Options{Store: st, Proxy: proxy.New(proxy.Options{})})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

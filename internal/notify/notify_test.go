@@ -5,32 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/store"
+	"github.com/cutover/cutover/internal/store/storetest"
 )
-
-// openStore opens a store in a temporary directory, closed when the test
-// ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cutover.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // TestQueue follows one deployment's events through handle, on a real
 // store, and checks which deliveries each webhook gets.
 func TestQueue(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := storetest.Open(t)
 	cfg := config.App{Name: "hello",
 		Service: config.Service{Env: map[string]string{"DB_PASSWORD": "hunter22"}},
 		Notifications: []config.Notification{
@@ -140,7 +128,7 @@ func keys(m map[string]store.NotificationDelivery) []string {
 
 func TestWaitingNeedsAReadyWait(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	st := storetest.Open(t)
 	cfg := config.App{Name: "hello", Deploy: config.Deploy{ReadyWait: config.ReadyWait{Wait: 10 * time.Minute, Manual: true}},
 		Notifications: []config.Notification{{URL: "http://127.0.0.1:1/x", Events: []string{"deployment.waiting"}}}}
 	raw, _ := json.Marshal(cfg)
@@ -175,7 +163,7 @@ func TestWaitingNeedsAReadyWait(t *testing.T) {
 // history.
 func TestEventsAfterBeginAreNotified(t *testing.T) {
 	ctx := t.Context()
-	st := openStore(t)
+	st := storetest.Open(t)
 	got := make(chan string, 10)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Get("X-Cutover-Event")
