@@ -102,22 +102,9 @@ func TestLongRequestOnDeregisteredTargetCompletes(t *testing.T) {
 	p := startProxy(t, oneListener(forward("app", 1), g))
 	url := baseURL(p, "web")
 
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := newClient().Get(url + "/slow")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{resp.StatusCode, string(body), err}
-	}()
+	req, _ := http.NewRequest(http.MethodGet, url+"/slow", nil)
+	done := make(chan answer, 1)
+	sendAsync(req, done)
 	<-started
 
 	g.Targets = []string{other.addr}
@@ -169,28 +156,11 @@ func TestRequestsLeftAtTheEndOfTheDelayAreCut(t *testing.T) {
 	p := startProxy(t, oneListener(forward("app", 1), g))
 	url := baseURL(p, "web") + "/stuck"
 
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 2)
-	for _, method := range []string{http.MethodGet, http.MethodPost} {
-		go func() {
-			req, _ := http.NewRequest(method, url, nil)
-			if method == http.MethodPost {
-				req.Body = io.NopCloser(strings.NewReader("x"))
-				req.ContentLength = 1
-			}
-			resp, err := newClient().Do(req)
-			if err != nil {
-				done <- result{err: err}
-				return
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			done <- result{resp.StatusCode, string(body), err}
-		}()
+	done := make(chan answer, 2)
+	get, _ := http.NewRequest(http.MethodGet, url, nil)
+	post, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("x"))
+	for _, req := range []*http.Request{get, post} {
+		sendAsync(req, done)
 		<-started
 	}
 	g.Targets = []string{other.addr}
@@ -209,6 +179,28 @@ func TestRequestsLeftAtTheEndOfTheDelayAreCut(t *testing.T) {
 			t.Fatal("a request on the removed target was not cut 10 s after its 300ms delay")
 		}
 	}
+}
+
+// answer is what a request sent by sendAsync got.
+type answer struct {
+	code int
+	body string
+	err  error
+}
+
+// sendAsync sends req on a new client from a goroutine, and delivers its
+// answer to done.
+func sendAsync(req *http.Request, done chan<- answer) {
+	go func() {
+		resp, err := newClient().Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- answer{resp.StatusCode, string(body), err}
+	}()
 }
 
 // newWSEchoBackend is a backend whose /ws echoes WebSocket messages of
