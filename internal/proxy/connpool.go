@@ -39,6 +39,36 @@ type upstreamConn struct {
 	peek    func(fd uintptr) bool
 	peekBuf [1]byte
 	peekOK  bool
+
+	// bw writes to the connection through upstreamWriter; with
+	// awaiting set, the next write is the request's last and returns
+	// when the response can be read (sendAwaiting).
+	awaiting bool
+	answer   answerWriter
+}
+
+// upstreamWriter is what an upstreamConn's bw writes to.
+type upstreamWriter upstreamConn
+
+func (w *upstreamWriter) Write(p []byte) (int, error) {
+	c := (*upstreamConn)(w)
+	if c.awaiting {
+		c.awaiting = false
+		return c.answer.write(c.conn, p)
+	}
+	return c.conn.Write(p)
+}
+
+// sendAwaiting flushes the request in bw and waits until the response
+// can be read, without a read that finds nothing (answerWriter).
+func (c *upstreamConn) sendAwaiting() error {
+	if c.bw.Buffered() == 0 {
+		return nil
+	}
+	c.awaiting = true
+	err := c.bw.Flush()
+	c.awaiting = false
+	return err
 }
 
 // uncheckedReuse is how long a connection may have been idle for a
@@ -157,6 +187,7 @@ func dial(ctx context.Context, dialer *net.Dialer, addr string) (*upstreamConn, 
 	c.fr.conn = conn
 	if sc, ok := conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
+		c.answer.setRaw(c.raw)
 	}
 	return c, nil
 }
@@ -194,12 +225,12 @@ func (b *bufferPools) putReader(br *bufio.Reader) {
 	}
 }
 
-func (b *bufferPools) getWriter(c net.Conn) *bufio.Writer {
+func (b *bufferPools) getWriter(w io.Writer) *bufio.Writer {
 	if bw, ok := b.writers.Get().(*bufio.Writer); ok {
-		bw.Reset(c)
+		bw.Reset(w)
 		return bw
 	}
-	return bufio.NewWriterSize(c, upstreamWriteBuffer)
+	return bufio.NewWriterSize(w, upstreamWriteBuffer)
 }
 
 func (b *bufferPools) putWriter(bw *bufio.Writer) {

@@ -142,7 +142,7 @@ func (f *fastForwarder) roundTrip(x *exchange, r *http.Request, w http.ResponseW
 			}
 		}
 		c.br = f.bufs.getReader(&c.fr)
-		c.bw = f.bufs.getWriter(c.conn)
+		c.bw = f.bufs.getWriter((*upstreamWriter)(c))
 		stop := x.abortOnCancel(c.conn)
 		head, written, received, err := f.exchangeHead(x, r, w, c, s, deadline)
 		if err == nil {
@@ -166,7 +166,7 @@ func (f *fastForwarder) exchangeHead(x *exchange, r *http.Request, w http.Respon
 		c.conn.SetReadDeadline(deadline)
 	}
 	writeRequest(c.bw, r, x)
-	if err := c.bw.Flush(); err != nil {
+	if err := c.sendAwaiting(); err != nil {
 		return head, false, false, err
 	}
 	for n1xx := 0; ; n1xx++ {

@@ -219,7 +219,9 @@ func (w *h1response) FlushError() error {
 
 func (w *h1response) flushWriter() { w.failed(w.bw.Flush()) }
 
-// finish ends the response after the handler returned.
+// finish ends the response after the handler returned. Its last bytes
+// may stay in bw: the server flushes them, waiting for the next request
+// when the connection stays open (h1conn.sendAwaiting).
 func (w *h1response) finish() {
 	w.done = true
 	if w.status == 0 {
@@ -236,7 +238,6 @@ func (w *h1response) finish() {
 		}
 		bw.WriteString("\r\n")
 	}
-	w.flushWriter()
 	if w.contentLength != -1 && w.written != w.contentLength && !w.isHEAD && bodyAllowedForStatus(w.status) {
 		w.closeAfter = true // the body is not what the head said
 	}

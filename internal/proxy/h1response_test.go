@@ -221,6 +221,7 @@ func ownResponse(t *testing.T, head string, h http.Handler) (string, bool) {
 	w.conn = noCanceller{}
 	h.ServeHTTP(w, r)
 	w.finish()
+	w.flushWriter()
 	return out.String(), w.closeAfter
 }
 

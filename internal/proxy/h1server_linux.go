@@ -145,6 +145,12 @@ func (p *parker) serveOwn(c *parkConn, isNew bool) {
 	stopBase := context.AfterFunc(s.base, s.abortTarget)
 	watched := p.poll.watchGone(c.fd, s) == nil
 	c.own = true
+	if c.tlsState == nil { // the socket carries the response as written
+		if c.raw == nil {
+			c.raw = rawConnOf(c.Conn)
+		}
+		c.answer.setRaw(c.raw)
+	}
 	toHTTP := s.loop(isNew)
 	c.own = false
 	stopBase()
@@ -197,7 +203,28 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 			return false
 		}
 		c.expireAt(time.Now().Add(idleTimeout))
+		if s.sendAwaiting() != nil {
+			return false
+		}
 	}
+}
+
+// sendAwaiting flushes the response's last bytes and waits for the next
+// request's first without a read that finds nothing (answerWriter),
+// under the deadline of that wait (parkConn.waitRequest), which reads it.
+func (s *h1conn) sendAwaiting() error {
+	c := s.c
+	if c.buf != nil {
+		return s.bw.Flush() // the next request is here already
+	}
+	if s.bw.Buffered() == 0 {
+		return nil
+	}
+	c.armWait()
+	c.awaiting = true
+	err := s.bw.Flush()
+	c.awaiting = false
+	return err
 }
 
 // serve answers one request; it reports whether the connection stays
@@ -231,7 +258,11 @@ func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bo
 		return false
 	}
 	w.finish()
-	return w.err == nil && !w.closeAfter && !s.p.closed()
+	keep = w.err == nil && !w.closeAfter && !s.p.closed()
+	if !keep {
+		w.flushWriter()
+	}
+	return keep // the response's last bytes are the loop's to send
 }
 
 // handle runs the handler; a panic ends the connection without finishing

@@ -101,7 +101,13 @@ type parkConn struct {
 	holding   bool
 	h2c       bool            // net/http serves HTTP/2 on it (readThrough)
 	readAhead bool            // the next small read tries a buffer first
-	raw       syscall.RawConn // Conn's socket, for readAheadInto
+	raw       syscall.RawConn // Conn's socket, for readAheadInto and answer
+
+	// The own server's wait for the next request: armed, its deadline is
+	// set (armWait) and what it is parkable says; awaiting, the next
+	// Write is the response's last and waits (h1conn.sendAwaiting).
+	armed, parkable, awaiting bool
+	answer                    answerWriter
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
@@ -259,14 +265,14 @@ func (c *parkConn) frame() error {
 // request: net/http reads it first to look for h2c's preface and goes on
 // after an error there, so an io.EOF would not end its turn.
 func (c *parkConn) waitRequest() error {
+	if !c.armed {
+		c.armWait()
+	}
+	canPark := c.parkable
+	c.armed = false
 	c.mu.Lock()
 	deadline := c.deadline
 	c.mu.Unlock()
-	grace := time.Now().Add(parkAfter)
-	canPark := !c.fresh && (deadline.IsZero() || grace.Before(deadline))
-	if canPark {
-		c.Conn.SetReadDeadline(grace)
-	}
 	c.buf = c.parker.getBuffer()
 	n, err := c.Conn.Read(*c.buf)
 	if canPark && !c.own {
@@ -286,6 +292,21 @@ func (c *parkConn) waitRequest() error {
 		return io.EOF // net/http closes its side quietly; Close parks
 	}
 	return err
+}
+
+// armWait sets the deadline of the wait for the next request: parkAfter
+// from now when the connection can be parked then. It cannot when it is
+// new to net/http, or when net/http's own deadline comes first.
+func (c *parkConn) armWait() {
+	c.mu.Lock()
+	deadline := c.deadline
+	c.mu.Unlock()
+	grace := time.Now().Add(parkAfter)
+	c.parkable = !c.fresh && (deadline.IsZero() || grace.Before(deadline))
+	if c.parkable {
+		c.Conn.SetReadDeadline(grace)
+	}
+	c.armed = true
 }
 
 func (c *parkConn) releaseIfEmpty() {
@@ -390,7 +411,13 @@ func (c *parkConn) Close() error {
 	return c.batch.close(c.Conn)
 }
 
-func (c *parkConn) Write(p []byte) (int, error) { return c.batch.write(c.Conn, p) }
+func (c *parkConn) Write(p []byte) (int, error) {
+	if c.awaiting {
+		c.awaiting = false
+		return c.answer.write(c.Conn, p)
+	}
+	return c.batch.write(c.Conn, p)
+}
 
 // uncount takes the connection out of the listener's count of open
 // connections, once: when it closes, or when a handler takes it over.
