@@ -212,10 +212,19 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 // sendAwaiting flushes the response's last bytes and waits for the next
 // request's first without a read that finds nothing (answerWriter),
 // under the deadline of that wait (parkConn.waitRequest), which reads it.
+//
+// A request that came before the flush does not end that wait; it is
+// served when the wait ends, parkAfter later. Only a client that sends
+// before it has its response (pipelining) meets that, and its requests
+// tend to come together: one found read already (in c.buf) marks the
+// connection, whose responses are flushed plainly from then on.
 func (s *h1conn) sendAwaiting() error {
 	c := s.c
 	if c.buf != nil {
-		return s.bw.Flush() // the next request is here already
+		c.pipelined = true // the next request is here already
+	}
+	if c.pipelined {
+		return s.bw.Flush()
 	}
 	if s.bw.Buffered() == 0 {
 		return nil

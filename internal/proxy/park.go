@@ -104,10 +104,11 @@ type parkConn struct {
 	raw       syscall.RawConn // Conn's socket, for readAheadInto and answer
 
 	// The own server's wait for the next request: armed, its deadline is
-	// set (armWait) and what it is parkable says; awaiting, the next
-	// Write is the response's last and waits (h1conn.sendAwaiting).
+	// set (armWait) and parkable says whether it parks; awaiting, the
+	// next Write is the response's last and waits (h1conn.sendAwaiting).
 	armed, parkable, awaiting bool
 	answer                    answerWriter
+	pipelined                 bool // the client sent a request before its response
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
