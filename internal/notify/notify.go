@@ -39,6 +39,10 @@ type Notifier struct {
 	link   func(string) string
 	getenv func(string) string
 	sender *sender
+
+	// begun: Begin found the notifier's place, start, before Run.
+	begun bool
+	start int64
 }
 
 // New returns a Notifier; Run starts it.
@@ -65,8 +69,15 @@ func New(opts Options) *Notifier {
 // start it records the log's end as that place: what happened before is
 // not news. Call it before anything can record an event that is news (the
 // API's first deployment), as Run starts on its own time; Run calls it
-// too.
+// when it was not called before.
 func (n *Notifier) Begin(ctx context.Context) (last int64, err error) {
+	if last, err = n.begin(ctx); err == nil {
+		n.begun, n.start = true, last
+	}
+	return last, err
+}
+
+func (n *Notifier) begin(ctx context.Context) (last int64, err error) {
 	last, ok, err := n.store.NotificationCursor(ctx)
 	if err != nil || ok {
 		return last, err
@@ -83,9 +94,12 @@ func (n *Notifier) Begin(ctx context.Context) (last int64, err error) {
 // Run follows the event log and sends deliveries, resuming the pending
 // ones, until ctx ends; then it waits for the attempts in flight.
 func (n *Notifier) Run(ctx context.Context) error {
-	last, err := n.Begin(ctx)
-	if err != nil {
-		return err
+	last := n.start
+	if !n.begun {
+		var err error
+		if last, err = n.Begin(ctx); err != nil {
+			return err
+		}
 	}
 	done := make(chan struct{})
 	go func() {
