@@ -59,6 +59,13 @@ type batchConn struct {
 	closing bool        // Close was called: Write refuses
 	err     error       // the first write error; sticky
 	cut     *time.Timer // closes the socket batchCloseWait after Close
+
+	// lingering, when not nil, counts the connection from a Close that
+	// leaves the writer running until the socket is closed: the
+	// listener's count of open connections, which a hand-over waits on,
+	// drops at Close.
+	lingering *atomic.Int64
+	closed    sync.Once // the socket, after Close
 }
 
 // newBatchConn batches the writes to c. Write waits while max bytes are
@@ -115,7 +122,7 @@ func (b *batchConn) run() {
 	b.drained.Broadcast()
 	if b.closing {
 		b.cut.Stop()
-		b.Conn.Close()
+		b.closeSocket()
 	}
 }
 
@@ -135,8 +142,21 @@ func (b *batchConn) Close() error {
 	}
 	// The writer closes it when done; a peer that reads nothing holds
 	// the writer up, and is cut.
-	b.cut = time.AfterFunc(batchCloseWait, func() { b.Conn.Close() })
+	if b.lingering != nil {
+		b.lingering.Add(1)
+	}
+	b.cut = time.AfterFunc(batchCloseWait, b.closeSocket)
 	return nil
+}
+
+// closeSocket closes the socket after Close left the writer running.
+func (b *batchConn) closeSocket() {
+	b.Conn.Close()
+	b.closed.Do(func() {
+		if b.lingering != nil {
+			b.lingering.Add(-1)
+		}
+	})
 }
 
 // SetDeadline sets the read deadline only (see batchConn).
@@ -155,9 +175,12 @@ func (b *batchConn) SetWriteDeadline(time.Time) error { return nil }
 type batchSwitch struct{ batch atomic.Pointer[batchConn] }
 
 // start sends c's later writes through a batchConn; only the first call
-// does.
-func (s *batchSwitch) start(c net.Conn) {
-	s.batch.CompareAndSwap(nil, newBatchConn(c, clientMaxBatch, clientSpare))
+// does. open is the listener's count of open connections, which counts
+// c until its socket is closed.
+func (s *batchSwitch) start(c net.Conn, open *atomic.Int64) {
+	b := newBatchConn(c, clientMaxBatch, clientSpare)
+	b.lingering = open
+	s.batch.CompareAndSwap(nil, b)
 }
 
 // write writes p to c, through the batchConn once started.

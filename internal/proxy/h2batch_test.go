@@ -232,6 +232,48 @@ func TestBatchConnCloseDoesNotWaitForAStuckWriter(t *testing.T) {
 	})
 }
 
+// TestClosedBatchConnStaysCountedUntilItsSocketIsClosed: a hand-over
+// waits on the listener's count of open connections, so a connection
+// whose last bytes are still queued after Close counts until they are
+// written, or until batchCloseWait cuts it.
+func TestClosedBatchConnStaysCountedUntilItsSocketIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var open atomic.Int64
+		for _, peerReads := range []bool{true, false} {
+			near, far := net.Pipe()
+			var s batchSwitch
+			s.start(near, &open)
+			s.write(near, []byte("GOAWAY"))
+			synctest.Wait() // the writer is blocked: nobody reads far yet
+			s.close(near)
+			if n := open.Load(); n != 1 {
+				t.Fatalf("peer reads %v: open = %d after Close with bytes queued, want 1", peerReads, n)
+			}
+			if peerReads {
+				if got := readN(t, far, len("GOAWAY")); got != "GOAWAY" {
+					t.Fatalf("the peer read %q", got)
+				}
+			} else {
+				time.Sleep(batchCloseWait)
+			}
+			synctest.Wait()
+			if n := open.Load(); n != 0 {
+				t.Fatalf("peer reads %v: open = %d once the socket is closed, want 0", peerReads, n)
+			}
+			far.Close()
+		}
+		// Nothing queued: Close closes at once and counts nothing.
+		near, far := net.Pipe()
+		defer far.Close()
+		var s batchSwitch
+		s.start(near, &open)
+		s.close(near)
+		if n := open.Load(); n != 0 {
+			t.Fatalf("open = %d after closing an idle connection, want 0", n)
+		}
+	})
+}
+
 // TestTLSCloseSendsWhatWasQueued: a batched TLS connection's last records
 // and its close_notify reach the client: crypto/tls's Close sets a write
 // deadline of now after queueing the alert, which must not cut the
@@ -257,7 +299,7 @@ func TestTLSCloseSendsWhatWasQueued(t *testing.T) {
 				served <- err
 				return
 			}
-			under.start(raw)
+			under.start(raw, new(atomic.Int64))
 			tc.Write([]byte("last frames"))
 			served <- tc.Close()
 		}()

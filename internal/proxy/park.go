@@ -226,7 +226,7 @@ func (c *parkConn) frame() error {
 				c.phase, c.headLeft = phaseHead, n
 			case c.tlsState == nil && bytes.HasPrefix(b, []byte(h2cPreface)):
 				c.through, c.h2c = true, true
-				c.batch.start(c.Conn) // net/http serves HTTP/2 on it from here
+				c.batch.start(c.Conn, c.open) // net/http serves HTTP/2 on it from here
 			default:
 				c.through = true
 			}
@@ -408,8 +408,9 @@ func (c *parkConn) Close() error {
 	if c.parker != nil {
 		c.parker.forget(c)
 	}
+	err := c.batch.close(c.Conn) // counts it while its last bytes go out
 	c.uncount()
-	return c.batch.close(c.Conn)
+	return err
 }
 
 func (c *parkConn) Write(p []byte) (int, error) {

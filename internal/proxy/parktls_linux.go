@@ -62,7 +62,7 @@ func (p *parker) serveTLS(raw net.Conn, fd int) {
 		p.serveOwn(c, true)
 	default:
 		if state.NegotiatedProtocol == http2.NextProtoTLS {
-			under.start(raw)
+			under.start(raw, p.open)
 		}
 		// Still counted: the listener's connState does not count a
 		// *tls.Conn net/http gets from here again, and uncounts it when
