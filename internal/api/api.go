@@ -500,58 +500,82 @@ func (h *Handler) listTasks(w http.ResponseWriter, r *http.Request) {
 // events from the deployment's start come too (they belong to no
 // deployment), which is what a progress display needs.
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	m, after, ok := h.eventQuery(w, r)
+	if !ok {
+		return
+	}
+	if r.Header.Get("Accept") == "text/event-stream" {
+		h.streamEvents(w, r, m, after)
+	} else {
+		h.listEvents(w, r, m, after)
+	}
+}
+
+// eventQuery reads the events route's query: which events, after which.
+// It answers a bad query itself (false).
+func (h *Handler) eventQuery(w http.ResponseWriter, r *http.Request) (m eventMatch, after int64, ok bool) {
 	q := r.URL.Query()
 	after, err := parseAfter(q.Get("after"), r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, err.Error())
-		return
+		return m, 0, false
 	}
-	m := eventMatch{app: q.Get("app"), deployment: q.Get("deployment")}
+	m = eventMatch{app: q.Get("app"), deployment: q.Get("deployment")}
 	switch q.Get("tasks") {
 	case "", "0", "false":
+		return m, after, true
 	case "1", "true":
-		if m.deployment == "" {
-			problem(w, http.StatusBadRequest, "tasks=1 needs deployment=ID")
-			return
-		}
-		d, err := h.store.GetDeployment(ctx, m.deployment)
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
-		m.tasksOf = d.App
-		first, err := h.store.Events(ctx, store.EventFilter{Deployment: d.ID, Limit: 1})
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
-		if len(first) == 1 {
-			after = max(after, first[0].ID-1)
-		}
 	default:
 		problem(w, http.StatusBadRequest, "tasks must be 1 or 0")
+		return m, 0, false
+	}
+	if m.deployment == "" {
+		problem(w, http.StatusBadRequest, "tasks=1 needs deployment=ID")
+		return m, 0, false
+	}
+	ctx := r.Context()
+	d, err := h.store.GetDeployment(ctx, m.deployment)
+	if err != nil {
+		h.fail(w, err)
+		return m, 0, false
+	}
+	m.tasksOf = d.App
+	first, err := h.store.Events(ctx, store.EventFilter{Deployment: d.ID, Limit: 1})
+	if err != nil {
+		h.fail(w, err)
+		return m, 0, false
+	}
+	if len(first) == 1 {
+		after = max(after, first[0].ID-1)
+	}
+	return m, after, true
+}
+
+// listEvents answers with the matching events after after, up to 1000.
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, m eventMatch, after int64) {
+	ctx := r.Context()
+	filter := store.EventFilter{AfterID: after, App: m.app, Deployment: m.deployment, Limit: 1000}
+	if m.tasksOf != "" {
+		filter.App, filter.Deployment = m.tasksOf, ""
+	}
+	evs, err := h.store.Events(ctx, filter)
+	if err != nil {
+		h.fail(w, err)
 		return
 	}
-	if r.Header.Get("Accept") != "text/event-stream" {
-		filter := store.EventFilter{AfterID: after, App: m.app, Deployment: m.deployment, Limit: 1000}
-		if m.tasksOf != "" {
-			filter.App, filter.Deployment = m.tasksOf, ""
+	out := []store.Event{}
+	for _, ev := range evs {
+		if m.matches(ev) {
+			out = append(out, eventForCaller(ctx, ev))
 		}
-		evs, err := h.store.Events(ctx, filter)
-		if err != nil {
-			h.fail(w, err)
-			return
-		}
-		out := []store.Event{}
-		for _, ev := range evs {
-			if m.matches(ev) {
-				out = append(out, eventForCaller(ctx, ev))
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
-		return
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// streamEvents sends the matching events after after as server-sent
+// events, and those to come, until the client or the server goes.
+func (h *Handler) streamEvents(w http.ResponseWriter, r *http.Request, m eventMatch, after int64) {
+	ctx := r.Context()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

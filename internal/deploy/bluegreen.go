@@ -103,45 +103,53 @@ func (c *Controller) runSteps(ctx context.Context, r *run, steps []step) error {
 			stopMonitor()
 		}
 
-		stepCtx, cancel := context.WithCancel(ctx)
-		if st.bounded {
-			stepCtx, cancel = context.WithDeadline(ctx, ev.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
-		}
-		c.mu.Lock()
-		r.step, r.cancelStep = st.name, cancel
-		c.mu.Unlock()
-		if c.aborted(r) != nil {
-			cancel()
-		}
-		status, msg, err := st.fn(stepCtx, r, ev.StartedAt)
-		deadline := errors.Is(stepCtx.Err(), context.DeadlineExceeded)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err() // killed: the event stays InProgress and is resumed
-		}
-		ab := c.aborted(r)
-		switch {
-		case err == nil:
-			if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, status, msg); err != nil {
-				return err
-			}
-		case ab != nil:
-			if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, "interrupted: "+ab.Reason); err != nil {
-				return err
-			}
-			return nil
-		default:
-			msg := err.Error()
-			if deadline {
-				msg = fmt.Sprintf("progress deadline of %s exceeded: %s", r.cfg.Deploy.ProgressDeadline, msg)
-			}
-			if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, msg); err != nil {
-				return err
-			}
-			return c.setAbort(ctx, r, c.failure(r, st.name, st.name+" failed: "+msg))
+		if stop, err := c.runStep(ctx, r, st, ev); stop {
+			return err
 		}
 	}
 	return nil
+}
+
+// runStep runs a step whose lifecycle event ev has started, within the
+// progress deadline when the step is bounded, and records how it ended.
+// stop: the deployment goes no further here, because the step failed or
+// was interrupted, or cutover is stopping (ctx ended: the event stays
+// InProgress and is resumed).
+func (c *Controller) runStep(ctx context.Context, r *run, st step, ev store.LifecycleEvent) (stop bool, err error) {
+	stepCtx, cancel := context.WithCancel(ctx)
+	if st.bounded {
+		stepCtx, cancel = context.WithDeadline(ctx, ev.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
+	}
+	c.mu.Lock()
+	r.step, r.cancelStep = st.name, cancel
+	c.mu.Unlock()
+	if c.aborted(r) != nil {
+		cancel()
+	}
+	status, msg, err := st.fn(stepCtx, r, ev.StartedAt)
+	deadline := errors.Is(stepCtx.Err(), context.DeadlineExceeded)
+	cancel()
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	ab := c.aborted(r)
+	switch {
+	case err == nil:
+		_, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, status, msg)
+		return err != nil, err
+	case ab != nil:
+		_, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, "interrupted: "+ab.Reason)
+		return true, err
+	default:
+		msg := err.Error()
+		if deadline {
+			msg = fmt.Sprintf("progress deadline of %s exceeded: %s", r.cfg.Deploy.ProgressDeadline, msg)
+		}
+		if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, msg); err != nil {
+			return true, err
+		}
+		return true, c.setAbort(ctx, r, c.failure(r, st.name, st.name+" failed: "+msg))
+	}
 }
 
 // failure is how a failed step ends the deployment: BeforeInstall has

@@ -420,23 +420,7 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		if !old.Active() {
 			return fmt.Errorf("%w: execution %s has ended (%s)", ErrConflict, id, old.Status)
 		}
-		e = old
-		e.Variables = maps.Clone(old.Variables)
-		e.Stages = slices.Clone(old.Stages)
-		for i := range e.Stages {
-			e.Stages[i].Conditions = slices.Clone(old.Stages[i].Conditions)
-		}
-		if err := fn(&e); err != nil {
-			return err
-		}
-		e.ID, e.App, e.Number, e.CreatedAt, e.TriggeredBy = old.ID, old.App, old.Number, old.CreatedAt, old.TriggeredBy
-		if len(e.Stages) != len(old.Stages) {
-			return fmt.Errorf("%w: the stages of an execution cannot be added or removed", ErrInvalid)
-		}
-		for i := range e.Stages {
-			e.Stages[i].Name = old.Stages[i].Name
-		}
-		if err := checkExecution(e); err != nil {
+		if e, err = editExecution(old, fn); err != nil {
 			return err
 		}
 		e.UpdatedAt = t.now
@@ -454,29 +438,8 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		if err != nil {
 			return err
 		}
-		for i, st := range e.Stages {
-			was := old.Stages[i]
-			if stagesEqual(st, was) {
-				continue
-			}
-			conds, err := encodeConditions(st.Conditions)
-			if err != nil {
-				return err
-			}
-			_, err = t.ExecContext(ctx, "UPDATE pipeline_stages SET status = ?, message = ?, started_at = ?, ended_at = ?, conditions = ? WHERE execution_id = ? AND seq = ?",
-				st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt), conds, id, i+1)
-			if err != nil {
-				return err
-			}
-			if err := t.emitConditionChanges(ctx, e, st, was); err != nil {
-				return err
-			}
-			if st.Status != was.Status || st.Message != was.Message {
-				err := t.emit(ctx, EventExecutionStage, e.App, e.DeploymentID, StageChange{Execution: id, Stage: st, PreviousStatus: was.Status})
-				if err != nil {
-					return err
-				}
-			}
+		if err := t.updateStages(ctx, e, old); err != nil {
+			return err
 		}
 		change := ExecutionChange{Execution: e, PreviousStatus: old.Status}
 		switch {
@@ -491,6 +454,62 @@ func (s *Store) UpdateExecution(ctx context.Context, id string, fn func(*Executi
 		return Execution{}, err
 	}
 	return e, nil
+}
+
+// editExecution returns old as fn changes it, on copies of its maps and
+// slices. What fn cannot change is kept: the identity, the creation, and
+// the stages' number and names.
+func editExecution(old Execution, fn func(*Execution) error) (Execution, error) {
+	e := old
+	e.Variables = maps.Clone(old.Variables)
+	e.Stages = slices.Clone(old.Stages)
+	for i := range e.Stages {
+		e.Stages[i].Conditions = slices.Clone(old.Stages[i].Conditions)
+	}
+	if err := fn(&e); err != nil {
+		return Execution{}, err
+	}
+	e.ID, e.App, e.Number, e.CreatedAt, e.TriggeredBy = old.ID, old.App, old.Number, old.CreatedAt, old.TriggeredBy
+	if len(e.Stages) != len(old.Stages) {
+		return Execution{}, fmt.Errorf("%w: the stages of an execution cannot be added or removed", ErrInvalid)
+	}
+	for i := range e.Stages {
+		e.Stages[i].Name = old.Stages[i].Name
+	}
+	if err := checkExecution(e); err != nil {
+		return Execution{}, err
+	}
+	return e, nil
+}
+
+// updateStages writes the stages of e that differ from old's, with the
+// events their changes make.
+func (t *tx) updateStages(ctx context.Context, e, old Execution) error {
+	for i, st := range e.Stages {
+		was := old.Stages[i]
+		if stagesEqual(st, was) {
+			continue
+		}
+		conds, err := encodeConditions(st.Conditions)
+		if err != nil {
+			return err
+		}
+		_, err = t.ExecContext(ctx, "UPDATE pipeline_stages SET status = ?, message = ?, started_at = ?, ended_at = ?, conditions = ? WHERE execution_id = ? AND seq = ?",
+			st.Status, st.Message, nullTime(st.StartedAt), nullTime(st.EndedAt), conds, e.ID, i+1)
+		if err != nil {
+			return err
+		}
+		if err := t.emitConditionChanges(ctx, e, st, was); err != nil {
+			return err
+		}
+		if st.Status != was.Status || st.Message != was.Message {
+			err := t.emit(ctx, EventExecutionStage, e.App, e.DeploymentID, StageChange{Execution: e.ID, Stage: st, PreviousStatus: was.Status})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func executionFieldsChanged(a, b Execution) bool {

@@ -124,35 +124,11 @@ func (h *Handler) executionLive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-
-	chunks := make(chan []byte)
-	go func() {
-		defer close(chunks)
-		lw := &chanWriter{ctx: ctx, ch: chunks}
-		if err := h.pipeline.StreamLog(ctx, id, lw, true); err != nil {
-			h.log.Warn("streaming a build log", "execution", id, "error", err)
-		}
-	}()
-
-	lastStages := ""
-	pushStages := func() error {
-		v, err := h.executionView(ctx, id)
-		if err != nil {
-			return err
-		}
-		html, err := h.fragment("execution", "stages", v)
-		if err != nil || html == lastStages {
-			return err
-		}
-		lastStages = html
-		return s.send("stages", "", html)
-	}
-	if err := pushStages(); err != nil {
+	live := &liveExecution{h: h, id: id, s: s, skip: skip}
+	chunks := h.logChunks(ctx, id)
+	if err := live.pushStages(ctx); err != nil {
 		return
 	}
-
-	var offset int64
-	var pending []byte // an incomplete UTF-8 sequence held back
 	tick := time.NewTicker(liveTick)
 	defer tick.Stop()
 	for {
@@ -162,36 +138,84 @@ func (h *Handler) executionLive(w http.ResponseWriter, r *http.Request) {
 		case <-h.closing:
 			return
 		case <-tick.C:
-			err = pushStages() // durations of running stages
+			err = live.pushStages(ctx) // durations of running stages
 		case ev, ok := <-events:
 			if !ok {
 				return
 			}
 			if executionOf(ev) == id {
-				err = pushStages()
+				err = live.pushStages(ctx)
 			}
 		case chunk, ok := <-chunks:
 			if !ok {
 				chunks = nil // the log is complete; stay open for the stages
 				continue
 			}
-			start := offset
-			offset += int64(len(chunk))
-			if offset <= skip {
-				continue
-			}
-			if start < skip {
-				chunk = chunk[skip-start:]
-			}
-			var text []byte
-			text, pending = splitRunes(append(pending, chunk...))
-			err = s.send("log", strconv.FormatInt(offset-int64(len(pending)), 10),
-				"<span>"+template.HTMLEscapeString(string(text))+"</span>")
+			err = live.pushLog(chunk)
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// logChunks streams an execution's build log, following it while it
+// grows, until ctx ends or the log is complete.
+func (h *Handler) logChunks(ctx context.Context, id string) <-chan []byte {
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		lw := &chanWriter{ctx: ctx, ch: chunks}
+		if err := h.pipeline.StreamLog(ctx, id, lw, true); err != nil {
+			h.log.Warn("streaming a build log", "execution", id, "error", err)
+		}
+	}()
+	return chunks
+}
+
+// liveExecution is what an execution page's event stream has sent: the
+// stages as last rendered, and how far into the log it is.
+type liveExecution struct {
+	h          *Handler
+	id         string
+	s          *sseStream
+	lastStages string
+	skip       int64  // log bytes the client has (its Last-Event-ID)
+	offset     int64  // log bytes read
+	pending    []byte // an incomplete UTF-8 sequence held back
+}
+
+// pushStages sends the stages when they look different from the last
+// sent.
+func (l *liveExecution) pushStages(ctx context.Context) error {
+	v, err := l.h.executionView(ctx, l.id)
+	if err != nil {
+		return err
+	}
+	html, err := l.h.fragment("execution", "stages", v)
+	if err != nil || html == l.lastStages {
+		return err
+	}
+	l.lastStages = html
+	return l.s.send("stages", "", html)
+}
+
+// pushLog sends a chunk of the log, less what the client has and an
+// incomplete character at its end; the event's id is the log offset
+// sent up to.
+func (l *liveExecution) pushLog(chunk []byte) error {
+	start := l.offset
+	l.offset += int64(len(chunk))
+	if l.offset <= l.skip {
+		return nil
+	}
+	if start < l.skip {
+		chunk = chunk[l.skip-start:]
+	}
+	var text []byte
+	text, l.pending = splitRunes(append(l.pending, chunk...))
+	return l.s.send("log", strconv.FormatInt(l.offset-int64(len(l.pending)), 10),
+		"<span>"+template.HTMLEscapeString(string(text))+"</span>")
 }
 
 // splitRunes splits b before an incomplete UTF-8 sequence at its end.
