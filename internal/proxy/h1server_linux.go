@@ -54,6 +54,7 @@ type h1conn struct {
 	// request: nothing keeps either once the handler has returned.
 	w      h1response
 	header http.Header
+	answer answerWriter // writes each response's end (sendAwaiting)
 
 	// Made once per connection: a method value is allocated each time
 	// it is taken.
@@ -149,10 +150,11 @@ func (p *parker) serveOwn(c *parkConn, isNew bool) {
 		if c.raw == nil {
 			c.raw = rawConnOf(c.Conn)
 		}
-		c.answer.setRaw(c.raw)
+		s.answer.setRaw(c.raw)
+		c.answer = &s.answer
 	}
 	toHTTP := s.loop(isNew)
-	c.own = false
+	c.own, c.answer = false, nil
 	stopBase()
 	if watched {
 		p.poll.forget(c.fd, s) // before c is parked or closed, when its fd can be reused
@@ -223,7 +225,7 @@ func (s *h1conn) sendAwaiting() error {
 	if c.buf != nil {
 		c.pipelined = true // the next request is here already
 	}
-	if c.pipelined {
+	if c.pipelined || c.answer == nil {
 		return s.bw.Flush()
 	}
 	if s.bw.Buffered() == 0 {

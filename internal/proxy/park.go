@@ -99,16 +99,16 @@ type parkConn struct {
 	headLeft  int     // bytes of the framed head net/http has not read
 	held      byte    // the byte net/http's background read took, if holding
 	holding   bool
-	h2c       bool            // net/http serves HTTP/2 on it (readThrough)
-	readAhead bool            // the next small read tries a buffer first
-	raw       syscall.RawConn // Conn's socket, for readAheadInto and answer
-
+	h2c       bool // net/http serves HTTP/2 on it (readThrough)
+	readAhead bool // the next small read tries a buffer first
 	// The own server's wait for the next request: armed, its deadline is
 	// set (armWait) and parkable says whether it parks; awaiting, the
-	// next Write is the response's last and waits (h1conn.sendAwaiting).
+	// next Write is the response's last and goes through answer, the own
+	// server's while it serves a plain connection (h1conn.sendAwaiting).
 	armed, parkable, awaiting bool
-	answer                    answerWriter
 	pipelined                 bool // the client sent a request before its response
+	answer                    *answerWriter
+	raw                       syscall.RawConn // Conn's socket, for readAheadInto and answer
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
