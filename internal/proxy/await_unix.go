@@ -18,9 +18,9 @@ import (
 // answerWriter writes inside the socket's RawConn.Read instead. Go's
 // poller forgets what it knew of the socket's readiness when that Read
 // begins, before the write, so the answer, which comes after the write,
-// is what ends the wait. Bytes that came before the write (a client
-// sending its next request before the response) do not end it: they
-// are found when the wait ends at the read deadline.
+// is what ends the wait. Bytes, or an end of stream, that came before
+// the write (a client sending its next request before the response) do
+// not end it; what comes after the write does, or the read deadline.
 //
 // The zero value writes through the connection as usual; it needs the
 // socket under the connection (setRaw), which must carry the bytes as

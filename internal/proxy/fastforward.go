@@ -164,6 +164,11 @@ func (f *fastForwarder) roundTrip(x *exchange, r *http.Request, w http.ResponseW
 func (f *fastForwarder) exchangeHead(x *exchange, r *http.Request, w http.ResponseWriter, c *upstreamConn, s *scratch, deadline time.Time) (head responseHead, written, received bool, err error) {
 	if !deadline.IsZero() {
 		c.conn.SetReadDeadline(deadline)
+		// An abort before this set both deadlines in the past; the read
+		// deadline was just moved, and the request is not to be sent.
+		if err := x.ctx.Err(); err != nil {
+			return head, false, false, err
+		}
 	}
 	writeRequest(c.bw, r, x)
 	if err := c.sendAwaiting(); err != nil {

@@ -587,3 +587,42 @@ func TestDrainedTargetsConnectionsAreClosed(t *testing.T) {
 		return target.open.Load() == 0
 	})
 }
+
+// A request whose client is gone before it is sent is not sent: the
+// abort (exchange.abortOnCancel) set the connection's deadlines in the
+// past, and the response timeout's read deadline, set after it, must not
+// let the request through.
+func TestARequestAbortedBeforeItIsSentIsNotSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := dial(t.Context(), &net.Dialer{}, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.conn.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c.br = bufio.NewReader(&c.fr)
+	c.bw = bufio.NewWriter((*upstreamWriter)(c))
+
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(context.Canceled) // the client went away
+	c.conn.SetDeadline(aLongTimeAgo)
+	x := &exchange{ctx: ctx, cancel: cancel}
+	r, _ := http.NewRequest(http.MethodPost, "http://a/", nil)
+	f := &fastForwarder{}
+	_, written, _, err := f.exchangeHead(x, r, nil, c, &scratch{}, time.Now().Add(5*time.Second))
+	if err == nil || written {
+		t.Fatalf("exchangeHead = written %v, err %v; want not written, an error", written, err)
+	}
+	peer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _ := peer.Read(make([]byte, 1)); n > 0 {
+		t.Fatal("the target got the aborted request")
+	}
+}

@@ -199,24 +199,35 @@ func (s *h1conn) loop(isNew bool) (toHTTP bool) {
 		c.r += c.headLeft
 		c.headLeft, c.phase = 0, phaseNext
 		c.releaseIfEmpty()
-		keep := s.serve(r, cancel)
-		cancel(nil) // as net/http, when the handler has returned
-		if !keep {
-			return false
-		}
-		c.expireAt(time.Now().Add(idleTimeout))
-		if s.sendAwaiting() != nil {
+		if !s.respond(r, cancel) {
 			return false
 		}
 	}
+}
+
+// respond serves r and sends the end of its response, counted as busy
+// throughout: a shutdown waits for the response to go out, and for the
+// wait for the next request that comes with it (parkAfter at most). It
+// reports whether the connection stays open.
+func (s *h1conn) respond(r *http.Request, cancel context.CancelCauseFunc) (keep bool) {
+	s.p.busy.Add(1) // before serve's check: a shutdown that missed it sees closed
+	defer s.p.busy.Add(-1)
+	keep = s.serve(r, cancel)
+	cancel(nil) // as net/http, when the handler has returned
+	if !keep {
+		return false
+	}
+	s.c.expireAt(time.Now().Add(idleTimeout))
+	return s.sendAwaiting() == nil
 }
 
 // sendAwaiting flushes the response's last bytes and waits for the next
 // request's first without a read that finds nothing (answerWriter),
 // under the deadline of that wait (parkConn.waitRequest), which reads it.
 //
-// A request that came before the flush does not end that wait; it is
-// served when the wait ends, parkAfter later. Only a client that sends
+// A request that came before the flush does not end that wait: the
+// wait ends at its deadline, parkAfter later, and the request wakes the
+// connection as soon as it is parked. Only a client that sends
 // before it has its response (pipelining) meets that, and its requests
 // tend to come together: one found read already (in c.buf) marks the
 // connection, whose responses are flushed plainly from then on.
@@ -241,8 +252,6 @@ func (s *h1conn) sendAwaiting() error {
 // serve answers one request; it reports whether the connection stays
 // open for the next.
 func (s *h1conn) serve(r *http.Request, cancel context.CancelCauseFunc) (keep bool) {
-	s.p.busy.Add(1) // before the check: a shutdown that missed it sees closed
-	defer s.p.busy.Add(-1)
 	if s.p.closed() {
 		return false // as net/http closes the idle connections it shuts down
 	}
