@@ -24,8 +24,10 @@ import (
 //
 // The zero value writes through the connection as usual; it needs the
 // socket under the connection (setRaw), which must carry the bytes as
-// written: no TLS between.
+// written: no TLS between. The writer under a bufio.Writer passes its
+// writes to write while armed (flush).
 type answerWriter struct {
+	armed bool
 	raw   syscall.RawConn
 	step  func(fd uintptr) bool // writeStep, bound once
 	p     []byte
@@ -46,6 +48,7 @@ func (w *answerWriter) setRaw(raw syscall.RawConn) {
 // above. Whatever the socket did not take at once is written through c,
 // without the wait.
 func (w *answerWriter) write(c net.Conn, p []byte) (int, error) {
+	w.armed = false
 	if w.raw == nil || len(p) == 0 {
 		return c.Write(p)
 	}

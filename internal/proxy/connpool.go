@@ -40,11 +40,9 @@ type upstreamConn struct {
 	peekBuf [1]byte
 	peekOK  bool
 
-	// bw writes to the connection through upstreamWriter; with
-	// awaiting set, the next write is the request's last and returns
-	// when the response can be read (sendAwaiting).
-	awaiting bool
-	answer   answerWriter
+	// bw writes to the connection through upstreamWriter, which passes
+	// a request's last bytes to answer (sendAwaiting).
+	answer answerWriter
 }
 
 // upstreamWriter is what an upstreamConn's bw writes to.
@@ -52,8 +50,7 @@ type upstreamWriter upstreamConn
 
 func (w *upstreamWriter) Write(p []byte) (int, error) {
 	c := (*upstreamConn)(w)
-	if c.awaiting {
-		c.awaiting = false
+	if c.answer.armed {
 		return c.answer.write(c.conn, p)
 	}
 	return c.conn.Write(p)
@@ -61,15 +58,7 @@ func (w *upstreamWriter) Write(p []byte) (int, error) {
 
 // sendAwaiting flushes the request in bw and waits until the response
 // can be read, without a read that finds nothing (answerWriter).
-func (c *upstreamConn) sendAwaiting() error {
-	if c.bw.Buffered() == 0 {
-		return nil
-	}
-	c.awaiting = true
-	err := c.bw.Flush()
-	c.awaiting = false
-	return err
-}
+func (c *upstreamConn) sendAwaiting() error { return c.answer.flush(c.bw) }
 
 // uncheckedReuse is how long a connection may have been idle for a
 // replayable request to reuse it without looking at it first

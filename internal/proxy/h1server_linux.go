@@ -236,17 +236,11 @@ func (s *h1conn) sendAwaiting() error {
 	if c.buf != nil {
 		c.pipelined = true // the next request is here already
 	}
-	if c.pipelined || c.answer == nil {
+	if c.pipelined || c.answer == nil || s.bw.Buffered() == 0 {
 		return s.bw.Flush()
 	}
-	if s.bw.Buffered() == 0 {
-		return nil
-	}
 	c.armWait()
-	c.awaiting = true
-	err := s.bw.Flush()
-	c.awaiting = false
-	return err
+	return c.answer.flush(s.bw)
 }
 
 // serve answers one request; it reports whether the connection stays

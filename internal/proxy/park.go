@@ -102,13 +102,13 @@ type parkConn struct {
 	h2c       bool // net/http serves HTTP/2 on it (readThrough)
 	readAhead bool // the next small read tries a buffer first
 	// The own server's wait for the next request: armed, its deadline is
-	// set (armWait) and parkable says whether it parks; awaiting, the
-	// next Write is the response's last and goes through answer, the own
-	// server's while it serves a plain connection (h1conn.sendAwaiting).
-	armed, parkable, awaiting bool
-	pipelined                 bool // the client sent a request before its response
-	answer                    *answerWriter
-	raw                       syscall.RawConn // Conn's socket, for readAheadInto and answer
+	// set (armWait) and parkable says whether it parks. answer, the own
+	// server's while it serves a plain connection, writes a response's
+	// last bytes when armed (h1conn.sendAwaiting).
+	armed, parkable bool
+	pipelined       bool // the client sent a request before its response
+	answer          *answerWriter
+	raw             syscall.RawConn // Conn's socket, for readAheadInto and answer
 
 	mu       sync.Mutex
 	deadline time.Time // the read deadline net/http set last
@@ -414,9 +414,8 @@ func (c *parkConn) Close() error {
 }
 
 func (c *parkConn) Write(p []byte) (int, error) {
-	if c.awaiting {
-		c.awaiting = false
-		return c.answer.write(c.Conn, p)
+	if a := c.answer; a != nil && a.armed {
+		return a.write(c.Conn, p)
 	}
 	return c.batch.write(c.Conn, p)
 }
