@@ -91,37 +91,8 @@ func (g *targetGroup) update(cfg TargetGroupConfig) bool {
 		oldChecker = g.checker
 		g.newChecker(cfg.HealthCheck)
 	}
-	delay := g.settings.Load().deregistrationDelay
-	wanted := make(map[string]bool, len(cfg.Targets))
-	for _, addr := range cfg.Targets {
-		wanted[addr] = true
-	}
-	for addr, t := range g.targets {
-		if !wanted[addr] && !t.draining.Load() {
-			g.startDrain(t, delay)
-		}
-	}
-	var added, assumed []*target
-	for _, addr := range cfg.Targets {
-		t := g.targets[addr]
-		switch {
-		case t == nil:
-			t = newTarget(addr)
-			g.targets[addr] = t
-			if slices.Contains(cfg.AssumeHealthy, addr) {
-				assumed = append(assumed, t)
-			} else {
-				added = append(added, t)
-			}
-		case t.draining.Load():
-			g.stopDrain(t)
-			added = append(added, t)
-		case oldChecker != nil:
-			// A new checker starts from scratch; the target keeps its
-			// status until the new checker reports a change.
-			g.checker.Add(addr)
-		}
-	}
+	g.drainUnlisted(cfg.Targets)
+	added, assumed := g.addListed(cfg, oldChecker != nil)
 	g.cfg = cfg
 	serving := g.hasRoutable()
 	g.publish()
@@ -142,6 +113,49 @@ func (g *targetGroup) update(cfg TargetGroupConfig) bool {
 		g.wg.Go(oldChecker.Close) // Close waits for callbacks, which take mu
 	}
 	return true
+}
+
+// drainUnlisted starts draining the targets that are not in addrs; g.mu
+// is held.
+func (g *targetGroup) drainUnlisted(addrs []string) {
+	delay := g.settings.Load().deregistrationDelay
+	listed := make(map[string]bool, len(addrs))
+	for _, addr := range addrs {
+		listed[addr] = true
+	}
+	for addr, t := range g.targets {
+		if !listed[addr] && !t.draining.Load() {
+			g.startDrain(t, delay)
+		}
+	}
+}
+
+// addListed makes a target for each new address of cfg and takes back the
+// listed ones that were draining. It returns those to register: added ones
+// health-checked first, assumed ones (cfg.AssumeHealthy) healthy at once.
+// With a new checker, kept targets are added to it. g.mu is held.
+func (g *targetGroup) addListed(cfg TargetGroupConfig, newChecker bool) (added, assumed []*target) {
+	for _, addr := range cfg.Targets {
+		t := g.targets[addr]
+		switch {
+		case t == nil:
+			t = newTarget(addr)
+			g.targets[addr] = t
+			if slices.Contains(cfg.AssumeHealthy, addr) {
+				assumed = append(assumed, t)
+			} else {
+				added = append(added, t)
+			}
+		case t.draining.Load():
+			g.stopDrain(t)
+			added = append(added, t)
+		case newChecker:
+			// A new checker starts from scratch; the target keeps its
+			// status until the new checker reports a change.
+			g.checker.Add(addr)
+		}
+	}
+	return added, assumed
 }
 
 func settingsOf(cfg TargetGroupConfig) *groupSettings {

@@ -62,9 +62,20 @@ func (r *Registry) Handler() http.Handler {
 // bucket).
 func (r *Registry) WritePrometheus(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	targets := sortedTargets(r.targets.snapshot())
-	routes := sortedRoutes(r.routes.snapshot())
+	writeTargetSeries(bw, sortedTargets(r.targets.snapshot()))
+	writeRouteSeries(bw, sortedRoutes(r.routes.snapshot()))
+	r.writeFixed(bw)
+	r.writeRefusals(bw)
+	r.writeConnections(bw)
 
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	return nil
+}
+
+// writeTargetSeries writes the families counted per target.
+func writeTargetSeries(bw *bufio.Writer, targets []namedTarget) {
 	family(bw, "cutover_requests_total", "counter", "Requests finished, by status code class.")
 	for _, t := range targets {
 		for i := range t.s.classes {
@@ -80,9 +91,12 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 	for _, t := range targets {
 		sample(bw, "cutover_requests_in_flight", t.labels(), "", "", strconv.FormatInt(t.s.inFlight.Load(), 10))
 	}
+}
 
-	family(bw, "cutover_request_duration_seconds", "histogram", "Time from request start to response end.")
+// writeRouteSeries writes the families counted per route.
+func writeRouteSeries(bw *bufio.Writer, routes []namedRoute) {
 	bounds := durationBounds()
+	family(bw, "cutover_request_duration_seconds", "histogram", "Time from request start to response end.")
 	for _, rt := range routes {
 		var cumulative int64
 		for i := range rt.s.durations {
@@ -119,15 +133,6 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 			sample(bw, "cutover_proxy_errors_total", rt.labels(), "code", strconv.Itoa(code), strconv.FormatInt(n, 10))
 		}
 	}
-
-	r.writeFixed(bw)
-	r.writeRefusals(bw)
-	r.writeConnections(bw)
-
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	return nil
 }
 
 type namedTarget struct {
