@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,5 +118,38 @@ func TestHTTP2TargetWithoutH2IsBadGateway(t *testing.T) {
 	status, body := get(t, newClient(), baseURL(p, "web")+"/")
 	if status != http.StatusBadGateway {
 		t.Errorf("got %d %q, want 502", status, body)
+	}
+}
+
+// Header fields reach an h2c target intact over many requests on one
+// connection, each request with its own values, with the encoder's
+// compression table capped (h2EncoderTableSize).
+func TestH2CTargetGetsEachRequestsHeaderFields(t *testing.T) {
+	var conns sync.Map
+	target := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conns.Store(r.RemoteAddr, true)
+		io.WriteString(w, r.Header.Get("X-Call")+" "+r.Header.Get("X-Request-Id")+" "+r.URL.Path)
+	}))
+	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolH2C, target)))
+	c := newClient()
+	ids := map[string]bool{}
+	for i := range 300 {
+		call := fmt.Sprintf("call-%d-%s", i, strings.Repeat("x", i%40))
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/p/%d", baseURL(p, "web"), i), nil)
+		req.Header.Set("X-Call", call)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Fields(readAll(t, resp))
+		if len(got) != 3 || got[0] != call || got[2] != fmt.Sprintf("/p/%d", i) || ids[got[1]] {
+			t.Fatalf("request %d: target saw %q, want X-Call %q, a new request ID, path /p/%d", i, got, call, i)
+		}
+		ids[got[1]] = true
+	}
+	n := 0
+	conns.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("the target saw %d connections, want 1", n)
 	}
 }
