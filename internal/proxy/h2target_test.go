@@ -2,14 +2,19 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // protoHandler answers with the protocol the request arrived in, and a
@@ -122,18 +127,19 @@ func TestHTTP2TargetWithoutH2IsBadGateway(t *testing.T) {
 }
 
 // Header fields reach an h2c target intact over many requests on one
-// connection, each request with its own values, with the encoder's
-// compression table capped (h2EncoderTableSize).
+// connection, each request with its own values, and none enters the
+// HPACK table (h2EncoderTableSize): the target's side of the connection
+// decodes with a table of one byte, which an indexed field would
+// overflow (or a table size update above it would be refused).
 func TestH2CTargetGetsEachRequestsHeaderFields(t *testing.T) {
-	var conns sync.Map
-	target := h2cServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conns.Store(r.RemoteAddr, true)
+	target, received := teeH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Header.Get("X-Call")+" "+r.Header.Get("X-Request-Id")+" "+r.URL.Path)
 	}))
 	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolH2C, target)))
 	c := newClient()
 	ids := map[string]bool{}
-	for i := range 300 {
+	const requests = 300
+	for i := range requests {
 		call := fmt.Sprintf("call-%d-%s", i, strings.Repeat("x", i%40))
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/p/%d", baseURL(p, "web"), i), nil)
 		req.Header.Set("X-Call", call)
@@ -142,14 +148,117 @@ func TestH2CTargetGetsEachRequestsHeaderFields(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := strings.Fields(readAll(t, resp))
-		if len(got) != 3 || got[0] != call || got[2] != fmt.Sprintf("/p/%d", i) || ids[got[1]] {
-			t.Fatalf("request %d: target saw %q, want X-Call %q, a new request ID, path /p/%d", i, got, call, i)
+		if resp.StatusCode != http.StatusOK || len(got) != 3 || got[0] != call || got[2] != fmt.Sprintf("/p/%d", i) || ids[got[1]] {
+			t.Fatalf("request %d: %d, target saw %q; want 200, X-Call %q, a new request ID, path /p/%d", i, resp.StatusCode, got, call, i)
 		}
 		ids[got[1]] = true
 	}
-	n := 0
-	conns.Range(func(any, any) bool { n++; return true })
-	if n != 1 {
-		t.Errorf("the target saw %d connections, want 1", n)
+	conns := received()
+	if len(conns) != 1 {
+		t.Fatalf("the target saw %d connections, want 1", len(conns))
+	}
+	if n := decodeRequestHeaders(t, conns[0], 1); n != requests {
+		t.Errorf("decoded %d header blocks, want %d", n, requests)
+	}
+}
+
+// teeH2CServer is h2cServer keeping what each connection read; received
+// returns it, one slice per connection.
+func teeH2CServer(t *testing.T, h http.Handler) (addr string, received func() [][]byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &teeListener{Listener: ln}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: h, Protocols: &protocols}
+	go srv.Serve(tl)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), tl.received
+}
+
+type teeListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*bytes.Buffer
+}
+
+func (l *teeListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := new(bytes.Buffer)
+	l.conns = append(l.conns, b)
+	return &teeConn{Conn: c, mu: &l.mu, b: b}, nil
+}
+
+func (l *teeListener) received() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out [][]byte
+	for _, b := range l.conns {
+		out = append(out, bytes.Clone(b.Bytes()))
+	}
+	return out
+}
+
+type teeConn struct {
+	net.Conn
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (c *teeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.b.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// decodeRequestHeaders decodes the header blocks of the client side of an
+// HTTP/2 connection with an HPACK table of tableSize bytes, and returns
+// how many it decoded; it fails the test at the first that does not
+// decode.
+func decodeRequestHeaders(t *testing.T, conn []byte, tableSize uint32) int {
+	t.Helper()
+	rest, ok := bytes.CutPrefix(conn, []byte(http2.ClientPreface))
+	if !ok {
+		t.Fatalf("the connection does not start with the HTTP/2 preface: %q", conn[:min(len(conn), 24)])
+	}
+	fr := http2.NewFramer(io.Discard, bytes.NewReader(rest))
+	dec := hpack.NewDecoder(tableSize, func(hpack.HeaderField) {})
+	blocks := 0
+	for {
+		f, err := fr.ReadFrame()
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return blocks // the end, or a frame not yet read in full
+		}
+		if err != nil {
+			t.Fatalf("reading frame after %d header blocks: %v", blocks, err)
+		}
+		var frag []byte
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			frag = f.HeaderBlockFragment()
+		case *http2.ContinuationFrame:
+			frag = f.HeaderBlockFragment()
+		default:
+			continue
+		}
+		if _, err := dec.Write(frag); err != nil {
+			t.Fatalf("header block %d does not decode with a %d-byte table: %v", blocks+1, tableSize, err)
+		}
+		if f.Header().Flags.Has(http2.FlagHeadersEndHeaders) {
+			if err := dec.Close(); err != nil {
+				t.Fatalf("header block %d: %v", blocks+1, err)
+			}
+			blocks++
+		}
 	}
 }

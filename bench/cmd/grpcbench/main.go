@@ -7,8 +7,8 @@
 // through cutover in one run. Each path's line also gives the CPU time
 // the answering process (the target directly, cutover through it) spent
 // per call, from /proc: on a shared machine it varies much less than the
-// rates do. It also gives the read and write system calls per call. The
-// last line is
+// rates do; through cutover, also the target's CPU per call. It also
+// gives the read and write system calls per call. The last line is
 //
 //	cutover/direct throughput ratio: X.XX p99 ratio: Y.YY
 //
@@ -116,12 +116,12 @@ target_groups:
 		return err
 	}
 	fmt.Printf("grpcbench: %d workers, %d connection(s), %s per path, %d-byte unary calls\n", o.concurrency, o.connections, o.duration, o.size)
-	direct, err := measure(o, target, tgt)
+	direct, err := measure(o, target, tgt, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Println("direct:  " + direct.String())
-	proxied, err := measure(o, front, proxy)
+	proxied, err := measure(o, front, proxy, &tgt)
 	if err != nil {
 		return err
 	}
@@ -234,6 +234,9 @@ type result struct {
 	// serverReads and serverWrites count its read and write system calls
 	// meanwhile.
 	serverReads, serverWrites int64
+	// targetCPU is the CPU time of the target behind cutover; 0 on the
+	// direct path or if unknown.
+	targetCPU time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
@@ -251,6 +254,9 @@ func (r result) String() string {
 	if r.serverCPU > 0 && r.calls > 0 {
 		s += fmt.Sprintf(", %.1f µs server CPU per call", float64(r.serverCPU.Microseconds())/float64(r.calls))
 	}
+	if r.targetCPU > 0 && r.calls > 0 {
+		s += fmt.Sprintf(", %.1f µs target CPU per call", float64(r.targetCPU.Microseconds())/float64(r.calls))
+	}
 	if r.serverReads+r.serverWrites > 0 && r.calls > 0 {
 		s += fmt.Sprintf(", %.2f reads and %.2f writes per call", float64(r.serverReads)/float64(r.calls), float64(r.serverWrites)/float64(r.calls))
 	}
@@ -264,7 +270,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // measure runs the workers against addr for the warm-up, then for the
 // measured duration, and notes the CPU time server used meanwhile.
-func measure(o options, addr string, server child) (result, error) {
+// measure loads addr, answered by server; behind, when not nil, is the
+// target behind it, whose CPU time is reported too.
+func measure(o options, addr string, server child, behind *child) (result, error) {
 	var clients []grpc_testing.TestServiceClient
 	for range o.connections {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -277,9 +285,16 @@ func measure(o options, addr string, server child) (result, error) {
 	req := &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: make([]byte, o.size)}}
 	load(clients, req, o.concurrency, o.warmup)
 	cpu := server.cpuTime()
+	var behindCPU time.Duration
+	if behind != nil {
+		behindCPU = behind.cpuTime()
+	}
 	reads, writes := server.syscalls()
 	r := load(clients, req, o.concurrency, o.duration)
 	r.serverCPU = server.cpuTime() - cpu
+	if behind != nil {
+		r.targetCPU = behind.cpuTime() - behindCPU
+	}
 	reads2, writes2 := server.syscalls()
 	r.serverReads, r.serverWrites = reads2-reads, writes2-writes
 	return r, nil
