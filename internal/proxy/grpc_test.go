@@ -490,14 +490,23 @@ func (c *sniffConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sawGoAway reports whether a client sent GOAWAY on any connection.
-func (l *sniffListener) sawGoAway() bool {
+// received returns what each connection's peer sent so far, a copy.
+func (l *sniffListener) received() [][]byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var out [][]byte
 	for _, c := range l.conns {
 		c.mu.Lock()
-		got := bytes.TrimPrefix(bytes.Clone(c.got), []byte(http2.ClientPreface))
+		out = append(out, bytes.Clone(c.got))
 		c.mu.Unlock()
+	}
+	return out
+}
+
+// sawGoAway reports whether a client sent GOAWAY on any connection.
+func (l *sniffListener) sawGoAway() bool {
+	for _, got := range l.received() {
+		got = bytes.TrimPrefix(got, []byte(http2.ClientPreface))
 		fr := http2.NewFramer(nil, bytes.NewReader(got))
 		for {
 			f, err := fr.ReadFrame()
@@ -519,12 +528,17 @@ func h2cServer(t *testing.T, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveH2C(t, ln, h)
+	return ln.Addr().String()
+}
+
+// serveH2C serves cleartext HTTP/2 only on ln until the test ends.
+func serveH2C(t *testing.T, ln net.Listener, h http.Handler) {
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{Handler: h, Protocols: &protocols}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
 
 // A stream still open when the deregistration delay ends is cut, and the

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -132,10 +131,15 @@ func TestHTTP2TargetWithoutH2IsBadGateway(t *testing.T) {
 // decodes with a table of one byte, which an indexed field would
 // overflow (or a table size update above it would be refused).
 func TestH2CTargetGetsEachRequestsHeaderFields(t *testing.T) {
-	target, received := teeH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sniff := &sniffListener{Listener: ln}
+	serveH2C(t, sniff, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Header.Get("X-Call")+" "+r.Header.Get("X-Request-Id")+" "+r.URL.Path)
 	}))
-	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolH2C, target)))
+	p := startProxy(t, oneListener(forward("g", 1), h2Group("g", ProtocolH2C, ln.Addr().String())))
 	c := newClient()
 	ids := map[string]bool{}
 	const requests = 300
@@ -153,72 +157,13 @@ func TestH2CTargetGetsEachRequestsHeaderFields(t *testing.T) {
 		}
 		ids[got[1]] = true
 	}
-	conns := received()
+	conns := sniff.received()
 	if len(conns) != 1 {
 		t.Fatalf("the target saw %d connections, want 1", len(conns))
 	}
 	if n := decodeRequestHeaders(t, conns[0], 1); n != requests {
 		t.Errorf("decoded %d header blocks, want %d", n, requests)
 	}
-}
-
-// teeH2CServer is h2cServer keeping what each connection read; received
-// returns it, one slice per connection.
-func teeH2CServer(t *testing.T, h http.Handler) (addr string, received func() [][]byte) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &teeListener{Listener: ln}
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: h, Protocols: &protocols}
-	go srv.Serve(tl)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), tl.received
-}
-
-type teeListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []*bytes.Buffer
-}
-
-func (l *teeListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := new(bytes.Buffer)
-	l.conns = append(l.conns, b)
-	return &teeConn{Conn: c, mu: &l.mu, b: b}, nil
-}
-
-func (l *teeListener) received() [][]byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out [][]byte
-	for _, b := range l.conns {
-		out = append(out, bytes.Clone(b.Bytes()))
-	}
-	return out
-}
-
-type teeConn struct {
-	net.Conn
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (c *teeConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.b.Write(p[:n])
-	c.mu.Unlock()
-	return n, err
 }
 
 // decodeRequestHeaders decodes the header blocks of the client side of an
