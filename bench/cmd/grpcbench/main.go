@@ -269,9 +269,8 @@ func (r result) String() string {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // measure runs the workers against addr for the warm-up, then for the
-// measured duration, and notes the CPU time server used meanwhile.
-// measure loads addr, answered by server; behind, when not nil, is the
-// target behind it, whose CPU time is reported too.
+// measured duration, and notes the CPU time server used meanwhile, and
+// that of behind, the target behind server, when not nil.
 func measure(o options, addr string, server child, behind *child) (result, error) {
 	var clients []grpc_testing.TestServiceClient
 	for range o.connections {
