@@ -133,8 +133,9 @@ func (g *targetGroup) drainUnlisted(addrs []string) {
 // addListed makes a target for each new address of cfg and takes back the
 // listed ones that were draining. It returns those to register: added ones
 // health-checked first, assumed ones (cfg.AssumeHealthy) healthy at once.
-// With a new checker, kept targets are added to it. g.mu is held.
-func (g *targetGroup) addListed(cfg TargetGroupConfig, newChecker bool) (added, assumed []*target) {
+// When the checker was replaced, kept targets are added to the new one.
+// g.mu is held.
+func (g *targetGroup) addListed(cfg TargetGroupConfig, checkerReplaced bool) (added, assumed []*target) {
 	for _, addr := range cfg.Targets {
 		t := g.targets[addr]
 		switch {
@@ -149,7 +150,7 @@ func (g *targetGroup) addListed(cfg TargetGroupConfig, newChecker bool) (added, 
 		case t.draining.Load():
 			g.stopDrain(t)
 			added = append(added, t)
-		case newChecker:
+		case checkerReplaced:
 			// A new checker starts from scratch; the target keeps its
 			// status until the new checker reports a change.
 			g.checker.Add(addr)
