@@ -132,6 +132,11 @@ func (a *pushedApp) commit(t *testing.T, message string) {
 	a.git(t, "commit", "-q", "-am", message)
 }
 
+// pushTimeout bounds a pushed execution. A first build of the Go service
+// compiles the standard library into an empty build cache, which takes
+// minutes on two busy cores.
+const pushTimeout = 6 * time.Minute
+
 // push pushes main to cutover's git remote with password, then waits for
 // the execution it started to end.
 func (a *pushedApp) push(t *testing.T, password string) execution {
@@ -142,10 +147,13 @@ func (a *pushedApp) push(t *testing.T, password string) execution {
 	started := time.Now()
 	a.git(t, "push", "-q", remote, "main")
 	var e execution
-	waitFor(t, "the execution of "+message+" to end", 3*time.Minute, func() bool {
-		e = a.execution(t, commit)
-		return e.Status != "" && e.Status != "InProgress" && e.Status != "Stopping"
-	})
+	deadline := started.Add(pushTimeout)
+	for e = a.execution(t, commit); e.Status == "" || e.Status == "InProgress" || e.Status == "Stopping"; e = a.execution(t, commit) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for the execution of %s to end: %s %q\n%s", pushTimeout, message, e.ID, e.Status, a.log(t, e.ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Logf("%s: %s %s in %s, deployment %s", message, e.ID, e.Status, time.Since(started).Round(100*time.Millisecond), e.DeploymentID)
 	return e
 }

@@ -80,7 +80,10 @@ func TestReleaseCommand(t *testing.T) {
 		t.Errorf("the deploy output lacks the release command's output:\n%s", out)
 	}
 
-	a.setRelease(t, `console.log("migrating to", process.env.APP_VERSION); console.error("migration 7 failed"); process.exit(3)`)
+	// The pause orders the two lines: a task's stdout and stderr are read
+	// concurrently, so lines written to both within microseconds may swap
+	// (docs/logs.md).
+	a.setRelease(t, `console.log("migrating to", process.env.APP_VERSION); setTimeout(() => { console.error("migration 7 failed"); process.exit(3) }, 300)`)
 	out, code = a.deploy(t, "--env", "APP_VERSION=3.0.0")
 	l.finish(t)
 	if code == 0 || !strings.Contains(out, "Failed") {

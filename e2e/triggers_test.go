@@ -232,7 +232,7 @@ func (a *pushedApp) waitSkipped(t *testing.T, n int) skippedTrigger {
 func (a *pushedApp) waitExecution(t *testing.T, commit string) execution {
 	t.Helper()
 	var e execution
-	waitFor(t, "the execution of "+commit+" to end", 3*time.Minute, func() bool {
+	waitFor(t, "the execution of "+commit+" to end", pushTimeout, func() bool {
 		e = a.execution(t, commit)
 		return e.Status != "" && e.Status != "InProgress" && e.Status != "Stopping"
 	})

@@ -158,8 +158,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	return nil
 }
 
-// waitStarted waits until Run has resumed, or ctx ends.
+// waitStarted waits until Run has resumed, or ctx ends. A controller
+// that has started says so even to an ended ctx, so the caller's own
+// error is the one reported.
 func (c *Controller) waitStarted(ctx context.Context) error {
+	select {
+	case <-c.started:
+		return nil
+	default:
+	}
 	select {
 	case <-c.started:
 		return nil
