@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -87,40 +87,11 @@ func runBuildCmd(cmd *cobra.Command, g *globalFlags, f *buildFlags, dir string) 
 	if err != nil {
 		return err
 	}
-	env, err := parseEnv(f.env)
-	if err != nil {
-		return err
-	}
-	var secrets map[string]string
-	if f.secrets != "" {
-		if secrets, err = build.LoadSecrets(f.secrets); err != nil {
-			return err
-		}
-	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	opts := build.Options{
-		SrcDir:        dir,
-		Env:           env,
-		Secrets:       secrets,
-		Timeout:       f.timeout,
-		SourceVersion: f.sourceVersion,
-		Log:           cmd.OutOrStdout(),
-	}
-	if g.json {
-		opts.Log = cmd.ErrOrStderr()
-	}
-	if opts.SourceVersion == "" {
-		opts.SourceVersion = build.SourceVersion(ctx, dir)
-	}
-	if opts.ArtifactsDir, err = buildArtifactsDir(dir, f.artifacts); err != nil {
+	opts, err := buildOptions(ctx, cmd, g, f, dir)
+	if err != nil {
 		return err
-	}
-	if !f.noCache {
-		if opts.CacheDir, err = buildCacheDir(dir, f.cache); err != nil {
-			return err
-		}
 	}
 	if !f.inPlace {
 		work, err := os.MkdirTemp("", "cutover-build-")
@@ -138,19 +109,51 @@ func runBuildCmd(cmd *cobra.Command, g *globalFlags, f *buildFlags, dir string) 
 	if err != nil {
 		return err
 	}
-	if g.json {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else {
-		printBuildSummary(cmd.OutOrStdout(), res, opts.ArtifactsDir)
+	if err := printJSONOr(cmd, g, res, func() { printBuildSummary(cmd.OutOrStdout(), res, opts.ArtifactsDir) }); err != nil {
+		return err
 	}
 	if !res.Succeeded {
 		return exitError{1}
 	}
 	return nil
+}
+
+// buildOptions are the options of a build of the source in dir, as f
+// gives them: the build runs in dir itself unless the caller copies it.
+func buildOptions(ctx context.Context, cmd *cobra.Command, g *globalFlags, f *buildFlags, dir string) (build.Options, error) {
+	env, err := parseEnv(f.env)
+	if err != nil {
+		return build.Options{}, err
+	}
+	var secrets map[string]string
+	if f.secrets != "" {
+		if secrets, err = build.LoadSecrets(f.secrets); err != nil {
+			return build.Options{}, err
+		}
+	}
+	opts := build.Options{
+		SrcDir:        dir,
+		Env:           env,
+		Secrets:       secrets,
+		Timeout:       f.timeout,
+		SourceVersion: f.sourceVersion,
+		Log:           cmd.OutOrStdout(),
+	}
+	if g.json {
+		opts.Log = cmd.ErrOrStderr()
+	}
+	if opts.SourceVersion == "" {
+		opts.SourceVersion = build.SourceVersion(ctx, dir)
+	}
+	if opts.ArtifactsDir, err = buildArtifactsDir(dir, f.artifacts); err != nil {
+		return build.Options{}, err
+	}
+	if !f.noCache {
+		if opts.CacheDir, err = buildCacheDir(dir, f.cache); err != nil {
+			return build.Options{}, err
+		}
+	}
+	return opts, nil
 }
 
 // buildArtifactsDir returns the flag's directory, or dir/.cutover/artifacts
