@@ -304,10 +304,7 @@ func newPipelineAnswerCmd(g *globalFlags, action, short string) *cobra.Command {
 }
 
 func newPipelineSettingsCmd(g *globalFlags) *cobra.Command {
-	var set api.PipelineSettings
-	var cond conditionFlags
-	var prev previewFlags
-	var trig triggerFlags
+	var f settingsFlags
 	cmd := &cobra.Command{
 		Use:   "settings <app>",
 		Short: "Show or change an app's pipeline settings (changing them needs admin)",
@@ -340,33 +337,10 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 			if err != nil {
 				return err
 			}
-			flags := cmd.Flags()
-			if anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") || cond.changed(cmd) || prev.changed(cmd) || trig.changed(cmd) {
+			if f.changed(cmd) {
 				s := p.Settings
-				cond.apply(cmd, &s)
-				if err := prev.apply(cmd, &s); err != nil {
+				if err := f.apply(cmd, &s, p.Branch); err != nil {
 					return err
-				}
-				if err := trig.apply(cmd, &s, p.Branch); err != nil {
-					return err
-				}
-				if flags.Changed("mode") {
-					s.Mode = set.Mode
-				}
-				if flags.Changed("approval") {
-					s.Approval = set.Approval
-				}
-				if flags.Changed("approval-timeout") {
-					s.ApprovalTimeout = set.ApprovalTimeout
-				}
-				if flags.Changed("poll") {
-					s.PollInterval = set.PollInterval
-				}
-				if flags.Changed("build-timeout") {
-					s.BuildTimeout = set.BuildTimeout
-				}
-				if flags.Changed("privileged") {
-					s.Privileged = set.Privileged
 				}
 				if p, err = c.SetPipeline(ctx, args[0], s); err != nil {
 					return err
@@ -375,16 +349,67 @@ CodePipeline's: * within a path component, ** across, ?, [a-z], {a,b}.
 			return printJSONOr(cmd, g, p, func() { printPipeline(cmd.OutOrStdout(), p) })
 		},
 	}
-	cmd.Flags().StringVar(&set.Mode, "mode", "", "superseded or queued")
-	cmd.Flags().BoolVar(&set.Approval, "approval", false, "a manual Approval stage before Deploy (--approval=false removes it)")
-	cmd.Flags().StringVar(&set.ApprovalTimeout, "approval-timeout", "", "fail the Approval stage when nobody answers within it")
-	cmd.Flags().StringVar(&set.PollInterval, "poll", "", "poll the app's source repository at this interval; 0 turns polling off")
-	cmd.Flags().StringVar(&set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
-	cond.add(cmd)
-	cmd.Flags().BoolVar(&set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
-	prev.add(cmd)
-	trig.add(cmd)
+	f.add(cmd)
 	return cmd
+}
+
+// settingsFlags are the flags of `pipeline settings` that change a
+// setting; a flag not given keeps the setting as it is.
+type settingsFlags struct {
+	set  api.PipelineSettings
+	cond conditionFlags
+	prev previewFlags
+	trig triggerFlags
+}
+
+func (f *settingsFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.set.Mode, "mode", "", "superseded or queued")
+	cmd.Flags().BoolVar(&f.set.Approval, "approval", false, "a manual Approval stage before Deploy (--approval=false removes it)")
+	cmd.Flags().StringVar(&f.set.ApprovalTimeout, "approval-timeout", "", "fail the Approval stage when nobody answers within it")
+	cmd.Flags().StringVar(&f.set.PollInterval, "poll", "", "poll the app's source repository at this interval; 0 turns polling off")
+	cmd.Flags().StringVar(&f.set.BuildTimeout, "build-timeout", "", "stop a build that runs longer")
+	f.cond.add(cmd)
+	cmd.Flags().BoolVar(&f.set.Privileged, "privileged", false, "give builds the Docker Engine through cutover's filter: build, tag, pull and push images only (CodeBuild's privileged mode)")
+	f.prev.add(cmd)
+	f.trig.add(cmd)
+}
+
+// changed reports whether any setting's flag was given.
+func (f *settingsFlags) changed(cmd *cobra.Command) bool {
+	return anyChanged(cmd, "mode", "approval", "approval-timeout", "poll", "build-timeout", "privileged") ||
+		f.cond.changed(cmd) || f.prev.changed(cmd) || f.trig.changed(cmd)
+}
+
+// apply sets in s what the given flags say; branch is the pipeline's,
+// which trigger filters default to.
+func (f *settingsFlags) apply(cmd *cobra.Command, s *api.PipelineSettings, branch string) error {
+	f.cond.apply(cmd, s)
+	if err := f.prev.apply(cmd, s); err != nil {
+		return err
+	}
+	if err := f.trig.apply(cmd, s, branch); err != nil {
+		return err
+	}
+	flags := cmd.Flags()
+	if flags.Changed("mode") {
+		s.Mode = f.set.Mode
+	}
+	if flags.Changed("approval") {
+		s.Approval = f.set.Approval
+	}
+	if flags.Changed("approval-timeout") {
+		s.ApprovalTimeout = f.set.ApprovalTimeout
+	}
+	if flags.Changed("poll") {
+		s.PollInterval = f.set.PollInterval
+	}
+	if flags.Changed("build-timeout") {
+		s.BuildTimeout = f.set.BuildTimeout
+	}
+	if flags.Changed("privileged") {
+		s.Privileged = f.set.Privileged
+	}
+	return nil
 }
 
 func anyChanged(cmd *cobra.Command, names ...string) bool {
