@@ -471,8 +471,9 @@ func (w *walker) listeners(n *yaml.Node) Listeners {
 	return l
 }
 
-func (w *walker) deploy(n *yaml.Node) Deploy {
-	d := Deploy{
+// defaultDeploy is the deploy section of an app that gives none.
+func defaultDeploy() Deploy {
+	return Deploy{
 		Strategy:            StrategyBlueGreen,
 		Traffic:             Traffic{Type: TrafficAllAtOnce},
 		Rolling:             Rolling{MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: true},
@@ -486,6 +487,10 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 			Alarms:      []Alarm{{Metric: MetricErrorRate, Above: DefaultErrorRateAlarm, For: DefaultAlarmWindow}},
 		},
 	}
+}
+
+func (w *walker) deploy(n *yaml.Node) Deploy {
+	d := defaultDeploy()
 	if n == nil {
 		return d
 	}
@@ -509,28 +514,10 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 		}
 	}
 	if v := f["rolling"]; v != nil {
-		rf := w.fields(v, "deploy.rolling", "min_healthy_percent", "max_percent", "circuit_breaker")
-		if x := rf["min_healthy_percent"]; x != nil {
-			d.Rolling.MinHealthyPercent = w.integer(x, "deploy.rolling.min_healthy_percent", 0, 100)
-		}
-		if x := rf["max_percent"]; x != nil {
-			d.Rolling.MaxPercent = w.integer(x, "deploy.rolling.max_percent", 100, 200)
-		}
-		if x := rf["circuit_breaker"]; x != nil {
-			d.Rolling.CircuitBreaker = w.boolean(x, "deploy.rolling.circuit_breaker")
-		}
+		w.rolling(v, &d.Rolling)
 	}
 	if v := f["ready_wait"]; v != nil {
-		rf := w.fields(v, "deploy.ready_wait", "wait", "manual")
-		if x := rf["wait"]; x != nil {
-			d.ReadyWait.Wait = w.duration(x, "deploy.ready_wait.wait", 0, maxTerminationWait)
-		}
-		if x := rf["manual"]; x != nil {
-			d.ReadyWait.Manual = w.boolean(x, "deploy.ready_wait.manual")
-			if d.ReadyWait.Manual && d.ReadyWait.Wait == 0 {
-				w.errorf(x, "deploy.ready_wait.wait", "a manual ready wait needs a wait, after which the deployment stops, e.g. wait: 1h")
-			}
-		}
+		d.ReadyWait = w.readyWait(v)
 	}
 	if v := f["termination_wait"]; v != nil {
 		d.TerminationWait = w.duration(v, "deploy.termination_wait", 0, maxTerminationWait)
@@ -551,6 +538,36 @@ func (w *walker) deploy(n *yaml.Node) Deploy {
 		d.AppSpec = w.str(v, "deploy.appspec")
 	}
 	return d
+}
+
+// rolling reads deploy.rolling over the defaults in r.
+func (w *walker) rolling(n *yaml.Node, r *Rolling) {
+	f := w.fields(n, "deploy.rolling", "min_healthy_percent", "max_percent", "circuit_breaker")
+	if x := f["min_healthy_percent"]; x != nil {
+		r.MinHealthyPercent = w.integer(x, "deploy.rolling.min_healthy_percent", 0, 100)
+	}
+	if x := f["max_percent"]; x != nil {
+		r.MaxPercent = w.integer(x, "deploy.rolling.max_percent", 100, 200)
+	}
+	if x := f["circuit_breaker"]; x != nil {
+		r.CircuitBreaker = w.boolean(x, "deploy.rolling.circuit_breaker")
+	}
+}
+
+// readyWait reads deploy.ready_wait; a manual wait needs a bound.
+func (w *walker) readyWait(n *yaml.Node) ReadyWait {
+	var rw ReadyWait
+	f := w.fields(n, "deploy.ready_wait", "wait", "manual")
+	if x := f["wait"]; x != nil {
+		rw.Wait = w.duration(x, "deploy.ready_wait.wait", 0, maxTerminationWait)
+	}
+	if x := f["manual"]; x != nil {
+		rw.Manual = w.boolean(x, "deploy.ready_wait.manual")
+		if rw.Manual && rw.Wait == 0 {
+			w.errorf(x, "deploy.ready_wait.wait", "a manual ready wait needs a wait, after which the deployment stops, e.g. wait: 1h")
+		}
+	}
+	return rw
 }
 
 // traffic reads a predefined CodeDeploy config name, one of the type
