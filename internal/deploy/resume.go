@@ -80,16 +80,7 @@ func (c *Controller) resume(ctx context.Context) (resumed, error) {
 			live[t.ID] = true
 		}
 		if d, ok := activeByApp[sa.Name]; ok {
-			r, err := c.resumeRun(ctx, a, d)
-			if err != nil {
-				c.log.Error("cannot resume deployment; ending it Failed", "deployment", d.ID, "err", err)
-				c.store.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) error {
-					d.Status, d.Error = store.DeploymentFailed, "cutover restarted and could not resume it: "+err.Error()
-					return nil
-				})
-			} else {
-				out.runs = append(out.runs, r)
-			}
+			c.resumeDeployment(ctx, a, d, &out)
 		}
 		c.apps[sa.Name] = a
 	}
@@ -104,6 +95,21 @@ func (c *Controller) resume(ctx context.Context) (resumed, error) {
 		}
 	}
 	return out, nil
+}
+
+// resumeDeployment picks up d, the active deployment of a, as a run to
+// start; one that cannot be resumed is ended Failed.
+func (c *Controller) resumeDeployment(ctx context.Context, a *appState, d store.Deployment, out *resumed) {
+	r, err := c.resumeRun(ctx, a, d)
+	if err != nil {
+		c.log.Error("cannot resume deployment; ending it Failed", "deployment", d.ID, "err", err)
+		c.store.UpdateDeployment(ctx, d.ID, func(d *store.Deployment) error {
+			d.Status, d.Error = store.DeploymentFailed, "cutover restarted and could not resume it: "+err.Error()
+			return nil
+		})
+		return
+	}
+	out.runs = append(out.runs, r)
 }
 
 func (c *Controller) resumeApp(ctx context.Context, sa store.App, byID map[string]runtime.Task, out *resumed) (*appState, error) {

@@ -21,50 +21,9 @@ func (c *Controller) runRolling(ctx context.Context, r *run) error {
 	if ok, err := c.releaseBeforeRolling(ctx, r); !ok {
 		return err
 	}
-	ev, err := c.openEvent(ctx, r, stepRollingUpdate)
-	if err != nil {
+	if ended, err := c.rollingUpdate(ctx, r); ended || err != nil {
 		return err
 	}
-	stepCtx, cancel := context.WithDeadline(ctx, ev.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
-	defer cancel()
-	c.mu.Lock()
-	if r.to == nil {
-		r.to = r.app.set(r.rev.ID)
-	}
-	if r.to == nil {
-		r.to = &taskSet{rev: r.rev, cfg: r.cfg, color: r.rec.Green}
-		r.app.sets = append(r.app.sets, r.to)
-	}
-	r.step, r.cancelStep = stepRollingUpdate, cancel
-	aborted := r.rec.Abort != nil
-	c.mu.Unlock()
-	if !aborted && ev.Status == store.LifecycleInProgress {
-		err = c.roll(stepCtx, r, r.to, r.cfg.Deploy.Rolling.CircuitBreaker)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("progress deadline of %s exceeded: %w", r.cfg.Deploy.ProgressDeadline, err)
-		}
-		ab := c.aborted(r)
-		switch {
-		case err == nil && ab == nil:
-			if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleSucceeded, fmt.Sprintf("%d tasks of %s healthy", r.cfg.Service.Count, r.rev.ID)); err != nil {
-				return err
-			}
-			return c.succeed(ctx, r)
-		case ab != nil:
-			err = errors.New("interrupted: " + ab.Reason)
-		default:
-			if err := c.setAbort(ctx, r, c.failure(r, stepRollingUpdate, err.Error())); err != nil {
-				return err
-			}
-		}
-		if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, err.Error()); err != nil {
-			return err
-		}
-	}
-
 	ab := c.aborted(r)
 	if ab == nil { // the RollingUpdate event ended but the deployment did not: succeed
 		return c.succeed(ctx, r)
@@ -76,6 +35,67 @@ func (c *Controller) runRolling(ctx context.Context, r *run) error {
 		c.mu.Unlock()
 		return c.finish(ctx, r, ab.Status, ab.Reason)
 	}
+	return c.rollBackRolling(ctx, r, ab)
+}
+
+// rollingUpdate runs the RollingUpdate event, or resumes it. It reports
+// whether the deployment ended with it: it succeeded, or ctx ended. A
+// failed or interrupted update ends the event and leaves the deployment
+// to runRolling.
+func (c *Controller) rollingUpdate(ctx context.Context, r *run) (bool, error) {
+	ev, err := c.openEvent(ctx, r, stepRollingUpdate)
+	if err != nil {
+		return true, err
+	}
+	stepCtx, cancel := context.WithDeadline(ctx, ev.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
+	defer cancel()
+	if aborted := c.prepareRolling(r, cancel); aborted || ev.Status != store.LifecycleInProgress {
+		return false, nil
+	}
+	err = c.roll(stepCtx, r, r.to, r.cfg.Deploy.Rolling.CircuitBreaker)
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	if errors.Is(stepCtx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("progress deadline of %s exceeded: %w", r.cfg.Deploy.ProgressDeadline, err)
+	}
+	ab := c.aborted(r)
+	switch {
+	case err == nil && ab == nil:
+		if _, err := c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleSucceeded, fmt.Sprintf("%d tasks of %s healthy", r.cfg.Service.Count, r.rev.ID)); err != nil {
+			return true, err
+		}
+		return true, c.succeed(ctx, r)
+	case ab != nil:
+		err = errors.New("interrupted: " + ab.Reason)
+	default:
+		if err := c.setAbort(ctx, r, c.failure(r, stepRollingUpdate, err.Error())); err != nil {
+			return true, err
+		}
+	}
+	_, err = c.store.EndLifecycleEvent(ctx, r.d.ID, ev.Seq, store.LifecycleFailed, err.Error())
+	return err != nil, err
+}
+
+// prepareRolling gives r its new task set, unless resuming found it, and
+// lets the step be cancelled. It reports whether r was aborted.
+func (c *Controller) prepareRolling(r *run, cancel context.CancelFunc) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.to == nil {
+		r.to = r.app.set(r.rev.ID)
+	}
+	if r.to == nil {
+		r.to = &taskSet{rev: r.rev, cfg: r.cfg, color: r.rec.Green}
+		r.app.sets = append(r.app.sets, r.to)
+	}
+	r.step, r.cancelStep = stepRollingUpdate, cancel
+	return r.rec.Abort != nil
+}
+
+// rollBackRolling rolls the old revision's tasks back in, in a Rollback
+// event, then ends the deployment as ab says.
+func (c *Controller) rollBackRolling(ctx context.Context, r *run, ab *abortRecord) error {
 	rb, err := c.openEvent(ctx, r, store.LifecycleRollback)
 	if err != nil {
 		return err
@@ -83,9 +103,9 @@ func (c *Controller) runRolling(ctx context.Context, r *run) error {
 	c.mu.Lock()
 	r.step = store.LifecycleRollback
 	c.mu.Unlock()
-	rctx, cancel2 := context.WithDeadline(ctx, rb.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
+	rctx, cancel := context.WithDeadline(ctx, rb.StartedAt.Add(r.cfg.Deploy.ProgressDeadline))
 	err = c.roll(rctx, r, r.from, false)
-	cancel2()
+	cancel()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
