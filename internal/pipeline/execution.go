@@ -116,21 +116,13 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, ErrNotRunning)
 	}
 
-	stages := []store.Stage{{Name: StageSource}, {Name: StageBuild}}
-	if set.Approval {
-		stages = append(stages, store.Stage{Name: StageApproval})
-	}
-	stages = append(stages, store.Stage{Name: StageDeploy, Conditions: set.Conditions.records()})
-	for i := range stages {
-		stages[i].Status = store.StagePending
-	}
 	var by *store.TriggerInfo
 	if opts.Event != nil {
 		info := opts.Event.Info()
 		by = &info
 	}
 	e, err := p.store.CreateExecution(ctx, store.Execution{
-		App: app, Trigger: opts.Trigger, Repo: opts.Repo, Branch: opts.Branch, Commit: opts.Commit, Stages: stages, TriggeredBy: by,
+		App: app, Trigger: opts.Trigger, Repo: opts.Repo, Branch: opts.Branch, Commit: opts.Commit, Stages: stagesFor(set), TriggeredBy: by,
 	})
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, err)
@@ -145,25 +137,47 @@ func (p *Pipeline) Start(ctx context.Context, app string, opts StartOptions) (st
 		ref: opts.Ref, event: opts.Event, commit: opts.Commit, mode: set.Mode, set: set,
 		wake: make(chan error, 1), decide: make(chan decision, 1), override: make(chan string, 1), log: sink,
 	}
+	if err := p.launch(ctx, runCtx, x); err != nil {
+		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, err)
+	}
+	p.log.Info("pipeline execution started", "execution", e.ID, "trigger", opts.Trigger, "commit", opts.Commit)
+	return e, nil
+}
+
+// stagesFor lists an execution's stages, all pending: Source, Build, an
+// Approval when set asks for one, and Deploy with set's conditions.
+func stagesFor(set Settings) []store.Stage {
+	stages := []store.Stage{{Name: StageSource}, {Name: StageBuild}}
+	if set.Approval {
+		stages = append(stages, store.Stage{Name: StageApproval})
+	}
+	stages = append(stages, store.Stage{Name: StageDeploy, Conditions: set.Conditions.records()})
+	for i := range stages {
+		stages[i].Status = store.StagePending
+	}
+	return stages
+}
+
+// launch runs the recorded execution x under runCtx, as the actor of
+// ctx. When the pipeline stopped meanwhile, x is ended Failed instead.
+func (p *Pipeline) launch(ctx, runCtx context.Context, x *execution) error {
 	xctx, cancel := context.WithCancelCause(store.WithActor(runCtx, store.Actor(ctx)))
 	x.cancel = cancel
-
 	p.mu.Lock()
 	if p.ctx == nil {
 		p.mu.Unlock()
 		cancel(ErrNotRunning)
-		sink.close()
-		p.finish(context.WithoutCancel(ctx), e.ID, store.ExecutionFailed, "cutover stopped")
-		return store.Execution{}, fmt.Errorf("starting the pipeline of %s: %w", app, ErrNotRunning)
+		x.log.close()
+		p.finish(context.WithoutCancel(ctx), x.id, store.ExecutionFailed, "cutover stopped")
+		return ErrNotRunning
 	}
-	p.lineLocked(app).running[e.ID] = x
+	p.lineLocked(x.app).running[x.id] = x
 	p.wg.Go(func() {
 		defer cancel(nil)
 		p.run(xctx, x)
 	})
 	p.mu.Unlock()
-	p.log.Info("pipeline execution started", "execution", e.ID, "trigger", opts.Trigger, "commit", opts.Commit)
-	return e, nil
+	return nil
 }
 
 // Stop stops an execution: a running build is killed with its process

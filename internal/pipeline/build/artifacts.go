@@ -33,10 +33,32 @@ func collectArtifacts(srcDir string, a *config.BuildArtifacts, outDir string) ([
 	if _, err := checkInside(root, base); err != nil {
 		return nil, fmt.Errorf("CLIENT_ERROR: base-directory %s: %w", a.BaseDirectory, err)
 	}
+	selected, order, err := selectArtifacts(base, a, outDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the artifacts directory: %w", err)
+	}
+	for _, name := range order {
+		src := filepath.Join(base, filepath.FromSlash(selected[name]))
+		dst := filepath.Join(outDir, filepath.FromSlash(name))
+		if err := copyArtifact(root, src, dst, a.EnableSymlinks); err != nil {
+			return nil, fmt.Errorf("copying artifact %s: %w", selected[name], err)
+		}
+	}
+	slices.Sort(order)
+	return order, nil
+}
+
+// selectArtifacts walks base (skipping outDir) for the files a selects.
+// It returns each artifact's source path by its name in the artifacts,
+// and the names in walk order. Every pattern of a.Files must match.
+func selectArtifacts(base string, a *config.BuildArtifacts, outDir string) (map[string]string, []string, error) {
 	hits := make([]int, len(a.Files))
 	selected := map[string]string{} // artifact path -> source path
 	var order []string
-	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -73,25 +95,14 @@ func collectArtifacts(srcDir string, a *config.BuildArtifacts, outDir string) ([
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("collecting artifacts: %w", err)
+		return nil, nil, fmt.Errorf("collecting artifacts: %w", err)
 	}
 	for i, pattern := range a.Files {
 		if hits[i] == 0 {
-			return nil, fmt.Errorf("CLIENT_ERROR: no matching artifact paths found for %q", pattern)
+			return nil, nil, fmt.Errorf("CLIENT_ERROR: no matching artifact paths found for %q", pattern)
 		}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the artifacts directory: %w", err)
-	}
-	for _, name := range order {
-		src := filepath.Join(base, filepath.FromSlash(selected[name]))
-		dst := filepath.Join(outDir, filepath.FromSlash(name))
-		if err := copyArtifact(root, src, dst, a.EnableSymlinks); err != nil {
-			return nil, fmt.Errorf("copying artifact %s: %w", selected[name], err)
-		}
-	}
-	slices.Sort(order)
-	return order, nil
+	return selected, order, nil
 }
 
 // copyArtifact copies one file; a symlink is kept as a symlink with

@@ -56,14 +56,8 @@ func startShell(program, dir string, env []string, log io.Writer, wrap func(*exe
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	inR, inW, err := os.Pipe()
+	p, err := openShellPipes()
 	if err != nil {
-		return nil, err
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
 		return nil, err
 	}
 	args := []string{program}
@@ -75,33 +69,30 @@ func startShell(program, dir string, env []string, log io.Writer, wrap func(*exe
 		Args:        args,
 		Dir:         dir,
 		Env:         env,
-		Stdin:       inR,
-		Stdout:      outW,
-		Stderr:      outW,
-		ExtraFiles:  []*os.File{outW}, // fd 3: the status lines
+		Stdin:       p.inR,
+		Stdout:      p.outW,
+		Stderr:      p.outW,
+		ExtraFiles:  []*os.File{p.outW}, // fd 3: the status lines
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if wrap != nil {
 		if err := wrap(cmd); err != nil {
-			inR.Close()
-			inW.Close()
-			outR.Close()
-			outW.Close()
+			p.close()
 			return nil, fmt.Errorf("sandboxing %s: %w", program, err)
 		}
 	}
 	err = cmd.Start()
-	inR.Close()
-	outW.Close()
+	p.inR.Close() // the shell's ends
+	p.outW.Close()
 	if err != nil {
-		inW.Close()
-		outR.Close()
+		p.inW.Close()
+		p.outR.Close()
 		return nil, fmt.Errorf("starting %s: %w", program, err)
 	}
 	s := &shell{
 		cmd:    cmd,
-		stdin:  inW,
-		out:    outR,
+		stdin:  p.inW,
+		out:    p.outR,
 		marker: "__cutover_status_" + hex.EncodeToString(nonce),
 		status: make(chan int, 1),
 		done:   make(chan struct{}),
@@ -115,6 +106,30 @@ func startShell(program, dir string, env []string, log io.Writer, wrap func(*exe
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// shellPipes are the pipes of a shell: its stdin, and one for its
+// stdout, stderr and status lines.
+type shellPipes struct{ inR, inW, outR, outW *os.File }
+
+func openShellPipes() (shellPipes, error) {
+	var p shellPipes
+	var err error
+	if p.inR, p.inW, err = os.Pipe(); err != nil {
+		return p, err
+	}
+	if p.outR, p.outW, err = os.Pipe(); err != nil {
+		p.inR.Close()
+		p.inW.Close()
+		return p, err
+	}
+	return p, nil
+}
+
+func (p shellPipes) close() {
+	for _, f := range []*os.File{p.inR, p.inW, p.outR, p.outW} {
+		f.Close()
+	}
 }
 
 // run runs script in the shell and returns its exit status. The error is
