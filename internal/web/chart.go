@@ -117,72 +117,84 @@ func metricPanels(m Metrics, app string, g groups, alarms []config.Alarm) []metr
 			break
 		}
 	}
-	type set struct{ label, role, group string }
-	sets := []set{{"new (" + g.New + ")", "new", g.New}}
+	sets := []panelSet{{label: "new (" + g.New + ")", role: "new", group: g.New}}
 	if !g.rolling() && g.Old != "" {
-		sets = []set{{"old (" + g.Old + ")", "old", g.Old}, {"new (" + g.New + ")", "new", g.New}}
+		sets = []panelSet{{label: "old (" + g.Old + ")", role: "old", group: g.Old}, sets[0]}
 	}
-	stats := make([]struct {
-		errRate float64
-		p99     time.Duration
-		reqs    int64
-	}, len(sets))
 	for i, s := range sets {
 		ws := m.Window(app+"-"+s.group, window)
-		stats[i].errRate, stats[i].p99, stats[i].reqs = ws.ErrorRate, ws.P99, ws.Requests
+		sets[i].errRate, sets[i].p99, sets[i].reqs = ws.ErrorRate, ws.P99, ws.Requests
 	}
-	oldIdx := 0 // relative alarms compare with the old task set
-
 	var panels []metricPanel
 	for _, metric := range []string{config.MetricErrorRate, config.MetricLatencyP99} {
-		value := func(i int) float64 {
-			if metric == config.MetricLatencyP99 {
-				return stats[i].p99.Seconds()
-			}
-			return stats[i].errRate
-		}
-		format := func(v float64) string {
-			if metric == config.MetricLatencyP99 {
-				return formatDuration(time.Duration(v * float64(time.Second)))
-			}
-			return fmt.Sprintf("%.2f%%", v*100)
-		}
-		p := metricPanel{Title: "Error rate", Window: formatDuration(window)}
-		scale := 0.01 // 1%
-		if metric == config.MetricLatencyP99 {
-			p.Title, scale = "p99 latency", 0.01 // 10ms
-		}
-		threshold := -1.0
-		for _, a := range alarms {
-			if a.Metric != metric {
-				continue
-			}
-			threshold = a.Above
-			if a.RelativeToBlue {
-				threshold = a.Above * value(oldIdx)
-			}
-			p.Threshold = format(threshold)
-			if a.RelativeToBlue {
-				p.Threshold += fmt.Sprintf(" (%g× old)", a.Above)
-			}
-			break
-		}
-		for i := range sets {
-			scale = max(scale, value(i))
-		}
-		scale = max(scale, threshold) * 1.25
-		for i, s := range sets {
-			row := metricRow{Label: s.label, Role: s.role, Value: "no requests", Requests: stats[i].reqs}
-			if row.Requests > 0 {
-				row.Value, row.BarPct = format(value(i)), int(100*value(i)/scale)
-			}
-			p.Rows = append(p.Rows, row)
-		}
-		if threshold >= 0 {
-			p.ThreshPct = int(100 * threshold / scale)
-			p.Alarm = value(len(sets)-1) > threshold && stats[len(sets)-1].reqs > 0
-		}
-		panels = append(panels, p)
+		panels = append(panels, metricPanelOf(metric, sets, alarms, window))
 	}
 	return panels
+}
+
+// panelSet is one task set's row in the metric panels, with what its
+// target group measured over the window.
+type panelSet struct {
+	label, role, group string
+
+	errRate float64
+	p99     time.Duration
+	reqs    int64
+}
+
+// value is the set's figure for metric: a fraction, or seconds.
+func (s panelSet) value(metric string) float64 {
+	if metric == config.MetricLatencyP99 {
+		return s.p99.Seconds()
+	}
+	return s.errRate
+}
+
+func formatMetric(metric string, v float64) string {
+	if metric == config.MetricLatencyP99 {
+		return formatDuration(time.Duration(v * float64(time.Second)))
+	}
+	return fmt.Sprintf("%.2f%%", v*100)
+}
+
+// metricPanelOf draws metric for sets (the old set first, when there is
+// one) against the first alarm on it; a relative alarm's threshold is a
+// multiple of the old set's value.
+func metricPanelOf(metric string, sets []panelSet, alarms []config.Alarm, window time.Duration) metricPanel {
+	p := metricPanel{Title: "Error rate", Window: formatDuration(window)}
+	scale := 0.01 // 1%, or 10ms
+	if metric == config.MetricLatencyP99 {
+		p.Title = "p99 latency"
+	}
+	threshold := -1.0
+	for _, a := range alarms {
+		if a.Metric != metric {
+			continue
+		}
+		threshold = a.Above
+		if a.RelativeToBlue {
+			threshold = a.Above * sets[0].value(metric)
+		}
+		p.Threshold = formatMetric(metric, threshold)
+		if a.RelativeToBlue {
+			p.Threshold += fmt.Sprintf(" (%g× old)", a.Above)
+		}
+		break
+	}
+	for _, s := range sets {
+		scale = max(scale, s.value(metric))
+	}
+	scale = max(scale, threshold) * 1.25
+	for _, s := range sets {
+		row := metricRow{Label: s.label, Role: s.role, Value: "no requests", Requests: s.reqs}
+		if row.Requests > 0 {
+			row.Value, row.BarPct = formatMetric(metric, s.value(metric)), int(100*s.value(metric)/scale)
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	if newest := sets[len(sets)-1]; threshold >= 0 {
+		p.ThreshPct = int(100 * threshold / scale)
+		p.Alarm = newest.value(metric) > threshold && newest.reqs > 0
+	}
+	return p
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -41,27 +42,8 @@ func (h *Handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sent := map[string]string{}
-	push := func() (active bool, err error) {
-		v, err := h.deploymentView(ctx, id)
-		if err != nil {
-			return false, err
-		}
-		for _, part := range deploymentParts {
-			html, err := h.fragment("deployment", part, v)
-			if err != nil {
-				return false, err
-			}
-			if sent[part] == html {
-				continue
-			}
-			if err := s.send(part, "", html); err != nil {
-				return false, err
-			}
-			sent[part] = html
-		}
-		return v.D.Active(), nil
-	}
+	parts := &liveParts{h: h, s: s, sent: map[string]string{}}
+	push := func() (bool, error) { return parts.pushDeployment(ctx, id) }
 
 	active, err := push()
 	if err != nil {
@@ -102,4 +84,35 @@ func (h *Handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 // relevant reports whether ev changes what a page of deployment d shows.
 func relevant(ev store.Event, d store.Deployment) bool {
 	return ev.Deployment == d.ID || (ev.App == d.App && strings.HasPrefix(ev.Type, "task."))
+}
+
+// liveParts sends a page's parts over a live stream, each only when it
+// changed since it was last sent.
+type liveParts struct {
+	h    *Handler
+	s    *sseStream
+	sent map[string]string // part name → the HTML last sent
+}
+
+// pushDeployment sends the deployment page's changed parts and reports
+// whether the deployment is still active.
+func (p *liveParts) pushDeployment(ctx context.Context, id string) (bool, error) {
+	v, err := p.h.deploymentView(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, part := range deploymentParts {
+		html, err := p.h.fragment("deployment", part, v)
+		if err != nil {
+			return false, err
+		}
+		if p.sent[part] == html {
+			continue
+		}
+		if err := p.s.send(part, "", html); err != nil {
+			return false, err
+		}
+		p.sent[part] = html
+	}
+	return v.D.Active(), nil
 }
