@@ -21,7 +21,7 @@ func (c *Controller) runRolling(ctx context.Context, r *run) error {
 	if ok, err := c.releaseBeforeRolling(ctx, r); !ok {
 		return err
 	}
-	if ended, err := c.rollingUpdate(ctx, r); ended || err != nil {
+	if done, err := c.rollingUpdate(ctx, r); done || err != nil {
 		return err
 	}
 	ab := c.aborted(r)
@@ -38,11 +38,13 @@ func (c *Controller) runRolling(ctx context.Context, r *run) error {
 	return c.rollBackRolling(ctx, r, ab)
 }
 
-// rollingUpdate runs the RollingUpdate event, or resumes it. It reports
-// whether the deployment ended with it: it succeeded, or ctx ended. A
-// failed or interrupted update ends the event and leaves the deployment
-// to runRolling.
-func (c *Controller) rollingUpdate(ctx context.Context, r *run) (bool, error) {
+// rollingUpdate runs the RollingUpdate event while it is in progress
+// and r not aborted. It reports done when runRolling has nothing left to
+// do but return the error: the deployment succeeded, ctx ended or the
+// store failed. Otherwise the update failed or was interrupted (the
+// event then ended Failed), or it had already ended, and runRolling
+// ends the deployment.
+func (c *Controller) rollingUpdate(ctx context.Context, r *run) (done bool, err error) {
 	ev, err := c.openEvent(ctx, r, stepRollingUpdate)
 	if err != nil {
 		return true, err
@@ -77,8 +79,9 @@ func (c *Controller) rollingUpdate(ctx context.Context, r *run) (bool, error) {
 	return err != nil, err
 }
 
-// prepareRolling gives r its new task set, unless resuming found it, and
-// lets the step be cancelled. It reports whether r was aborted.
+// prepareRolling gives r the task set of its revision, the app's own if
+// it has one, and lets the step be cancelled. It reports whether r was
+// aborted.
 func (c *Controller) prepareRolling(r *run, cancel context.CancelFunc) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -127,7 +127,7 @@ func metricPanels(m Metrics, app string, g groups, alarms []config.Alarm) []metr
 	}
 	var panels []metricPanel
 	for _, metric := range []string{config.MetricErrorRate, config.MetricLatencyP99} {
-		panels = append(panels, metricPanelOf(metric, sets, alarms, window))
+		panels = append(panels, panelFor(metric, sets, alarms, window))
 	}
 	return panels
 }
@@ -150,6 +150,7 @@ func (s panelSet) value(metric string) float64 {
 	return s.errRate
 }
 
+// formatMetric writes a value of metric: a percentage, or a duration.
 func formatMetric(metric string, v float64) string {
 	if metric == config.MetricLatencyP99 {
 		return formatDuration(time.Duration(v * float64(time.Second)))
@@ -157,10 +158,10 @@ func formatMetric(metric string, v float64) string {
 	return fmt.Sprintf("%.2f%%", v*100)
 }
 
-// metricPanelOf draws metric for sets (the old set first, when there is
-// one) against the first alarm on it; a relative alarm's threshold is a
-// multiple of the old set's value.
-func metricPanelOf(metric string, sets []panelSet, alarms []config.Alarm, window time.Duration) metricPanel {
+// panelFor draws metric for sets (the old set first, when there is one)
+// against the first alarm on it; a relative alarm's threshold is a
+// multiple of the first set's value.
+func panelFor(metric string, sets []panelSet, alarms []config.Alarm, window time.Duration) metricPanel {
 	p := metricPanel{Title: "Error rate", Window: formatDuration(window)}
 	scale := 0.01 // 1%, or 10ms
 	if metric == config.MetricLatencyP99 {
@@ -192,7 +193,8 @@ func metricPanelOf(metric string, sets []panelSet, alarms []config.Alarm, window
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	if newest := sets[len(sets)-1]; threshold >= 0 {
+	if threshold >= 0 {
+		newest := sets[len(sets)-1]
 		p.ThreshPct = int(100 * threshold / scale)
 		p.Alarm = newest.value(metric) > threshold && newest.reqs > 0
 	}

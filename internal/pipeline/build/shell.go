@@ -112,6 +112,7 @@ func startShell(program, dir string, env []string, log io.Writer, wrap func(*exe
 // stdout, stderr and status lines.
 type shellPipes struct{ inR, inW, outR, outW *os.File }
 
+// openShellPipes opens both pipes; on an error none is left open.
 func openShellPipes() (shellPipes, error) {
 	var p shellPipes
 	var err error
@@ -126,6 +127,7 @@ func openShellPipes() (shellPipes, error) {
 	return p, nil
 }
 
+// close closes all four ends.
 func (p shellPipes) close() {
 	for _, f := range []*os.File{p.inR, p.inW, p.outR, p.outW} {
 		f.Close()
