@@ -226,11 +226,19 @@ func serveUntilStopped(srv *server.Server, failed <-chan error, out io.Writer) e
 	case s := <-sig:
 		if s == os.Interrupt {
 			fmt.Fprintln(out, "stopping cutover and the app's tasks")
-			return withStopTimeout(srv.CloseAndStopTasks)
+			return stopped(out, withStopTimeout(srv.CloseAndStopTasks), "cutover, its data plane and the app's tasks stopped")
 		}
 		fmt.Fprintln(out, "stopping cutover's control plane; the data plane and the tasks keep running")
-		return withStopTimeout(srv.Close)
+		return stopped(out, withStopTimeout(srv.Close), "cutover's control plane stopped; `cutover up` attaches to the data plane and the tasks again")
 	}
+}
+
+// stopped says done when a stop succeeded, and returns its error.
+func stopped(out io.Writer, err error, done string) error {
+	if err == nil {
+		fmt.Fprintln(out, done)
+	}
+	return err
 }
 
 // withStopTimeout runs stop with two minutes, counted from now, for the

@@ -45,6 +45,9 @@ func (c *Controller) hookStep(event string) stepFunc {
 				return "", "", fmt.Errorf("hook %d (%s): %w", i+1, describeHook(h), err)
 			}
 		}
+		if len(hooks) == 1 {
+			return store.LifecycleSucceeded, "1 hook succeeded", nil
+		}
 		return store.LifecycleSucceeded, fmt.Sprintf("%d hooks succeeded", len(hooks)), nil
 	}
 }

@@ -46,6 +46,9 @@ func TestFailingHealthCheckRollsBack(t *testing.T) {
 	if d.Status != store.DeploymentRolledBack || !strings.Contains(d.Error, "Install failed") {
 		t.Fatalf("deployment ended %s (%s); want RolledBack by a failed Install", d.Status, d.Error)
 	}
+	if !strings.Contains(d.Error, "Target.ResponseCodeMismatch") {
+		t.Errorf("the deployment's error does not say why the tasks failed: %s", d.Error)
+	}
 	for _, p := range e.productionShifts(d) {
 		if p > 0 {
 			t.Errorf("production weights of the replacement: %v; it never became healthy, so want none > 0", e.productionShifts(d))

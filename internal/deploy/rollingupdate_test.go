@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,6 +93,9 @@ func TestRollingCircuitBreakerRollsBack(t *testing.T) {
 
 	if d.Status != store.DeploymentRolledBack {
 		t.Fatalf("rolling update ended %s (%s); want RolledBack by the circuit breaker", d.Status, d.Error)
+	}
+	if !strings.Contains(d.Error, "Target.ResponseCodeMismatch") {
+		t.Errorf("the deployment's error does not say why the tasks failed: %s", d.Error)
 	}
 	if got := versionsNow(t, e.prodAddr, 10); got["v1"] != 10 {
 		t.Errorf("production answers %v, want v1 only", got)
