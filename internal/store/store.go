@@ -91,24 +91,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 
-	w, err := openDB(path, o, false)
+	w, err := openWriter(ctx, path, o)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-
-	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err == nil {
-		err = migrate(ctx, w, ms)
-	}
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("opening store %s: %w", path, err)
-	}
-
 	r, err := openDB(path, o, true)
 	if err != nil {
 		w.Close()
@@ -141,6 +127,28 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// openWriter opens the store's one writing connection and brings the
+// schema up to date through it.
+func openWriter(ctx context.Context, path string, o options) (*sql.DB, error) {
+	w, err := openDB(path, o, false)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err == nil {
+		err = migrate(ctx, w, ms)
+	}
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // openDB opens a pool on path. Every connection gets its pragmas from
