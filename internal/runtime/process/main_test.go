@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -259,13 +260,24 @@ func get(ctx context.Context, addr, path string) (string, error) {
 	return string(body), nil
 }
 
+// mustGet is get, failing the test on an error.
+//
+// A task counts as started once it has run for StartCheck, which on a
+// busy machine can come before its server listens: a refused connection
+// is tried again for up to 10 s.
 func mustGet(t *testing.T, addr, path string) string {
 	t.Helper()
-	body, err := get(t.Context(), addr, path)
-	if err != nil {
-		t.Fatalf("GET http://%s%s: %v", addr, path, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, err := get(t.Context(), addr, path)
+		if err == nil {
+			return body
+		}
+		if !errors.Is(err, unix.ECONNREFUSED) || time.Now().After(deadline) {
+			t.Fatalf("GET http://%s%s: %v", addr, path, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return body
 }
 
 // childPID returns the pid httpapp -child printed for its child.
