@@ -193,13 +193,13 @@ func (c *Controller) install(ctx context.Context, r *run, _ time.Time) (string, 
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		n, failures, last := r.to.counts(), r.to.failures, r.to.lastErr
+		n, failures, last := r.to.counts(), r.to.failures, r.to.lastFailure()
 		c.mu.Unlock()
 		if n.healthy >= want {
 			return store.LifecycleSucceeded, fmt.Sprintf("%d tasks healthy in %s", n.healthy, groupName(a.name, r.to.color)), nil
 		}
 		if failures >= threshold {
-			return "", "", fmt.Errorf("%d tasks of the replacement failed to start, exited or failed their health checks (circuit-breaker threshold %d failed tasks); the last: %v", failures, threshold, last)
+			return "", "", fmt.Errorf("%d tasks of the replacement failed to start, exited or failed their health checks (circuit-breaker threshold %d failed tasks)%s", failures, threshold, last)
 		}
 		select {
 		case <-ctx.Done():

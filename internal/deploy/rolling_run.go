@@ -143,13 +143,13 @@ func (c *Controller) roll(ctx context.Context, r *run, target *taskSet, breaker 
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		done, failures, last := c.rollStep(r.app, target, want, maxTasks, minHealthy), target.failures-base, target.lastErr
+		done, failures, last := c.rollStep(r.app, target, want, maxTasks, minHealthy), target.failures-base, target.lastFailure()
 		c.mu.Unlock()
 		if done {
 			return nil
 		}
 		if breaker && failures >= threshold {
-			return fmt.Errorf("%w (%d tasks failed; circuit-breaker threshold %d); the last: %v", errCircuitBreaker, failures, threshold, last)
+			return fmt.Errorf("%w (%d tasks failed; circuit-breaker threshold %d)%s", errCircuitBreaker, failures, threshold, last)
 		}
 		select {
 		case <-ctx.Done():

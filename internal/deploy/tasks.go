@@ -210,6 +210,16 @@ func (s *taskSet) fail(err error) {
 	s.backOff(err)
 }
 
+// lastFailure ends a circuit breaker's error with the set's latest task
+// failure, if one is still on record (a back-off reset clears it).
+// Called with c.mu held.
+func (s *taskSet) lastFailure() string {
+	if s.lastErr == nil {
+		return ""
+	}
+	return "; the last: " + s.lastErr.Error()
+}
+
 // backOff delays the set's next start after another failure in a row:
 // 1s, 2s, 4s ... 1m. Called with c.mu held.
 func (s *taskSet) backOff(err error) {
