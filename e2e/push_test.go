@@ -146,14 +146,7 @@ func (a *pushedApp) push(t *testing.T, password string) execution {
 	remote := fmt.Sprintf("http://push:%s@127.0.0.1:%d/git/%s.git", url.PathEscape(password), a.api, a.name)
 	started := time.Now()
 	a.git(t, "push", "-q", remote, "main")
-	var e execution
-	deadline := started.Add(pushTimeout)
-	for e = a.execution(t, commit); e.Status == "" || e.Status == "InProgress" || e.Status == "Stopping"; e = a.execution(t, commit) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for the execution of %s to end: %s %q\n%s", pushTimeout, message, e.ID, e.Status, a.log(t, e.ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	e := a.waitExecution(t, commit)
 	t.Logf("%s: %s %s in %s, deployment %s", message, e.ID, e.Status, time.Since(started).Round(100*time.Millisecond), e.DeploymentID)
 	return e
 }

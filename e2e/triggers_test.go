@@ -228,13 +228,19 @@ func (a *pushedApp) waitSkipped(t *testing.T, n int) skippedTrigger {
 	return all[n-1]
 }
 
-// waitExecution waits for an execution of commit to end.
+// waitExecution waits for an execution of commit to end; on a timeout
+// it fails the test with the execution's log.
 func (a *pushedApp) waitExecution(t *testing.T, commit string) execution {
 	t.Helper()
-	var e execution
-	waitFor(t, "the execution of "+commit+" to end", pushTimeout, func() bool {
-		e = a.execution(t, commit)
-		return e.Status != "" && e.Status != "InProgress" && e.Status != "Stopping"
-	})
-	return e
+	deadline := time.Now().Add(pushTimeout)
+	for {
+		e := a.execution(t, commit)
+		if e.Status != "" && e.Status != "InProgress" && e.Status != "Stopping" {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for the execution of %s to end: %s %q\n%s", pushTimeout, commit, e.ID, e.Status, a.log(t, e.ID))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
